@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= config.yaml
+
+.PHONY: install run test browser bench lint clean
+
+$(BIN)/midlist: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/midlist
+
+# Set up, write a starter config if there is none, and run one collect + digest cycle.
+run: install
+	test -f $(CONFIG) || $(BIN)/midlist --config $(CONFIG) init
+	$(BIN)/midlist --config $(CONFIG) run --once
+
+# Set up (including headless Chromium for the email screenshot tests) and run every test.
+test: install browser
+	$(BIN)/pytest
+
+# Debian's chromium renders the HTML digest in tests; installing it needs root (as in CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: install Debian's chromium for the browser tests (they are skipped without it)"; fi; }
+
+bench: install
+	$(BIN)/python bench/import_speed.py
+	$(BIN)/python bench/ranking.py
+	$(BIN)/python bench/quality.py
+
+lint: install
+	$(BIN)/ruff check bot sources ranking tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""midlist: a research-paper discovery and reading-queue bot."""

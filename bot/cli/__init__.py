@@ -1,0 +1,85 @@
+"""The `midlist` command: a click group whose commands live in small modules beside this one.
+
+Commands stay thin: load settings, open the store, call one library function, print.
+Every MidlistError becomes one red line and exit code 1; nothing else prints tracebacks
+unless --verbose is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from functools import cached_property
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from bot.config import Settings, find_config, load_settings
+from bot.errors import MidlistError
+from bot.store import Store
+
+err_console = Console(stderr=True, highlight=False)
+
+
+class App:
+    """What every command needs, loaded on first use so `midlist --help` stays instant."""
+
+    def __init__(self, config_path: str | None, verbose: bool):
+        self.config_path = config_path
+        self.verbose = verbose
+
+    @property
+    def config_file(self) -> Path:
+        return find_config(self.config_path)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.settings.storage.url)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+class MidlistGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MidlistError as exc:
+            verbose = isinstance(ctx.obj, App) and ctx.obj.verbose
+            if verbose:
+                err_console.print_exception()
+            err_console.print(f"[red]Error:[/red] {exc}", markup=True, soft_wrap=True)
+            sys.exit(1)
+
+
+@click.group(cls=MidlistGroup)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file (default: $MIDLIST_CONFIG, ./config.yaml, ~/.config/midlist/config.yaml).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log more, and show tracebacks.")
+@click.version_option(package_name="midlist")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """midlist finds the quirky middle of your research niche and queues it for reading."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = App(config_path, verbose)
+
+
+def main() -> None:
+    cli(prog_name="midlist")
+
+
+# Each module registers its commands on `cli` when imported.
+from bot.cli import setup  # noqa: E402,F401

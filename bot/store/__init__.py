@@ -1,0 +1,101 @@
+"""All persistence: one SQLAlchemy engine, one schema, a repository per concern.
+
+Callers use `Store(url)` and its repositories (`store.papers`, `store.state`, ...); no SQL
+lives outside this package, so PostgreSQL can follow SQLite without touching callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.errors import StoreError
+from bot.store import schema
+from bot.store.digests import DigestRepo
+from bot.store.papers import PaperRepo
+from bot.store.queue import QueueRepo
+from bot.store.state import StateRepo
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = _engine(url)
+        self._migrate()
+        self.papers = PaperRepo(self)
+        self.state = StateRepo(self)
+        self.digests = DigestRepo(self)
+        self.queue = QueueRepo(self)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction: all of it lands, or none of it does."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _migrate(self) -> None:
+        try:
+            with self.engine.begin() as conn:
+                version = schema.current_version(conn)
+                if version == 0:
+                    schema.metadata.create_all(conn)
+                    schema.set_version(conn, schema.SCHEMA_VERSION)
+                    return
+                if version > schema.SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{_safe(self.url)}: the database is at schema version {version}, newer "
+                        f"than this midlist ({schema.SCHEMA_VERSION}); upgrade midlist"
+                    )
+            for step in range(version, schema.SCHEMA_VERSION):
+                with self.engine.begin() as conn:
+                    schema.MIGRATIONS[step - 1](conn)
+                    schema.set_version(conn, step + 1)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{_safe(self.url)}: cannot open the database: {exc}") from exc
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(url)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"{_safe(url)}: not a usable storage.url: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # WAL lets the CLI read while the daemon writes; foreign keys are off by default in SQLite.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "storage.url"
+
+
+__all__ = ["Store"]

@@ -1,0 +1,299 @@
+"""Papers and mentions: one row per paper, the latest version kept, every sighting recorded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, func, select
+
+from bot.store.schema import mentions, papers
+from sources.ids import paper_url
+from sources.models import Mention, Paper
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+_CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
+_UPDATED = [c.name for c in papers.columns if c.name not in ("first_seen",)]
+_UPDATE = (
+    papers.update()
+    .where(papers.c.id == bindparam("v_id"))
+    .values({name: bindparam(f"v_{name}") for name in _UPDATED if name != "id"})
+)
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+class PaperRepo:
+    def __init__(self, store: Store):
+        self._store = store
+
+    # ---- writes ---------------------------------------------------------------------------
+
+    def upsert(self, batch: Iterable[Paper], conn: Connection | None = None) -> UpsertCounts:
+        """Insert new papers, update changed ones, keep the newest version; one transaction."""
+        if conn is None:
+            with self._store.begin() as own:
+                return self.upsert(batch, own)
+        latest: dict[str, Paper] = {}
+        for paper in batch:
+            held = latest.get(paper.id)
+            if held is None or not _older(paper, held):
+                latest[paper.id] = paper if held is None else _merge(held, paper)
+        counts = UpsertCounts()
+        now = _now()
+        ids = list(latest)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            stored = {
+                row.id: row
+                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk)))
+            }
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            for pid in chunk:
+                incoming = latest[pid]
+                row = stored.get(pid)
+                if row is None:
+                    inserts.append({**_row(incoming), "first_seen": now, "last_seen": now})
+                    continue
+                old = _paper(row)
+                if _older(incoming, old):
+                    counts.unchanged += 1
+                    continue
+                merged = _merge(old, incoming)
+                values = _row(merged)
+                if values["content_hash"] == row.content_hash:
+                    counts.unchanged += 1
+                    continue
+                updates.append({**values, "last_seen": now})
+            if inserts:
+                conn.execute(papers.insert(), inserts)
+                counts.new += len(inserts)
+            if updates:
+                conn.execute(_UPDATE, [{f"v_{k}": v for k, v in u.items()} for u in updates])
+                counts.updated += len(updates)
+        return counts
+
+    def add_mentions(self, found: Iterable[Mention], conn: Connection | None = None) -> int:
+        """Record sightings; a paper not stored yet gets a placeholder row to be filled later."""
+        if conn is None:
+            with self._store.begin() as own:
+                return self.add_mentions(found, own)
+        found = list(found)
+        if not found:
+            return 0
+        have = self.existing_ids({m.paper_id for m in found}, conn)
+        placeholders = {
+            m.paper_id: Paper(id=m.paper_id, title=m.title_hint or m.paper_id, url=paper_url(m.paper_id), source=m.source)
+            for m in found
+            if m.paper_id not in have
+        }
+        if placeholders:
+            self.upsert(placeholders.values(), conn)
+        seen = {
+            (r.paper_id, r.source, r.external_id)
+            for r in conn.execute(
+                select(mentions.c.paper_id, mentions.c.source, mentions.c.external_id).where(
+                    mentions.c.paper_id.in_({m.paper_id for m in found})
+                )
+            )
+        }
+        rows = []
+        for m in found:
+            key = (m.paper_id, m.source, m.external_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "paper_id": m.paper_id,
+                    "source": m.source,
+                    "external_id": m.external_id,
+                    "where_url": m.where,
+                    "seen_at": _naive(m.seen_at) or _now(),
+                    "who": m.who,
+                    "context": m.context,
+                    "score": m.score,
+                }
+            )
+        if rows:
+            conn.execute(mentions.insert(), rows)
+        return len(rows)
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def get(self, paper_id: str) -> Paper | None:
+        found = self.get_many([paper_id])
+        return found.get(paper_id)
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Paper]:
+        out: dict[str, Paper] = {}
+        with self._store.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
+                    out[row.id] = _paper(row)
+        return out
+
+    def existing_ids(self, ids: Iterable[str], conn: Connection | None = None) -> set[str]:
+        ids = list(ids)
+        if conn is None:
+            with self._store.connect() as own:
+                return self.existing_ids(ids, own)
+        out: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            out.update(r[0] for r in conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk))))
+        return out
+
+    def placeholders(self, limit: int = 1000) -> list[str]:
+        """arXiv ids seen only as links so far: their metadata is still to be looked up."""
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(papers.c.id).where(papers.c.abstract == "", papers.c.version.is_(None)).limit(limit)
+            )
+            return [r[0] for r in rows if Paper(id=r[0], title="").is_arxiv]
+
+    def count(self) -> int:
+        with self._store.connect() as conn:
+            return conn.execute(select(func.count()).select_from(papers)).scalar_one()
+
+    def iter_all(self, since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
+        """Every paper (first seen or published on/after `since`), streamed in id order."""
+        query = select(papers).order_by(papers.c.id)
+        if since is not None:
+            cutoff = _naive(since)
+            query = query.where(
+                (papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff)
+            )
+        with self._store.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(query)
+            for row in result:
+                yield _paper(row)
+
+    def mention_counts(self) -> dict[str, int]:
+        """Distinct people (or sources) that mentioned each paper; a popularity signal."""
+        who = func.coalesce(mentions.c.who, mentions.c.source + ":" + mentions.c.external_id)
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(mentions.c.paper_id, func.count(func.distinct(who))).group_by(mentions.c.paper_id)
+            )
+            return {pid: n for pid, n in rows}
+
+    def mentions_of(self, ids: Sequence[str]) -> dict[str, list[Mention]]:
+        out: dict[str, list[Mention]] = {}
+        with self._store.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                chunk = list(ids[start : start + _CHUNK])
+                rows = conn.execute(
+                    select(mentions).where(mentions.c.paper_id.in_(chunk)).order_by(mentions.c.seen_at)
+                )
+                for r in rows:
+                    out.setdefault(r.paper_id, []).append(
+                        Mention(
+                            paper_id=r.paper_id,
+                            source=r.source,
+                            external_id=r.external_id,
+                            where=r.where_url,
+                            seen_at=_aware(r.seen_at),
+                            who=r.who,
+                            context=r.context,
+                            score=r.score,
+                        )
+                    )
+        return out
+
+
+# ---- row <-> Paper ----------------------------------------------------------------------------
+
+
+def _older(incoming: Paper, stored: Paper) -> bool:
+    return incoming.version is not None and stored.version is not None and incoming.version < stored.version
+
+
+def _merge(old: Paper, new: Paper) -> Paper:
+    """The newer record wins, but an empty field never erases what we already know."""
+    keep = {
+        name: getattr(old, name)
+        for name in ("abstract", "authors", "categories", "url", "published", "updated", "version", "doi", "comment")
+        if not getattr(new, name) and getattr(old, name)
+    }
+    if new.title == new.id and old.title:  # a placeholder title
+        keep["title"] = old.title
+    if old.published and new.published and old.published < new.published:
+        keep["published"] = old.published  # first version's date stays the publication date
+    keep["source"] = old.source or new.source
+    return replace(new, **keep)
+
+
+def _row(p: Paper) -> dict[str, Any]:
+    values = {
+        "id": p.id,
+        "title": p.title,
+        "abstract": p.abstract,
+        "authors": json.dumps(list(p.authors), ensure_ascii=False),
+        "categories": " ".join(p.categories),
+        "url": p.url or paper_url(p.id),
+        "doi": p.doi,
+        "comment": p.comment,
+        "version": p.version,
+        "published": _naive(p.published),
+        "updated": _naive(p.updated),
+        "source": p.source,
+    }
+    digest = hashlib.blake2b(
+        json.dumps([values[k] for k in sorted(values) if k != "source"], default=str).encode(),
+        digest_size=16,
+    )
+    values["content_hash"] = digest.hexdigest()
+    return values
+
+
+def _paper(row: Any) -> Paper:
+    return Paper(
+        id=row.id,
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(json.loads(row.authors)) if row.authors else (),
+        categories=tuple(row.categories.split()) if row.categories else (),
+        url=row.url,
+        published=_aware(row.published),
+        updated=_aware(row.updated),
+        version=row.version,
+        doi=row.doi,
+        comment=row.comment,
+        source=row.source,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive(dt: datetime | None) -> datetime | None:
+    """Stored as naive UTC: SQLite has no time zones, and this reads the same on PostgreSQL."""
+    if dt is None:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt

@@ -1,0 +1,150 @@
+"""Every table midlist keeps, and the ordered migrations that build them.
+
+The database records its schema version in `midlist_meta`; opening an older database runs
+the missing migrations in one transaction each, so an upgrade never loses rows. Add a
+migration to the end of MIGRATIONS, never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "midlist_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(255), primary_key=True),  # version-less arXiv id or canonical id
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False, default=""),
+    Column("authors", Text, nullable=False, default=""),  # JSON list
+    Column("categories", Text, nullable=False, default=""),  # space-separated, primary first
+    Column("url", Text, nullable=False, default=""),
+    Column("doi", Text),
+    Column("comment", Text),
+    Column("version", Integer),
+    Column("published", DateTime(timezone=True)),
+    Column("updated", DateTime(timezone=True)),
+    Column("source", String(64), nullable=False, default=""),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("content_hash", String(32), nullable=False),
+    Index("ix_papers_first_seen", "first_seen"),
+    Index("ix_papers_published", "published"),
+)
+
+mentions = Table(
+    "mentions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("where_url", Text, nullable=False, default=""),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("who", String(255)),
+    Column("context", Text, nullable=False, default=""),
+    Column("score", Integer),
+    UniqueConstraint("paper_id", "source", "external_id", name="uq_mention"),
+    Index("ix_mentions_paper", "paper_id"),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # collect | digest
+    Column("target", String(255), nullable=False),  # source name, or niche/channel
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("ok", Boolean),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_runs_kind_target", "kind", "target", "started_at"),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("niche", String(255), nullable=False),
+    Column("channel", String(255), nullable=False),
+    Column("day", String(10), nullable=False),  # local date, YYYY-MM-DD
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("payload", Text, nullable=False),  # JSON: the digest as built, resent unchanged
+    Column("progress", Text, nullable=False, default="{}"),  # JSON: e.g. Slack thread ts, parts sent
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("niche", "channel", "day", name="uq_digest"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("channel", String(255), primary_key=True),
+    Column("paper_id", String(255), primary_key=True),
+    Column("digest_id", Integer, ForeignKey("digests.id", ondelete="CASCADE"), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=False),
+)
+
+queue = Table(
+    "queue",
+    metadata,
+    Column("niche", String(255), primary_key=True),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("state", String(16), nullable=False),  # queued | saved | read | skipped
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_queue_state", "niche", "state"),
+)
+
+
+# MIGRATIONS[i] upgrades a database at version i + 1 to version i + 2. A new database is
+# built from `metadata` directly and stamped with SCHEMA_VERSION, so `metadata` always
+# describes the newest schema and each migration only describes a change.
+MIGRATIONS: list[Callable[[Connection], None]] = []
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "midlist_meta"):
+        return 0
+    row = conn.execute(text("SELECT value FROM midlist_meta WHERE key = 'schema_version'")).first()
+    return int(row[0]) if row else 0
+
+
+def set_version(conn: Connection, version: int) -> None:
+    conn.execute(meta.delete().where(meta.c.key == "schema_version"))
+    conn.execute(meta.insert().values(key="schema_version", value=str(version)))

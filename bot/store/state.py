@@ -1,0 +1,95 @@
+"""Per-source state (cursors, ETags) and the run log that `midlist status` reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, func, select
+
+from bot.store.schema import runs, source_state
+
+if TYPE_CHECKING:
+    from bot.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    kind: str
+    target: str
+    started_at: datetime
+    finished_at: datetime | None
+    ok: bool | None
+    detail: str
+
+
+class StateRepo:
+    def __init__(self, store: Store):
+        self._store = store
+
+    def get(self, source: str) -> dict[str, str]:
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(source_state.c.key, source_state.c.value).where(source_state.c.source == source)
+            )
+            return {k: v for k, v in rows}
+
+    def put(self, source: str, values: dict[str, str], conn: Connection | None = None) -> None:
+        """Replace the given keys; written in the caller's transaction with the papers they describe."""
+        if conn is None:
+            with self._store.begin() as own:
+                return self.put(source, values, own)
+        if not values:
+            return None
+        conn.execute(
+            source_state.delete().where(
+                source_state.c.source == source, source_state.c.key.in_(list(values))
+            )
+        )
+        now = _now()
+        conn.execute(
+            source_state.insert(),
+            [{"source": source, "key": k, "value": v, "updated_at": now} for k, v in values.items()],
+        )
+        return None
+
+    def start_run(self, kind: str, target: str) -> int:
+        with self._store.begin() as conn:
+            result = conn.execute(runs.insert().values(kind=kind, target=target, started_at=_now(), detail=""))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, ok: bool, detail: str = "") -> None:
+        with self._store.begin() as conn:
+            conn.execute(
+                runs.update().where(runs.c.id == run_id).values(finished_at=_now(), ok=ok, detail=detail)
+            )
+
+    def last_runs(self, kind: str | None = None) -> list[Run]:
+        """The newest run per (kind, target)."""
+        newest = select(func.max(runs.c.id)).group_by(runs.c.kind, runs.c.target)
+        if kind:
+            newest = newest.where(runs.c.kind == kind)
+        with self._store.connect() as conn:
+            rows = conn.execute(select(runs).where(runs.c.id.in_(newest)).order_by(runs.c.kind, runs.c.target))
+            return [_run(r) for r in rows]
+
+    def recent_failures(self, limit: int = 10) -> list[Run]:
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(runs).where(runs.c.ok.is_(False)).order_by(runs.c.id.desc()).limit(limit)
+            )
+            return [_run(r) for r in rows]
+
+
+def _run(r) -> Run:  # type: ignore[no-untyped-def]
+    return Run(r.id, r.kind, r.target, _aware(r.started_at), _aware(r.finished_at), r.ok, r.detail)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt

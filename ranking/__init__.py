@@ -1,0 +1,1 @@
+"""Pure ranking: corpus + niche in, ordered picks with reasons out. Never imports bot/."""

@@ -1,0 +1,20 @@
+"""What a collector is: a name, and one call that returns what is new since its saved state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from sources.models import Batch
+
+
+class Collector(Protocol):
+    name: str
+
+    def collect(self, state: Mapping[str, str]) -> Batch:
+        """Fetch what is new. `state` is what the last Batch.state held (cursors, ETags).
+
+        Raises sources.errors.SourceError when the source cannot be read at all; partial
+        trouble (one bad feed entry) goes into Batch.notes instead.
+        """
+        ...

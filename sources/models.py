@@ -1,0 +1,57 @@
+"""What every collector hands to the store: papers and the mentions that point at them.
+
+Frozen dataclasses, so a collector cannot change a paper after handing it over and the
+ranker (which may import only this module) sees the same values the store wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper, keyed as DESIGN.md says: version-less arXiv id, else a canonical id."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()  # primary category first when known
+    url: str = ""
+    published: datetime | None = None  # first version
+    updated: datetime | None = None  # latest version seen
+    version: int | None = None  # arXiv version number; None when unknown or not on arXiv
+    doi: str | None = None
+    comment: str | None = None
+    source: str = ""  # which collector first produced this record
+
+    @property
+    def is_arxiv(self) -> bool:
+        return ":" not in self.id and "://" not in self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One sighting of a paper somewhere: a comment, a feed item, a listing."""
+
+    paper_id: str
+    source: str  # "arxiv", "reddit", "feed:<name>"
+    external_id: str  # stable per sighting (comment id, feed entry id) so re-collecting adds nothing
+    where: str = ""  # thread or feed URL
+    seen_at: datetime | None = None
+    who: str | None = None
+    context: str = ""  # the surrounding words, trimmed
+    score: int | None = None
+    title_hint: str | None = None  # link text, for non-arXiv papers we cannot look up
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one collector run produced, plus the state it wants kept for next time."""
+
+    papers: list[Paper] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
+    state: dict[str, str] = field(default_factory=dict)  # cursors, ETags: opaque to the store
+    notes: list[str] = field(default_factory=list)  # things the user should read in the report
