@@ -276,7 +276,9 @@ def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Berlin") from exc
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like Europe/Berlin"
+        ) from exc
     return value
 
 
@@ -324,7 +326,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{file}: expected a mapping of keys at the top, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{file}: expected a mapping of keys at the top, got {type(raw).__name__}"
+        )
     env = {**dotenv_values(file.parent / ".env"), **os.environ}
     data = _substitute(raw, env, file, "")
     settings = parse_settings(data, source=str(file))
@@ -369,7 +373,10 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 
 def _substitute(value: Any, env: dict[str, str | None], file: Path, path: str) -> Any:
     if isinstance(value, dict):
-        return {k: _substitute(v, env, file, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {
+            k: _substitute(v, env, file, f"{path}.{k}" if path else str(k))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_substitute(v, env, file, f"{path}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -399,8 +406,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
 
     url = settings.storage.url
     prefix = "sqlite:///"
-    if url.startswith(prefix) and url[len(prefix):] not in ("", ":memory:"):
-        url = prefix + resolve(url[len(prefix):])
+    if url.startswith(prefix) and url[len(prefix) :] not in ("", ":memory:"):
+        url = prefix + resolve(url[len(prefix) :])
     storage = settings.storage.model_copy(
         update={"url": url, "index_dir": resolve(settings.storage.index_dir)}
     )

@@ -38,7 +38,9 @@ class Mention:
 
     paper_id: str
     source: str  # "arxiv", "reddit", "feed:<name>"
-    external_id: str  # stable per sighting (comment id, feed entry id) so re-collecting adds nothing
+    external_id: (
+        str  # stable per sighting (comment id, feed entry id) so re-collecting adds nothing
+    )
     where: str = ""  # thread or feed URL
     seen_at: datetime | None = None
     who: str | None = None

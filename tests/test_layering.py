@@ -22,7 +22,9 @@ def _imports(package: str) -> set[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("package, forbidden", [("sources", ("bot", "ranking")), ("ranking", ("bot",))])
+@pytest.mark.parametrize(
+    "package, forbidden", [("sources", ("bot", "ranking")), ("ranking", ("bot",))]
+)
 def test_package_does_not_import_upstream(package: str, forbidden: tuple[str, ...]) -> None:
     bad = {(f, m) for f, m in _imports(package) if m.split(".")[0] in forbidden}
     assert bad == set()

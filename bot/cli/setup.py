@@ -27,7 +27,9 @@ def init(app: App, path: Path | None, timezone: str, force: bool) -> None:
     text = resources.files("bot").joinpath("templates/starter-config.yaml").read_text("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text.replace("{timezone}", timezone), encoding="utf-8")
-    click.echo(f"Wrote {target}. Edit the niche keywords, then run: midlist --config {target} check")
+    click.echo(
+        f"Wrote {target}. Edit the niche keywords, then run: midlist --config {target} check"
+    )
 
 
 @cli.command()
@@ -48,11 +50,16 @@ def summary(settings: Settings) -> Table:
     table.add_row("storage", _redact(settings.storage.url))
     arxiv = settings.sources.arxiv
     if arxiv.enabled:
-        what = ", ".join(arxiv.categories + [f"query {q!r}" for q in arxiv.queries]) or "id look-ups only"
+        what = (
+            ", ".join(arxiv.categories + [f"query {q!r}" for q in arxiv.queries])
+            or "id look-ups only"
+        )
         table.add_row("arxiv", what)
     reddit = settings.sources.reddit
     if reddit.enabled:
-        table.add_row("reddit", ", ".join(f"r/{s}" for s in reddit.subreddits) + f" /{reddit.thread_pattern}/")
+        table.add_row(
+            "reddit", ", ".join(f"r/{s}" for s in reddit.subreddits) + f" /{reddit.thread_pattern}/"
+        )
     for feed in settings.sources.feeds:
         table.add_row("feed", f"{feed.name} ({feed.kind})")
     for niche in settings.niches:
@@ -74,7 +81,9 @@ def summary(settings: Settings) -> Table:
 
 def _describe(channel: SlackChannel | EmailChannel | FileChannel | ConsoleChannel) -> str:
     if isinstance(channel, SlackChannel):
-        return "slack webhook" if channel.webhook_url else f"slack {channel.channel} (bot token set)"
+        return (
+            "slack webhook" if channel.webhook_url else f"slack {channel.channel} (bot token set)"
+        )
     if isinstance(channel, EmailChannel):
         return f"email to {', '.join(channel.to)} via {channel.host}:{channel.port} ({channel.security})"
     if isinstance(channel, FileChannel):

@@ -47,23 +47,11 @@ class Store:
 
     def _migrate(self) -> None:
         try:
-            with self.engine.begin() as conn:
-                version = schema.current_version(conn)
-                if version == 0:
-                    schema.metadata.create_all(conn)
-                    schema.set_version(conn, schema.SCHEMA_VERSION)
-                    return
-                if version > schema.SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{_safe(self.url)}: the database is at schema version {version}, newer "
-                        f"than this midlist ({schema.SCHEMA_VERSION}); upgrade midlist"
-                    )
-            for step in range(version, schema.SCHEMA_VERSION):
-                with self.engine.begin() as conn:
-                    schema.MIGRATIONS[step - 1](conn)
-                    schema.set_version(conn, step + 1)
+            schema.migrate(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"{_safe(self.url)}: cannot open the database: {exc}") from exc
+        except schema.TooNewError as exc:
+            raise StoreError(f"{_safe(self.url)}: {exc}; upgrade midlist") from None
 
 
 def _engine(url: str) -> Engine:

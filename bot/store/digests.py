@@ -22,5 +22,7 @@ class DigestRepo:
 
     def delivered_ids(self, channel: str) -> set[str]:
         with self._store.connect() as conn:
-            rows = conn.execute(select(deliveries.c.paper_id).where(deliveries.c.channel == channel))
+            rows = conn.execute(
+                select(deliveries.c.paper_id).where(deliveries.c.channel == channel)
+            )
             return {r[0] for r in rows}

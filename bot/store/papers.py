@@ -61,8 +61,7 @@ class PaperRepo:
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             stored = {
-                row.id: row
-                for row in conn.execute(select(papers).where(papers.c.id.in_(chunk)))
+                row.id: row for row in conn.execute(select(papers).where(papers.c.id.in_(chunk)))
             }
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
@@ -100,7 +99,12 @@ class PaperRepo:
             return 0
         have = self.existing_ids({m.paper_id for m in found}, conn)
         placeholders = {
-            m.paper_id: Paper(id=m.paper_id, title=m.title_hint or m.paper_id, url=paper_url(m.paper_id), source=m.source)
+            m.paper_id: Paper(
+                id=m.paper_id,
+                title=m.title_hint or m.paper_id,
+                url=paper_url(m.paper_id),
+                source=m.source,
+            )
             for m in found
             if m.paper_id not in have
         }
@@ -159,14 +163,18 @@ class PaperRepo:
         out: set[str] = set()
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            out.update(r[0] for r in conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk))))
+            out.update(
+                r[0] for r in conn.execute(select(papers.c.id).where(papers.c.id.in_(chunk)))
+            )
         return out
 
     def placeholders(self, limit: int = 1000) -> list[str]:
         """arXiv ids seen only as links so far: their metadata is still to be looked up."""
         with self._store.connect() as conn:
             rows = conn.execute(
-                select(papers.c.id).where(papers.c.abstract == "", papers.c.version.is_(None)).limit(limit)
+                select(papers.c.id)
+                .where(papers.c.abstract == "", papers.c.version.is_(None))
+                .limit(limit)
             )
             return [r[0] for r in rows if Paper(id=r[0], title="").is_arxiv]
 
@@ -179,9 +187,7 @@ class PaperRepo:
         query = select(papers).order_by(papers.c.id)
         if since is not None:
             cutoff = _naive(since)
-            query = query.where(
-                (papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff)
-            )
+            query = query.where((papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff))
         with self._store.connect() as conn:
             result = conn.execution_options(yield_per=batch).execute(query)
             for row in result:
@@ -192,7 +198,9 @@ class PaperRepo:
         who = func.coalesce(mentions.c.who, mentions.c.source + ":" + mentions.c.external_id)
         with self._store.connect() as conn:
             rows = conn.execute(
-                select(mentions.c.paper_id, func.count(func.distinct(who))).group_by(mentions.c.paper_id)
+                select(mentions.c.paper_id, func.count(func.distinct(who))).group_by(
+                    mentions.c.paper_id
+                )
             )
             return {pid: n for pid, n in rows}
 
@@ -202,7 +210,9 @@ class PaperRepo:
             for start in range(0, len(ids), _CHUNK):
                 chunk = list(ids[start : start + _CHUNK])
                 rows = conn.execute(
-                    select(mentions).where(mentions.c.paper_id.in_(chunk)).order_by(mentions.c.seen_at)
+                    select(mentions)
+                    .where(mentions.c.paper_id.in_(chunk))
+                    .order_by(mentions.c.seen_at)
                 )
                 for r in rows:
                     out.setdefault(r.paper_id, []).append(
@@ -224,14 +234,28 @@ class PaperRepo:
 
 
 def _older(incoming: Paper, stored: Paper) -> bool:
-    return incoming.version is not None and stored.version is not None and incoming.version < stored.version
+    return (
+        incoming.version is not None
+        and stored.version is not None
+        and incoming.version < stored.version
+    )
 
 
 def _merge(old: Paper, new: Paper) -> Paper:
     """The newer record wins, but an empty field never erases what we already know."""
     keep = {
         name: getattr(old, name)
-        for name in ("abstract", "authors", "categories", "url", "published", "updated", "version", "doi", "comment")
+        for name in (
+            "abstract",
+            "authors",
+            "categories",
+            "url",
+            "published",
+            "updated",
+            "version",
+            "doi",
+            "comment",
+        )
         if not getattr(new, name) and getattr(old, name)
     }
     if new.title == new.id and old.title:  # a placeholder title

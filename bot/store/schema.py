@@ -7,13 +7,14 @@ migration to the end of MIGRATIONS, never edit one that has shipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import (
     Boolean,
     Column,
     Connection,
     DateTime,
+    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -103,7 +104,9 @@ digests = Table(
     Column("day", String(10), nullable=False),  # local date, YYYY-MM-DD
     Column("status", String(16), nullable=False),  # pending | sent | failed
     Column("payload", Text, nullable=False),  # JSON: the digest as built, resent unchanged
-    Column("progress", Text, nullable=False, default="{}"),  # JSON: e.g. Slack thread ts, parts sent
+    Column(
+        "progress", Text, nullable=False, default="{}"
+    ),  # JSON: e.g. Slack thread ts, parts sent
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -136,6 +139,35 @@ queue = Table(
 # describes the newest schema and each migration only describes a change.
 MIGRATIONS: list[Callable[[Connection], None]] = []
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+
+class TooNewError(Exception):
+    pass
+
+
+def migrate(
+    engine: Engine,
+    migrations: Sequence[Callable[[Connection], None]] | None = None,
+    target: MetaData | None = None,
+) -> int:
+    """Bring the database to the newest schema; each step in its own transaction. Returns the version."""
+    steps = MIGRATIONS if migrations is None else migrations
+    latest = 1 + len(steps)
+    with engine.begin() as conn:
+        version = current_version(conn)
+        if version == 0:
+            (target or metadata).create_all(conn)
+            set_version(conn, latest)
+            return latest
+    if version > latest:
+        raise TooNewError(
+            f"the database is at schema version {version}, newer than this midlist ({latest})"
+        )
+    for step in range(version, latest):
+        with engine.begin() as conn:
+            steps[step - 1](conn)
+            set_version(conn, step + 1)
+    return latest
 
 
 def current_version(conn: Connection) -> int:

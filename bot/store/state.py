@@ -32,7 +32,9 @@ class StateRepo:
     def get(self, source: str) -> dict[str, str]:
         with self._store.connect() as conn:
             rows = conn.execute(
-                select(source_state.c.key, source_state.c.value).where(source_state.c.source == source)
+                select(source_state.c.key, source_state.c.value).where(
+                    source_state.c.source == source
+                )
             )
             return {k: v for k, v in rows}
 
@@ -51,19 +53,26 @@ class StateRepo:
         now = _now()
         conn.execute(
             source_state.insert(),
-            [{"source": source, "key": k, "value": v, "updated_at": now} for k, v in values.items()],
+            [
+                {"source": source, "key": k, "value": v, "updated_at": now}
+                for k, v in values.items()
+            ],
         )
         return None
 
     def start_run(self, kind: str, target: str) -> int:
         with self._store.begin() as conn:
-            result = conn.execute(runs.insert().values(kind=kind, target=target, started_at=_now(), detail=""))
+            result = conn.execute(
+                runs.insert().values(kind=kind, target=target, started_at=_now(), detail="")
+            )
             return int(result.inserted_primary_key[0])
 
     def finish_run(self, run_id: int, ok: bool, detail: str = "") -> None:
         with self._store.begin() as conn:
             conn.execute(
-                runs.update().where(runs.c.id == run_id).values(finished_at=_now(), ok=ok, detail=detail)
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(finished_at=_now(), ok=ok, detail=detail)
             )
 
     def last_runs(self, kind: str | None = None) -> list[Run]:
@@ -72,7 +81,9 @@ class StateRepo:
         if kind:
             newest = newest.where(runs.c.kind == kind)
         with self._store.connect() as conn:
-            rows = conn.execute(select(runs).where(runs.c.id.in_(newest)).order_by(runs.c.kind, runs.c.target))
+            rows = conn.execute(
+                select(runs).where(runs.c.id.in_(newest)).order_by(runs.c.kind, runs.c.target)
+            )
             return [_run(r) for r in rows]
 
     def recent_failures(self, limit: int = 10) -> list[Run]:

@@ -1,0 +1,171 @@
+"""Config errors name the file, the key path and what is wrong; secrets never print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import load_settings
+from bot.errors import ConfigError
+from tests.conftest import ROOT
+
+MINIMAL = """
+niches:
+  - name: ssm
+    keywords: [state space model]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_for(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    return str(info.value)
+
+
+def test_example_config_loads_with_its_variables_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
+    settings = load_settings(ROOT / "config.example.yaml")
+    assert [n.name for n in settings.niches] == ["ssm"]
+    assert set(settings.channels) == {"console", "team-slack", "me-email", "archive"}
+    assert settings.niches[0].band == (15, 40)
+
+
+def test_defaults_for_a_minimal_config(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL))
+    niche = settings.niches[0]
+    assert (niche.band, niche.size, settings.timezone) == ((15, 40), 7, "UTC")
+    assert settings.sources.arxiv.delay_seconds == 3.0
+    assert settings.storage.url == f"sqlite:///{Path.home() / '.local/share/midlist/midlist.db'}"
+
+
+def test_relative_storage_path_is_beside_the_config_file(tmp_path: Path) -> None:
+    settings = load_settings(
+        write(tmp_path, "storage:\n  url: sqlite:///data/m.db\n  index_dir: idx\n")
+    )
+    assert settings.storage.url == f"sqlite:///{tmp_path / 'data/m.db'}"
+    assert settings.storage.index_dir == str(tmp_path / "idx")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            MINIMAL + "  - name: b\n    keywords: [x]\n    band: [40, 15]\n",
+            'niches[1].band: expected two percentages like [15, 40] or "top", got [40, 15]',
+        ),
+        (MINIMAL + "    band: [15, 140]\n", "niches[0].band: expected two percentages"),
+        (MINIMAL + "    band: top\n", None),
+        (MINIMAL + "    band: 10-30\n", None),
+        (MINIMAL + "    sizee: 3\n", "niches[0].sizee: unknown key"),
+        ("niches:\n  - name: a\n", "niches[0].keywords: required key is missing"),
+        (MINIMAL + "    seeds: [not-an-id]\n", "niches[0].seeds: 'not-an-id' is not an arXiv id"),
+        (
+            MINIMAL + "    channels: [slack]\n",
+            "niches[0].channels: no channel named 'slack' (known: none",
+        ),
+        ("timezone: Mars/Base\n", "timezone: unknown time zone 'Mars/Base'"),
+        (
+            "channels:\n  x:\n    type: pigeon\n",
+            "channels.x.type: must be one of slack, email, file, console",
+        ),
+        ("channels:\n  x:\n    type: slack\n", "channels.x: needs either webhook_url, or both"),
+        (
+            "channels:\n  m:\n    type: email\n    host: h\n    from: a@b\n",
+            "channels.m.to: required key is missing",
+        ),
+        (
+            "sources:\n  arxiv:\n    page_size: 5000\n",
+            "sources.arxiv.page_size: Input should be less than or equal to 2000",
+        ),
+        ("sources:\n  reddit:\n    enabled: true\n", "sources.reddit: enabled, but client_id"),
+        (
+            "niches: [{name: a, keywords: [x]}, {name: a, keywords: [y]}]\n",
+            "two niches are named 'a'",
+        ),
+    ],
+)
+def test_errors_name_the_key_and_the_reason(
+    tmp_path: Path, text: str, expected: str | None
+) -> None:
+    if expected is None:
+        load_settings(write(tmp_path, text))
+        return
+    message = error_for(tmp_path, text)
+    assert message.startswith(f"{tmp_path / 'config.yaml'}: ")
+    assert expected in message
+
+
+def test_invalid_yaml_says_which_line(tmp_path: Path) -> None:
+    assert "not valid YAML (line 3)" in error_for(tmp_path, "niches:\n  - name: [unclosed\n")
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    assert "expected a mapping of keys at the top, got list" in error_for(tmp_path, "- a\n- b\n")
+
+
+def test_missing_file_suggests_init(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="run `midlist init`"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_variables_come_from_environment_then_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = "channels:\n  s:\n    type: slack\n    token: ${TOKEN_A}\n    channel: '#c'\n    webhook_url: ${HOOK:-}\n"
+    (tmp_path / ".env").write_text("TOKEN_A=from-dotenv\n", encoding="utf-8")
+    settings = load_settings(write(tmp_path, text))
+    assert settings.channels["s"].token.get_secret_value() == "from-dotenv"
+    assert settings.channels["s"].webhook_url is None
+    monkeypatch.setenv("TOKEN_A", "from-env")
+    assert (
+        load_settings(tmp_path / "config.yaml").channels["s"].token.get_secret_value() == "from-env"
+    )
+
+
+def test_unset_variable_names_key_and_variable(tmp_path: Path) -> None:
+    message = error_for(tmp_path, "channels:\n  s:\n    type: slack\n    token: ${NOPE_TOKEN}\n")
+    assert "channels.s.token: environment variable NOPE_TOKEN is not set" in message
+
+
+def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIDLIST_CONFIG", str(write(tmp_path, MINIMAL)))
+    assert load_settings().niches[0].name == "ssm"
+
+
+def test_check_never_prints_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
+    monkeypatch.setenv("SMTP_PASSWORD", "hunter2-secret")
+    result = CliRunner().invoke(cli, ["--config", str(ROOT / "config.example.yaml"), "check"])
+    assert result.exit_code == 0, result.output
+    assert "team-slack" in result.output
+    assert "secret" not in result.output
+    assert "hunter2" not in result.output
+
+
+def test_check_reports_the_error_and_fails(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "    band: [40, 15]\n")
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    assert result.exit_code == 1
+    assert "niches[0].band: expected two percentages" in result.output
+
+
+def test_init_writes_a_config_that_checks(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "config.yaml"
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["--config", str(path), "init", "--timezone", "Europe/Berlin"]).exit_code
+        == 0
+    )
+    assert load_settings(path).timezone == "Europe/Berlin"
+    again = runner.invoke(cli, ["--config", str(path), "init"])
+    assert again.exit_code == 1
+    assert "already exists" in again.output
