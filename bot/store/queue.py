@@ -1,19 +1,52 @@
-"""Reading-queue state per niche and paper: queued, saved, read, skipped."""
+"""Reading-queue state per niche and paper: queued, saved, read, skipped.
+
+A delivered paper enters as `queued`; the user moves it with Slack buttons or `midlist queue`.
+Saved and read papers teach the ranker what the niche is, skipped ones what it is not.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from bot.errors import MidlistError
 from bot.store.schema import queue
+from sources.ids import ARXIV_ID_RE, parse_arxiv_id
+from sources.models import Paper
 
 if TYPE_CHECKING:
     from bot.store import Store
 
 STATES = ("queued", "saved", "read", "skipped")
+_ARXIV_HOSTS = re.compile(
+    r"(?:arxiv\.org|ar5iv\.(?:labs\.)?arxiv\.org|ar5iv\.org|alphaxiv\.org|huggingface\.co/papers)/",
+    re.I,
+)
+_DOI_URL = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\..+)$", re.I)
+
+
+class QueueError(MidlistError):
+    """A queue change that cannot be made: unknown paper or state."""
+
+
+@dataclass(frozen=True, slots=True)
+class Marked:
+    paper_id: str  # the store key the input resolved to
+    state: str
+    previous: str | None  # None when the paper was not in this niche's queue
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    niche: str
+    state: str
+    updated_at: datetime
+    paper: Paper
 
 
 class QueueRepo:
@@ -22,7 +55,9 @@ class QueueRepo:
 
     def states(self, niche: str) -> dict[str, str]:
         with self._store.connect() as conn:
-            rows = conn.execute(select(queue.c.paper_id, queue.c.state).where(queue.c.niche == niche))
+            rows = conn.execute(
+                select(queue.c.paper_id, queue.c.state).where(queue.c.niche == niche)
+            )
             return {pid: state for pid, state in rows}
 
     def enqueue(self, niche: str, paper_ids: Iterable[str], conn: Connection | None = None) -> int:
@@ -37,8 +72,101 @@ class QueueRepo:
                 select(queue.c.paper_id).where(queue.c.niche == niche, queue.c.paper_id.in_(ids))
             )
         }
-        now = datetime.now(UTC).replace(tzinfo=None)
-        rows = [{"niche": niche, "paper_id": p, "state": "queued", "updated_at": now} for p in ids if p not in have]
+        now = _now()
+        rows = [
+            {"niche": niche, "paper_id": p, "state": "queued", "updated_at": now}
+            for p in ids
+            if p not in have
+        ]
         if rows:
             conn.execute(queue.insert(), rows)
         return len(rows)
+
+    def mark(self, niche: str, paper_id: str, state: str) -> Marked:
+        """Set a paper's state in a niche, adding it to the queue if it was not there.
+
+        `paper_id` may be any spelling of the id (version, `arXiv:` prefix, abs/pdf URL). A paper
+        the store has never seen is refused: feedback on a paper the ranker cannot read teaches nothing.
+        """
+        if state not in STATES:
+            raise QueueError(f"unknown state {state!r}; use one of {', '.join(STATES)}")
+        key = normalise_id(paper_id)
+        with self._store.begin() as conn:
+            if not self._store.papers.existing_ids([key], conn):
+                raise QueueError(
+                    f"no paper {key!r} in the store; collect or import it first "
+                    "(`midlist collect`), or check the id with `midlist queue list`"
+                )
+            previous = conn.execute(
+                select(queue.c.state).where(queue.c.niche == niche, queue.c.paper_id == key)
+            ).scalar()
+            now = _now()
+            if previous is None:
+                conn.execute(
+                    queue.insert().values(niche=niche, paper_id=key, state=state, updated_at=now)
+                )
+            elif previous != state:
+                conn.execute(
+                    queue.update()
+                    .where(queue.c.niche == niche, queue.c.paper_id == key)
+                    .values(state=state, updated_at=now)
+                )
+        return Marked(key, state, previous)
+
+    def list(
+        self, niche: str | None = None, states: Sequence[str] | None = None
+    ) -> list[QueueItem]:
+        """Queue entries with their papers, most recently changed first."""
+        bad = [s for s in states or () if s not in STATES]
+        if bad:
+            raise QueueError(f"unknown state {bad[0]!r}; use one of {', '.join(STATES)}")
+        query = select(queue).order_by(queue.c.updated_at.desc(), queue.c.paper_id)
+        if niche is not None:
+            query = query.where(queue.c.niche == niche)
+        if states:
+            query = query.where(queue.c.state.in_(list(states)))
+        with self._store.connect() as conn:
+            rows = list(conn.execute(query))
+        papers = self._store.papers.get_many([r.paper_id for r in rows])
+        return [
+            QueueItem(r.niche, r.state, _aware(r.updated_at), papers[r.paper_id])
+            for r in rows
+            if r.paper_id in papers
+        ]
+
+    def counts(self, niche: str | None = None) -> dict[str, int]:
+        """How many papers are in each state (every state present, zero when empty)."""
+        query = select(queue.c.state, func.count()).group_by(queue.c.state)
+        if niche is not None:
+            query = query.where(queue.c.niche == niche)
+        with self._store.connect() as conn:
+            found = {state: n for state, n in conn.execute(query)}
+        return {state: found.get(state, 0) for state in STATES}
+
+
+def normalise_id(text: str) -> str:
+    """The store key for an id as a user types or pastes it."""
+    text = text.strip()
+    parsed = parse_arxiv_id(text)
+    if parsed is not None:
+        return parsed.base
+    if _ARXIV_HOSTS.search(text):
+        m = ARXIV_ID_RE.search(
+            text.split("arxiv.org/", 1)[-1] if "arxiv.org/" in text.lower() else text
+        )
+        if m and (found := parse_arxiv_id(m.group(0))):
+            return found.base
+    doi = _DOI_URL.match(text)
+    if doi:
+        return f"doi:{doi.group(1).lower()}"
+    if text.lower().startswith("doi:"):
+        return text.lower()
+    return text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
