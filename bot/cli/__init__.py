@@ -82,4 +82,5 @@ def main() -> None:
 
 
 # Each module registers its commands on `cli` when imported.
+from bot.cli import queue  # noqa: E402,F401
 from bot.cli import setup  # noqa: E402,F401
