@@ -1,0 +1,172 @@
+"""Bulk-load a Kaggle arXiv snapshot into the store: streamed, batched, idempotent.
+
+The file is read line by line (never whole), so the 4 GB full snapshot needs no more memory
+than a 200-line sample. Each batch of papers is one transaction through `store.papers.upsert`,
+so an import killed half-way keeps every batch it committed and a re-run only adds the rest.
+A bad line is recorded with its line number and skipped; a file that is not JSON lines at all
+is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from bot.errors import MidlistError
+from bot.store import Store
+from sources.errors import ParseError
+from sources.models import Paper
+from sources.snapshot import parse_line
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+MAX_BAD_KEPT = 1000  # bad lines remembered for the report; the count goes on past this
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+Progress = Callable[[int, int], None]  # (bytes read so far, total bytes of the file on disk)
+
+
+class ImportFileError(MidlistError):
+    """The file cannot be imported at all: missing, a directory, or not a JSON-lines snapshot."""
+
+
+@dataclass(slots=True)
+class ImportReport:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    bad: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason), first few
+    bad_lines: int = 0  # every bad line, including those past MAX_BAD_KEPT
+
+    @property
+    def papers(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+    def summary(self) -> str:
+        return (
+            f"{_count(self.papers, 'paper')}: {self.new:,} new, {self.updated:,} updated, "
+            f"{self.unchanged:,} unchanged, {_count(self.bad_lines, 'bad line')}"
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def import_snapshot(
+    path: str | os.PathLike[str],
+    store: Store,
+    progress: Progress | None = None,
+    batch_size: int = BATCH,
+) -> ImportReport:
+    """Import every good line of `path` (`.json`/`.jsonl`, gzip-compressed or not)."""
+    path = Path(path)
+    report = ImportReport()
+    batch: list[Paper] = []
+    total = path.stat().st_size if path.is_file() else 0
+    with _open_lines(path) as (lines, position):
+        line_number = 0
+        try:
+            for line_number, line in enumerate(lines, start=1):
+                line = line.strip()  # a truncated line reads "unterminated", not "control character"
+                if not line:
+                    continue
+                try:
+                    batch.append(parse_line(line))
+                except ParseError as exc:
+                    _bad(report, line_number, exc.reason)
+                    continue
+                if len(batch) >= batch_size:
+                    _flush(store, batch, report)
+                    if progress:
+                        progress(position(), total)
+        except (OSError, EOFError, zlib.error) as exc:
+            _flush(store, batch, report)  # keep what was read before the damage
+            raise ImportFileError(
+                f"{path}: unreadable after line {line_number:,} ({exc}); the {report.papers:,} "
+                "papers before it are stored. Fetch the file again and re-run: the import "
+                "is idempotent"
+            ) from exc
+        _flush(store, batch, report)
+        if progress:
+            progress(total, total)
+    log.info("imported %s: %s", path, report.summary())
+    return report
+
+
+def _flush(store: Store, batch: list[Paper], report: ImportReport) -> None:
+    if not batch:
+        return
+    counts = store.papers.upsert(batch)
+    report.new += counts.new
+    report.updated += counts.updated
+    report.unchanged += counts.unchanged
+    batch.clear()
+
+
+def _bad(report: ImportReport, line_number: int, reason: str) -> None:
+    report.bad_lines += 1
+    if len(report.bad) < MAX_BAD_KEPT:
+        report.bad.append((line_number, reason))
+    log.debug("line %d: %s", line_number, reason)
+
+
+@contextmanager
+def _open_lines(path: Path) -> Iterator[tuple[Iterator[bytes], Callable[[], int]]]:
+    """Binary lines of the (maybe gzip) file, and how far into the file on disk we are.
+
+    Compression is told by the file's first bytes, not its name, so a `.json` that is really
+    gzip still works and a `.gz` that is not gives a clear message.
+    """
+    if not path.exists():
+        raise ImportFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImportFileError(f"{path}: is a directory; give the snapshot file inside it")
+    try:
+        raw: BinaryIO = open(path, "rb")
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot open it: {exc.strerror}") from exc
+    try:
+        magic = raw.read(4)
+        raw.seek(0)
+        if magic.startswith(_ZIP_MAGIC):
+            raise ImportFileError(
+                f"{path}: a zip archive; unzip it first and import the .json file inside"
+            )
+        stream: BinaryIO = gzip.GzipFile(fileobj=raw) if magic.startswith(_GZIP_MAGIC) else raw
+        _sniff(path, stream)
+        yield iter(stream), raw.tell
+    finally:
+        raw.close()
+
+
+def _sniff(path: Path, stream: BinaryIO) -> None:
+    """Refuse a file whose first line is not a JSON object, before a single row is written."""
+    try:
+        head = stream.peek(512)[:512] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ImportFileError(f"{path}: not a readable gzip file ({exc})") from exc
+    start = head.lstrip()[:1]
+    if not head.strip() or start == b"{":
+        return
+    if start == b"<":
+        kind = "an HTML or XML page (a failed download?)"
+    elif start == b"[":
+        kind = "one JSON array; midlist reads JSON lines, one object per line"
+    elif b"ustar" in head or b"\0" in head:
+        kind = "binary (a tar archive?); unpack it and import the .json file inside"
+    else:
+        kind = "not JSON lines"
+    raise ImportFileError(
+        f"{path}: {kind}. Expected the Kaggle arxiv-metadata-oai-snapshot file: "
+        "one JSON object per line (.json or .jsonl, optionally .gz)"
+    )
