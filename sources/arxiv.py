@@ -1,0 +1,385 @@
+"""The arXiv API collector: new papers per category and query, id look-ups, live search.
+
+Built on the `arxiv` package, whose paging and Atom parsing we keep, but whose transport we
+replace through its one fetch seam (`Client._parse_feed`): the package sets no HTTP timeout,
+does not retry read timeouts and returns an empty result when a page is HTML or an error
+entry. Here every request has a timeout, requests stay `delay_seconds` apart, 429 and 5xx
+are retried with exponential backoff (honouring Retry-After), and anything that is not an
+Atom feed becomes a FetchError or ParseError that says why.
+
+Walks go newest first and stop at the cursor (the newest `published` time seen last run),
+so a daily collect asks arXiv for one page, not two thousand papers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import arxiv
+import requests
+from arxiv._feed import ParsedFeed, parse
+
+from sources.errors import FetchError, ParseError, SourceError
+from sources.ids import paper_url, parse_arxiv_id
+from sources.models import Batch, Paper
+
+logger = logging.getLogger(__name__)
+
+NAME = "arxiv"
+DEFAULT_API_URL = "https://export.arxiv.org/api/query"
+USER_AGENT = "midlist/0.1 (research paper discovery bot)"
+LOOKUP_BATCH = 100  # ids per id_list request: short URLs, one page each
+MAX_RETRY_AFTER = 600.0  # seconds; a longer wait is a failure for this run, not a hang
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+_CATEGORY = re.compile(r"^[a-z-]+(?:\.[A-Za-z-]+)?$")  # drops ACM/MSC codes like I.2.6, 68T05
+_CURSOR = "cursor:"
+
+
+class _Retryable(Exception):
+    """A failure that may pass: timeout, connection reset, 429, 5xx, an empty later page."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class PoliteClient(arxiv.Client):
+    """An `arxiv.Client` pointed at `api_url`, with timeouts, pacing and retries of its own.
+
+    One instance is shared by every search of a collector, so `delay_seconds` holds across
+    categories, queries, pages and retries alike (measured from the end of the last answer).
+    """
+
+    def __init__(
+        self,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        page_size: int = 200,
+        delay_seconds: float = 3.0,
+        timeout_seconds: float = 30.0,
+        retries: int = 4,
+    ):
+        super().__init__(page_size=page_size, delay_seconds=delay_seconds, num_retries=retries)
+        # The package formats its URLs from this attribute; an instance value leaves the class alone.
+        self.query_url_format = api_url.replace("{", "{{").replace("}", "}}") + "?{}"
+        self.timeout_seconds = timeout_seconds
+        self._session = requests.Session()
+        self._last_answer: float | None = None
+
+    def _format_url(self, search: arxiv.Search, start: int, page_size: int) -> str:
+        # The package always asks for a full page; a search for 5 papers needs a page of 5.
+        wanted = search.max_results or page_size
+        return super()._format_url(search, start, max(1, min(page_size, wanted)))
+
+    def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> ParsedFeed:
+        wait = 0.0
+        for attempt in range(self.num_retries + 1):
+            try:
+                return self._fetch(url, first_page, wait)
+            except _Retryable as exc:
+                if attempt == self.num_retries:
+                    tries = f"{attempt + 1} tries" if attempt else "1 try"
+                    raise FetchError(NAME, f"{exc.reason} after {tries} ({url})") from exc
+                wait = self.delay_seconds * 2**attempt
+                if exc.retry_after is not None:
+                    if exc.retry_after > MAX_RETRY_AFTER:
+                        raise FetchError(
+                            NAME,
+                            f"{exc.reason}; the server asks to wait {exc.retry_after:.0f} s, "
+                            f"so try again later ({url})",
+                        ) from exc
+                    wait = max(wait, exc.retry_after)
+                logger.info("arXiv: %s; retrying in %.2f s (%s)", exc.reason, wait, url)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _fetch(self, url: str, first_page: bool, wait: float) -> ParsedFeed:
+        self._pace(max(self.delay_seconds, wait))
+        logger.debug("arXiv request: %s", url)
+        try:
+            resp = self._session.get(
+                url, headers={"User-Agent": USER_AGENT}, timeout=self.timeout_seconds
+            )
+        except requests.Timeout as exc:
+            raise _Retryable(f"no answer within {self.timeout_seconds:g} s") from exc
+        except requests.ConnectionError as exc:
+            raise _Retryable(f"cannot connect ({type(exc).__name__})") from exc
+        except requests.RequestException as exc:
+            raise FetchError(NAME, f"request failed: {exc} ({url})") from exc
+        finally:
+            self._last_answer = time.monotonic()
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise _Retryable(f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After")))
+        if resp.status_code != 200:
+            why = _api_error(resp.content) or resp.reason or "no reason given"
+            raise FetchError(NAME, f"HTTP {resp.status_code}: {why} ({url})")
+        feed = check_feed(resp.content, url, resp.headers.get("Content-Type", ""))
+        if not feed.results and not first_page:
+            raise _Retryable("a later page came back empty")
+        return feed
+
+    def _pace(self, gap: float) -> None:
+        if self._last_answer is None:
+            return
+        remaining = self._last_answer + gap - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+
+
+def check_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedFeed:
+    """Parse one API answer, refusing what the package would silently read as 'no results'."""
+    where = f" ({url})" if url else ""
+    try:
+        root = ET.fromstring(content)
+    except ET.ParseError as exc:
+        if _looks_like_html(content, content_type):
+            raise FetchError(NAME, _HTML_HINT + where) from exc
+        line, column = exc.position
+        raise ParseError(
+            NAME, f"malformed XML at line {line}, column {column}: {exc}{where}"
+        ) from exc
+    if root.tag != f"{_ATOM}feed":
+        if _looks_like_html(content, content_type) or root.tag.lower().endswith("html"):
+            raise FetchError(NAME, _HTML_HINT + where)
+        raise ParseError(NAME, f"expected an Atom <feed>, got <{root.tag}>{where}")
+    error = _error_entry(root)
+    if error:
+        raise FetchError(NAME, f"arXiv rejected the request: {error}{where}")
+    feed = parse(content)
+    entries = len(root.findall(f"{_ATOM}entry"))
+    if len(feed.results) < entries:
+        logger.warning("arXiv: skipped %d entries without id or dates%s", entries - len(feed.results), where)
+    return feed
+
+
+_HTML_HINT = (
+    "answered with an HTML page instead of an Atom feed "
+    "(check sources.arxiv.api_url; arXiv may also be in maintenance)"
+)
+
+
+def _looks_like_html(content: bytes, content_type: str) -> bool:
+    head = content[:512].lstrip().lower()
+    return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
+
+
+def _error_entry(root: ET.Element) -> str | None:
+    for entry in root.iter(f"{_ATOM}entry"):
+        entry_id = entry.findtext(f"{_ATOM}id") or ""
+        if "/api/errors" in entry_id:
+            summary = entry.findtext(f"{_ATOM}summary") or entry_id
+            return " ".join(summary.split())
+    return None
+
+
+def _api_error(content: bytes) -> str | None:
+    try:
+        return _error_entry(ET.fromstring(content))
+    except ET.ParseError:
+        return None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# ---- Result -> Paper -----------------------------------------------------------------------
+
+
+def to_paper(result: arxiv.Result) -> Paper:
+    """One API entry as a Paper keyed by its version-less id; raises ParseError if it has none."""
+    parsed = parse_arxiv_id(result.get_short_id())
+    if parsed is None:
+        raise ParseError(NAME, f"entry id {result.entry_id!r} is not an arXiv id")
+    categories = [c for c in [result.primary_category, *result.categories] if c and _CATEGORY.match(c)]
+    return Paper(
+        id=parsed.base,
+        version=parsed.version,
+        title=_squash(result.title),
+        abstract=_squash(result.summary),
+        authors=tuple(name for a in result.authors if (name := _squash(a.name))),
+        categories=tuple(dict.fromkeys(categories)),
+        url=paper_url(parsed.base),
+        published=result.published,
+        updated=result.updated,
+        doi=_squash(result.doi) or None,
+        comment=_squash(result.comment) or None,
+        source=NAME,
+    )
+
+
+def _squash(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
+
+
+# ---- the collector -------------------------------------------------------------------------
+
+
+class ArxivCollector:
+    """New papers per category (`cs.LG`) and keyword query, plus look-ups and live search."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        categories: Iterable[str] = (),
+        queries: Iterable[str] = (),
+        delay_seconds: float = 3.0,
+        timeout_seconds: float = 30.0,
+        page_size: int = 200,
+        max_results: int = 2000,
+        retries: int = 4,
+    ):
+        self.targets = [f"cat:{c}" for c in categories] + list(queries)
+        self.max_results = max_results
+        self.client = PoliteClient(
+            api_url,
+            page_size=page_size,
+            delay_seconds=delay_seconds,
+            timeout_seconds=timeout_seconds,
+            retries=retries,
+        )
+
+    def collect(self, state: Mapping[str, str]) -> Batch:
+        """Everything newer than each target's cursor, newest first, at most max_results each.
+
+        A target that fails is a note and keeps its old cursor (so the next run fills the gap);
+        only when every target fails before yielding a paper is it a FetchError.
+        """
+        batch = Batch()
+        if not self.targets:
+            batch.notes.append("no categories or queries configured; nothing to collect")
+            return batch
+        seen: dict[str, Paper] = {}
+        failures: list[str] = []
+        errors: list[SourceError] = []
+        for target in self.targets:
+            key = _CURSOR + target
+            cursor = _parse_time(state.get(key))
+            got, newest, error = self._walk(target, cursor, batch.notes)
+            for paper in got:
+                seen[paper.id] = _newer(seen.get(paper.id), paper)
+            if error is not None:
+                kept = f"; kept {len(got)} papers from before it" if got else ""
+                batch.notes.append(f"{target}: {error.reason}{kept}")
+                if not got:
+                    failures.append(f"{target}: {error.reason}")
+                    errors.append(error)
+                continue
+            if newest is not None and (cursor is None or newest > cursor):
+                batch.state[key] = newest.isoformat()
+        if len(failures) == len(self.targets):
+            kinds = {type(e) for e in errors}
+            cls = kinds.pop() if len(kinds) == 1 else FetchError
+            raise cls(NAME, "every category and query failed: " + "; ".join(failures)) from errors[-1]
+        batch.papers = list(seen.values())
+        return batch
+
+    def _walk(
+        self, target: str, cursor: datetime | None, notes: list[str]
+    ) -> tuple[list[Paper], datetime | None, SourceError | None]:
+        search = arxiv.Search(
+            query=target,
+            max_results=self.max_results,
+            sort_by=arxiv.SortCriterion.SubmittedDate,
+            sort_order=arxiv.SortOrder.Descending,
+        )
+        papers: list[Paper] = []
+        newest: datetime | None = None
+        reached_cursor = cursor is None
+        try:
+            for result in self.client.results(search):
+                if cursor is not None and result.published <= cursor:
+                    reached_cursor = True
+                    break
+                newest = result.published if newest is None else max(newest, result.published)
+                try:
+                    papers.append(to_paper(result))
+                except ParseError as exc:
+                    notes.append(f"{target}: skipped an entry: {exc.reason}")
+        except SourceError as exc:
+            return papers, None, exc
+        if not reached_cursor and len(papers) >= self.max_results:
+            notes.append(
+                f"{target}: stopped at max_results={self.max_results} before reaching the papers "
+                "collected last time; raise max_results to close the gap"
+            )
+        return papers, newest, None
+
+    def lookup(self, ids: Iterable[str]) -> list[Paper]:
+        """Metadata for ids found elsewhere (Reddit, feeds), LOOKUP_BATCH per request.
+
+        Ids are normalised to version-less keys, so arXiv answers with the latest version;
+        an id that is not an arXiv id is skipped with a warning, one arXiv does not know is
+        simply absent from the answer.
+        """
+        keys: list[str] = []
+        for raw in ids:
+            parsed = parse_arxiv_id(raw)
+            if parsed is None:
+                logger.warning("arXiv look-up: %r is not an arXiv id; skipped", raw)
+                continue
+            keys.append(parsed.base)
+        keys = list(dict.fromkeys(keys))
+        papers: list[Paper] = []
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            chunk = keys[start : start + LOOKUP_BATCH]
+            search = arxiv.Search(id_list=chunk, max_results=len(chunk))
+            papers.extend(self._papers(self.client.results(search)))
+        return papers
+
+    def search(self, query: str, max_results: int = 50) -> list[Paper]:
+        """A live relevance-ordered search in arXiv's query syntax (`midlist query --live`)."""
+        if not query.strip():
+            raise ValueError("the arXiv search query is empty")
+        search = arxiv.Search(
+            query=query, max_results=max_results, sort_by=arxiv.SortCriterion.Relevance
+        )
+        return list(self._papers(self.client.results(search)))
+
+    def _papers(self, results: Iterator[arxiv.Result]) -> Iterator[Paper]:
+        for result in results:
+            try:
+                yield to_paper(result)
+            except ParseError as exc:
+                logger.warning("arXiv: skipped an entry: %s", exc.reason)
+
+
+def _newer(held: Paper | None, paper: Paper) -> Paper:
+    if held is None or (paper.version or 0) >= (held.version or 0):
+        return paper
+    return held
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        logger.warning("arXiv: ignoring an unreadable cursor %r", value)
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
