@@ -1,0 +1,94 @@
+"""`midlist run` (the daemon, or one cycle with --once) and `midlist status`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime, tzinfo
+
+import click
+
+from bot import scheduler
+from bot.cli import App, cli, pass_app
+from bot.lock import SchedulerLock, current_holder, lock_path
+from bot.store.state import Run
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run one collect + digest cycle and exit (for cron).")
+@pass_app
+def run(app: App, once: bool) -> None:
+    """Collect and send digests on the configured schedule, until Ctrl-C or SIGTERM.
+
+    Only one scheduler may run per store. With --once, the exit code is 1 when any source
+    or channel failed, so cron and systemd timers notice.
+    """
+    settings = app.settings
+    if once:
+        outcomes = scheduler.run_once(settings, app.store)
+        for outcome in outcomes:
+            mark = "ok" if outcome.ok else "FAILED"
+            click.echo(f"{outcome.job}: {mark}")
+            for line in outcome.detail.splitlines():
+                click.echo(f"  {line}")
+        if not all(o.ok for o in outcomes):
+            sys.exit(1)
+        return
+    # The daemon's log is its output: job starts, ends and failures at INFO.
+    logging.getLogger().setLevel(logging.DEBUG if app.verbose else logging.INFO)
+    if not app.verbose:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    specs = scheduler.plan(settings, str(app.config_file.resolve()))  # bad cron: fail before locking
+    with SchedulerLock(lock_path(settings.storage.url, settings.storage.index_dir)):
+        scheduler.serve(settings, app.store, specs)
+
+
+@cli.command()
+@pass_app
+def status(app: App) -> None:
+    """Show whether the scheduler runs, the next scheduled runs, the last run per source and
+    channel, and recent failures."""
+    settings, store = app.settings, app.store
+    tz = settings.tz
+    holder = current_holder(lock_path(settings.storage.url, settings.storage.index_dir))
+    click.echo(f"Scheduler: running ({holder.describe()})" if holder else "Scheduler: not running")
+
+    click.echo("\nNext runs:")
+    planned = scheduler.persisted_jobs(store)
+    if not planned:
+        click.echo("  none scheduled yet; start `midlist run` to schedule the jobs")
+    for job in planned:
+        when = _when(job.next_run, tz) if job.next_run else "paused"
+        click.echo(f"  {job.job:<24} {when}  ({job.trigger})")
+
+    click.echo("\nLast runs:")
+    last = store.state.last_runs()
+    if not last:
+        click.echo("  none yet")
+    for r in last:
+        click.echo(f"  {r.kind:<8} {r.target:<24} {_outcome(r):<8} {_when(r.started_at, tz)}"
+                   f"{_first_line(r.detail)}")
+
+    failures = store.state.recent_failures(limit=5)
+    if failures:
+        click.echo("\nRecent failures:")
+        for r in failures:
+            click.echo(f"  {_when(r.started_at, tz)} {r.kind} {r.target}{_first_line(r.detail)}")
+
+
+def _outcome(r: Run) -> str:
+    if r.ok is None:
+        return "unfinished"
+    return "ok" if r.ok else "FAILED"
+
+
+def _when(dt: datetime, tz: tzinfo) -> str:
+    return dt.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _first_line(detail: str) -> str:
+    lines = detail.strip().splitlines()
+    if not lines:
+        return ""
+    more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+    return f"  {lines[0][:100]}{more}"
