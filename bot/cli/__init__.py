@@ -86,4 +86,5 @@ from bot.cli import export  # noqa: E402,F401
 from bot.cli import data  # noqa: E402,F401
 from bot.cli import queue  # noqa: E402,F401
 from bot.cli import run  # noqa: E402,F401
+from bot.cli import serve  # noqa: E402,F401
 from bot.cli import setup  # noqa: E402,F401
