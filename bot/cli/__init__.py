@@ -82,6 +82,7 @@ def main() -> None:
 
 
 # Each module registers its commands on `cli` when imported.
+from bot.cli import collect  # noqa: E402,F401
 from bot.cli import export  # noqa: E402,F401
 from bot.cli import data  # noqa: E402,F401
 from bot.cli import queue  # noqa: E402,F401

@@ -1,0 +1,51 @@
+"""`midlist collect`: run the collectors once and show what each one found."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.cli import App, cli, pass_app
+from bot.collect import CollectReport, collect_all
+
+
+@cli.command()
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME",
+    help="Run only this source (repeatable), e.g. arxiv, arxiv-lookup. Default: every enabled one.",
+)
+@pass_app
+def collect(app: App, sources: tuple[str, ...]) -> None:
+    """Run the configured collectors once and print counts per source (exit 1 if one failed)."""
+    report = collect_all(app.settings, app.store, list(sources) or None)
+    console = Console(highlight=False)
+    if not report.sources:
+        console.print("Nothing to collect: no source is enabled under sources: in the config.")
+        return
+    console.print(report_table(report))
+    for result in report.sources:
+        for note in result.notes:
+            console.print(f"[yellow]{escape(result.name)}:[/yellow] {escape(note)}", soft_wrap=True)
+        if result.error:
+            console.print(f"[red]{escape(result.name)} failed:[/red] {escape(result.error)}", soft_wrap=True)
+    if not report.ok:
+        sys.exit(1)
+
+
+def report_table(report: CollectReport) -> Table:
+    table = Table(title="collect", title_justify="left")
+    table.add_column("source")
+    for name in ("new", "updated", "unchanged", "mentions"):
+        table.add_column(name, justify="right")
+    table.add_column("status")
+    for r in report.sources:
+        status = "[green]ok[/green]" if r.ok else "[red]failed[/red]"
+        table.add_row(escape(r.name), str(r.new), str(r.updated), str(r.unchanged), str(r.mentions), status)
+    return table

@@ -1,0 +1,145 @@
+"""One collect run: every configured collector, each written in its own transaction.
+
+A source's papers, mentions and new cursor land together or not at all, so a collect killed
+half-way leaves the store as the last finished source left it. A source that fails is
+logged in the run table with its reason and the others carry on. Last, arXiv ids that other
+sources only linked to (placeholders) are filled in through the arXiv API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.errors import ConfigError
+from bot.store import Store
+from sources.arxiv import ArxivCollector
+from sources.base import Collector
+from sources.errors import SourceError
+from sources.models import Batch
+
+logger = logging.getLogger(__name__)
+
+LOOKUP = "arxiv-lookup"
+_MISSING_SHOWN = 5  # unknown ids named in a note; the rest are counted
+
+
+@dataclass(slots=True)
+class SourceResult:
+    name: str
+    ok: bool
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    mentions: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CollectReport:
+    sources: list[SourceResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.sources)
+
+
+def arxiv_collector(settings: Settings) -> ArxivCollector:
+    conf = settings.sources.arxiv
+    return ArxivCollector(
+        api_url=conf.api_url,
+        categories=conf.categories,
+        queries=conf.queries,
+        delay_seconds=conf.delay_seconds,
+        timeout_seconds=conf.timeout_seconds,
+        page_size=conf.page_size,
+        max_results=conf.max_results,
+        retries=conf.retries,
+    )
+
+
+def build_collectors(settings: Settings) -> list[Collector]:
+    """The collectors the config turns on, in the order they run."""
+    collectors: list[Collector] = []
+    arxiv = settings.sources.arxiv
+    if arxiv.enabled and (arxiv.categories or arxiv.queries):
+        collectors.append(arxiv_collector(settings))
+    return collectors
+
+
+def source_names(settings: Settings, collectors: list[Collector] | None = None) -> list[str]:
+    names = [c.name for c in (collectors if collectors is not None else build_collectors(settings))]
+    if settings.sources.arxiv.enabled:
+        names.append(LOOKUP)
+    return names
+
+
+def collect_all(settings: Settings, store: Store, only: list[str] | None = None) -> CollectReport:
+    """Run the collectors once (all, or those named in `only`), then fill placeholders."""
+    collectors = build_collectors(settings)
+    known = source_names(settings, collectors)
+    unknown = [name for name in only or [] if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"no configured source named {', '.join(map(repr, unknown))} "
+            f"(configured: {', '.join(known) or 'none; enable one under sources:'})"
+        )
+    wanted = set(only or known)
+    report = CollectReport()
+    for collector in collectors:
+        if collector.name in wanted:
+            state = store.state.get(collector.name)
+            report.sources.append(_run(store, collector.name, lambda c=collector, s=state: c.collect(s)))
+    if LOOKUP in wanted:
+        arxiv = next((c for c in collectors if isinstance(c, ArxivCollector)), None)
+        looker = arxiv or arxiv_collector(settings)
+        report.sources.append(_run(store, LOOKUP, lambda: _fill_placeholders(looker, store)))
+    return report
+
+
+def _run(store: Store, name: str, produce: Callable[[], Batch]) -> SourceResult:
+    run_id = store.state.start_run("collect", name)
+    try:
+        batch = produce()
+        with store.begin() as conn:
+            counts = store.papers.upsert(batch.papers, conn)
+            mentions = store.papers.add_mentions(batch.mentions, conn)
+            store.state.put(name, batch.state, conn)
+    except SourceError as exc:
+        logger.warning("collect %s failed: %s", name, exc.reason)
+        store.state.finish_run(run_id, False, exc.reason)
+        return SourceResult(name, ok=False, error=exc.reason)
+    except Exception as exc:  # a bug or an unmapped library error in one source stops only it
+        logger.exception("collect %s failed unexpectedly", name)
+        reason = f"{type(exc).__name__}: {exc}"
+        store.state.finish_run(run_id, False, reason)
+        return SourceResult(name, ok=False, error=reason)
+    result = SourceResult(
+        name,
+        ok=True,
+        new=counts.new,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        mentions=mentions,
+        notes=batch.notes,
+    )
+    detail = f"{counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged, {mentions} mentions"
+    store.state.finish_run(run_id, True, "; ".join([detail, *batch.notes]))
+    return result
+
+
+def _fill_placeholders(arxiv: ArxivCollector, store: Store) -> Batch:
+    ids = store.papers.placeholders()
+    batch = Batch()
+    if not ids:
+        return batch
+    batch.papers = arxiv.lookup(ids)
+    missing = sorted(set(ids) - {p.id for p in batch.papers})
+    if missing:
+        shown = ", ".join(missing[:_MISSING_SHOWN])
+        more = f" and {len(missing) - _MISSING_SHOWN} more" if len(missing) > _MISSING_SHOWN else ""
+        batch.notes.append(f"arXiv does not know {shown}{more}; kept as links")
+    return batch

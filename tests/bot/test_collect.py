@@ -1,0 +1,163 @@
+"""collect_all and `midlist collect`: every source written whole or not at all, failures recorded."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+
+from bot.cli import cli
+from bot.collect import LOOKUP, build_collectors, collect_all
+from bot.config import Settings, parse_settings
+from bot.errors import ConfigError
+from bot.store import Store
+from sources.arxiv import ArxivCollector
+from sources.models import Mention, Paper
+from tests.sources.test_arxiv import ArxivScript, Step
+
+
+def arxiv_config(url: str, **extra: object) -> dict[str, object]:
+    return {
+        "api_url": url,
+        "categories": ["cs.LG"],
+        "delay_seconds": 0.05,
+        "timeout_seconds": 2,
+        "page_size": 2,
+        "retries": 1,
+        **extra,
+    }
+
+
+def settings_for(script: ArxivScript, **extra: object) -> Settings:
+    return parse_settings({"sources": {"arxiv": arxiv_config(script.url, **extra)}})
+
+
+def mention_of(paper_id: str) -> Mention:
+    return Mention(paper_id=paper_id, source="reddit", external_id=f"c-{paper_id}", where="https://reddit.example/t")
+
+
+def test_collect_all_stores_papers_cursor_and_run(httpserver: HTTPServer, store: Store) -> None:
+    script = ArxivScript(httpserver, [Step("page1.xml"), Step("page2.xml")])
+    report = collect_all(settings_for(script), store)
+
+    assert report.ok
+    arxiv, lookup = report.sources
+    assert (arxiv.name, arxiv.new, arxiv.updated, arxiv.unchanged) == ("arxiv", 4, 0, 0)
+    assert (lookup.name, lookup.new) == (LOOKUP, 0)
+    assert len(script.hits) == 2  # no placeholders: the look-up asks arXiv nothing
+    assert store.papers.count() == 4
+    assert store.papers.get("hep-th/9901001") is not None
+    assert store.state.get("arxiv") == {"cursor:cat:cs.LG": "2024-05-03T17:59:59+00:00"}
+    runs = {r.target: r for r in store.state.last_runs("collect")}
+    assert runs["arxiv"].ok and runs["arxiv"].detail.startswith("4 new, 0 updated")
+
+
+def test_placeholder_is_filled_and_a_new_version_replaces_the_old(httpserver: HTTPServer, store: Store) -> None:
+    store.papers.add_mentions([mention_of("2405.00002")])
+    assert store.papers.placeholders() == ["2405.00002"]
+    script = ArxivScript(httpserver, [Step("v1.xml"), Step("page1.xml"), Step("page2.xml")])
+    settings = settings_for(script)
+
+    filled = collect_all(settings, store, only=[LOOKUP])
+    assert [(r.name, r.updated) for r in filled.sources] == [(LOOKUP, 1)]
+    assert script.hits[0].args["id_list"] == "2405.00002"
+    v1 = store.papers.get("2405.00002")
+    assert v1 is not None and (v1.version, v1.title) == (1, "Cross-Listed Kernels")
+    assert store.papers.placeholders() == []
+
+    report = collect_all(settings, store, only=["arxiv"])
+    assert [(r.new, r.updated) for r in report.sources] == [(3, 1)]
+    v2 = store.papers.get("2405.00002")
+    assert v2 is not None and (v2.version, v2.title) == (2, "Cross-Listed Kernels, Revisited")
+    assert v2.categories == ("cs.LG", "stat.ML")
+    assert store.papers.count() == 4
+    assert len(store.papers.mentions_of(["2405.00002"])["2405.00002"]) == 1
+
+
+def test_failing_source_is_recorded_and_does_not_stop_the_other(httpserver: HTTPServer, store: Store) -> None:
+    kept = Paper(id="2301.00001", title="Stored Before", abstract="Already here.", version=1, source="import")
+    store.papers.upsert([kept])
+    before = store.papers.get(kept.id)
+    store.state.put("arxiv", {"cursor:cat:cs.LG": "2024-01-01T00:00:00+00:00"})
+    store.papers.add_mentions([mention_of("2405.00002")])
+    script = ArxivScript(httpserver, [Step("maintenance.html", content_type="text/html"), Step("v1.xml")])
+
+    report = collect_all(settings_for(script), store)
+
+    arxiv, lookup = report.sources
+    assert not report.ok
+    assert not arxiv.ok and arxiv.error is not None and "HTML page instead of an Atom feed" in arxiv.error
+    assert lookup.ok and lookup.updated == 1
+    assert before is not None and store.papers.get(kept.id) == before
+    assert store.state.get("arxiv") == {"cursor:cat:cs.LG": "2024-01-01T00:00:00+00:00"}
+    failures = store.state.recent_failures()
+    assert [(r.target, r.kind) for r in failures] == [("arxiv", "collect")]
+    assert "HTML page" in failures[0].detail
+
+
+def test_unknown_source_name_is_a_config_error(store: Store) -> None:
+    settings = parse_settings({"sources": {"arxiv": {"categories": ["cs.LG"]}}})
+    with pytest.raises(ConfigError, match=r"no configured source named 'reddit' \(configured: arxiv, arxiv-lookup\)"):
+        collect_all(settings, store, only=["reddit"])
+
+
+def test_build_collectors_follows_the_config() -> None:
+    assert build_collectors(parse_settings({})) == []
+    assert build_collectors(parse_settings({"sources": {"arxiv": {"categories": ["cs.LG"], "enabled": False}}})) == []
+    [arxiv] = build_collectors(parse_settings({"sources": {"arxiv": {"queries": ["ti:kernels"]}}}))
+    assert isinstance(arxiv, ArxivCollector) and arxiv.targets == ["ti:kernels"]
+
+
+# ---- the command -----------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, url: str) -> Path:
+    config = tmp_path / "config.yaml"
+    data = {"storage": {"url": "sqlite:///midlist.db"}, "sources": {"arxiv": arxiv_config(url)}}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return config
+
+
+def row(output: str, name: str) -> list[str]:
+    for line in output.splitlines():
+        cells = [c.strip() for c in re.split(r"[│┃|]", line) if c.strip()]
+        if cells and cells[0] == name:
+            return cells[1:]
+    raise AssertionError(f"no row for {name!r} in:\n{output}")
+
+
+def test_cli_collect_prints_counts_per_source(httpserver: HTTPServer, tmp_path: Path) -> None:
+    script = ArxivScript(httpserver, [Step("page1.xml"), Step("page2.xml")])
+    config = write_config(tmp_path, script.url)
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "collect"])
+
+    assert result.exit_code == 0, result.output
+    assert row(result.output, "arxiv") == ["4", "0", "0", "0", "ok"]
+    assert row(result.output, LOOKUP) == ["0", "0", "0", "0", "ok"]
+    assert (tmp_path / "midlist.db").exists()
+
+
+def test_cli_collect_exits_1_and_says_why_when_a_source_fails(httpserver: HTTPServer, tmp_path: Path) -> None:
+    script = ArxivScript(httpserver, [Step("malformed.xml")])
+    config = write_config(tmp_path, script.url)
+
+    result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--source", "arxiv"])
+
+    assert result.exit_code == 1
+    assert row(result.output, "arxiv") == ["0", "0", "0", "0", "failed"]
+    assert "arxiv failed: every category and query failed: cat:cs.LG: malformed XML at line" in " ".join(
+        result.output.split()
+    )
+    assert LOOKUP not in result.output
+
+
+def test_cli_collect_rejects_an_unknown_source(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/api/query")
+    result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--source", "nope"])
+    assert result.exit_code == 1
+    assert "no configured source named 'nope'" in result.output
