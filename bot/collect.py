@@ -77,9 +77,19 @@ def source_names(settings: Settings, collectors: list[Collector] | None = None) 
     return names
 
 
-def collect_all(settings: Settings, store: Store, only: list[str] | None = None) -> CollectReport:
-    """Run the collectors once (all, or those named in `only`), then fill placeholders."""
-    collectors = build_collectors(settings)
+def collect_all(
+    settings: Settings,
+    store: Store,
+    only: list[str] | None = None,
+    *,
+    collectors: list[Collector] | None = None,
+) -> CollectReport:
+    """Run the collectors once (all, or those named in `only`), then fill placeholders.
+
+    `collectors` defaults to build_collectors(settings); passing them in is for embedding.
+    """
+    if collectors is None:
+        collectors = build_collectors(settings)
     known = source_names(settings, collectors)
     unknown = [name for name in only or [] if name not in known]
     if unknown:

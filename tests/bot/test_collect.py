@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,8 @@ from bot.config import Settings, parse_settings
 from bot.errors import ConfigError
 from bot.store import Store
 from sources.arxiv import ArxivCollector
-from sources.models import Mention, Paper
+from sources.errors import FetchError
+from sources.models import Batch, Mention, Paper
 from tests.sources.test_arxiv import ArxivScript, Step
 
 
@@ -97,6 +100,52 @@ def test_failing_source_is_recorded_and_does_not_stop_the_other(httpserver: HTTP
     failures = store.state.recent_failures()
     assert [(r.target, r.kind) for r in failures] == [("arxiv", "collect")]
     assert "HTML page" in failures[0].detail
+
+
+@dataclass
+class StaticCollector:
+    """A collector that hands over a fixed batch, or raises; the Collector protocol, nothing patched."""
+
+    name: str
+    batch: Batch | None = None
+    error: Exception | None = None
+    seen_state: dict[str, str] | None = None
+
+    def collect(self, state: Mapping[str, str]) -> Batch:
+        self.seen_state = dict(state)
+        if self.error is not None:
+            raise self.error
+        assert self.batch is not None
+        return self.batch
+
+
+def test_a_batch_that_cannot_be_written_leaves_nothing_behind(store: Store) -> None:
+    # A buggy collector hands over a state value the database refuses (NULL). That write comes
+    # last, after the papers and mentions: the whole source's transaction must roll back.
+    papers = [Paper(id="2405.00007", title="Half Written", version=1, source="feed:x")]
+    bad = Batch(papers=papers, mentions=[mention_of("2405.00007")], state={"etag": None})  # type: ignore[dict-item]
+    store.state.put("feed:x", {"etag": "old"})
+    broken = StaticCollector("feed:x", batch=bad)
+    good = StaticCollector("feed:y", batch=Batch(papers=[Paper(id="2405.00008", title="Fine", version=1)]))
+    settings = parse_settings({"sources": {"arxiv": {"enabled": False}}})
+
+    report = collect_all(settings, store, collectors=[broken, good])
+
+    assert [(r.name, r.ok) for r in report.sources] == [("feed:x", False), ("feed:y", True)]
+    assert broken.seen_state == {"etag": "old"}
+    assert store.papers.get("2405.00007") is None
+    assert store.papers.mentions_of(["2405.00007"]) == {}
+    assert store.state.get("feed:x") == {"etag": "old"}
+    assert store.papers.get("2405.00008") is not None
+    assert report.sources[0].error is not None and "IntegrityError" in report.sources[0].error
+
+
+def test_source_errors_are_reported_by_reason(store: Store) -> None:
+    failing = StaticCollector("feed:z", error=FetchError("feed:z", "HTTP 404 from https://blog.example/feed"))
+    settings = parse_settings({"sources": {"arxiv": {"enabled": False}}})
+    [result] = collect_all(settings, store, collectors=[failing]).sources
+    assert (result.ok, result.error) == (False, "HTTP 404 from https://blog.example/feed")
+    assert [r.detail for r in store.state.recent_failures()] == ["HTTP 404 from https://blog.example/feed"]
 
 
 def test_unknown_source_name_is_a_config_error(store: Store) -> None:
