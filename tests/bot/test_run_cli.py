@@ -1,0 +1,182 @@
+"""`midlist run` and `midlist status` from the outside: the real CLI, a real subprocess, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from bot.cli import cli
+from bot.config import load_settings
+from bot.lock import SchedulerLock
+from bot.scheduler import persisted_jobs, plan, started
+from bot.store import Store
+from tests.conftest import ROOT
+
+EMPTY_ATOM = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">
+  <title>arXiv Query: cat:cs.LG</title>
+  <id>http://arxiv.org/api/test</id>
+  <updated>2026-11-20T00:00:00-05:00</updated>
+  <opensearch:totalResults>0</opensearch:totalResults>
+  <opensearch:startIndex>0</opensearch:startIndex>
+  <opensearch:itemsPerPage>100</opensearch:itemsPerPage>
+</feed>
+"""
+
+
+def write_config(tmp_path: Path, *, arxiv_url: str | None = None, digest: str = "30 8 * * *") -> Path:
+    arxiv = (
+        f"  arxiv:\n    api_url: {arxiv_url}\n    categories: [cs.LG]\n"
+        "    delay_seconds: 0\n    retries: 0\n    timeout_seconds: 10\n"
+        if arxiv_url
+        else "  arxiv:\n    enabled: false\n"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "timezone: Europe/Berlin\n"
+        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
+        f"sources:\n{arxiv}"
+        "niches:\n  - name: ssm\n    keywords: [state space model]\n    channels: [out]\n"
+        "channels:\n  out:\n    type: file\n    path: digests/{niche}-{date}.md\n"
+        f"schedule:\n  digest: '{digest}'\n"
+    )
+    return config
+
+
+def midlist(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--config", str(config), *args])
+    return result.exit_code, result.output
+
+
+def test_status_of_a_new_store(tmp_path: Path) -> None:
+    code, out = midlist(write_config(tmp_path), "status")
+    assert code == 0
+    assert out == (
+        "Scheduler: not running\n\n"
+        "Next runs:\n  none scheduled yet; start `midlist run` to schedule the jobs\n\n"
+        "Last runs:\n  none yet\n"
+    )
+
+
+def test_status_shows_persisted_jobs_in_local_time_and_failures(tmp_path: Path) -> None:
+    config = write_config(tmp_path, digest="15 9 * * *")
+    settings = load_settings(config)
+    store = Store(settings.storage.url)
+    with started(settings, store, plan(settings, str(config))):
+        pass
+    run_id = store.state.start_run("collect", "arxiv")
+    store.state.finish_run(run_id, False, "arXiv answered 503 three times\nsecond line")
+    (job,) = [j for j in persisted_jobs(store) if j.job == "collect"]
+    store.close()
+
+    code, out = midlist(config, "status")
+    assert code == 0
+    lines = out.splitlines()
+    digest = next(line for line in lines if line.strip().startswith("digest "))
+    assert " 09:15 CE" in digest and "hour='9', minute='15'" in digest
+    assert job.next_run is not None
+    assert job.next_run.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "20:30"
+    berlin = job.next_run.astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %Y-%m-%d %H:%M %Z")
+    collect = next(line for line in lines if line.strip().startswith("collect "))
+    assert f"collect                  {berlin}  (cron[" in collect  # in the user's zone
+    assert "  collect  arxiv" in out and "FAILED" in out
+    assert "Recent failures:" in out and "arXiv answered 503 three times (+1 more)" in out
+
+
+def test_run_refuses_while_another_scheduler_holds_the_store(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    with SchedulerLock(tmp_path / "midlist.db.scheduler.lock"):
+        code, out = midlist(config, "run")
+        status_code, status = midlist(config, "status")
+    assert code == 1
+    assert "another `midlist run` already schedules this store" in out
+    assert f"pid {os.getpid()} on " in out
+    assert status_code == 0 and status.startswith(f"Scheduler: running (pid {os.getpid()} on ")
+
+
+def test_run_with_a_bad_cron_names_the_key(tmp_path: Path) -> None:
+    code, out = midlist(write_config(tmp_path, digest="30 25 * * *"), "run")
+    assert code == 1
+    assert "schedule.digest: '30 25 * * *' is not a valid crontab line" in out
+
+
+def test_sigterm_lets_the_running_job_finish_then_exits_0(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    asked = threading.Event()
+
+    def slow_arxiv(_request: Request) -> Response:
+        asked.set()
+        time.sleep(1.0)  # the job is mid-flight when SIGTERM arrives
+        return Response(EMPTY_ATOM, content_type="application/atom+xml")
+
+    httpserver.expect_request("/api/query").respond_with_handler(slow_arxiv)
+    config = write_config(tmp_path, arxiv_url=httpserver.url_for("/api/query"))
+    settings = load_settings(config)
+    store = Store(settings.storage.url)
+    # A daemon that stopped a minute before the evening collect was due: it runs on start.
+    with started(settings, store, plan(settings, str(config.resolve()))) as scheduler:
+        scheduler.pause()
+        scheduler.modify_job("collect", next_run_time=datetime.now(UTC) - timedelta(minutes=1))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDLIST_")}
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert asked.wait(15), "the missed collect did not run on start"
+        daemon.send_signal(signal.SIGTERM)
+        _, log = daemon.communicate(timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert daemon.returncode == 0, log
+    assert "received SIGTERM" in log and "stopped" in log
+
+    runs = {(r.kind, r.target): r for r in store.state.last_runs()}
+    job = runs[("job", "collect")]
+    assert job.finished_at is not None  # finished, not cut off
+    assert job.finished_at - job.started_at >= timedelta(seconds=0.9)
+    assert ("collect", "arxiv") in runs and runs[("collect", "arxiv")].finished_at is not None
+    (collect,) = [j for j in persisted_jobs(store) if j.job == "collect"]
+    assert collect.next_run is not None and collect.next_run > datetime.now(UTC)
+    store.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_idle_daemon_stops_cleanly_and_frees_the_store(tmp_path: Path, signum: int) -> None:
+    config = write_config(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDLIST_")}
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert daemon.stderr is not None
+        for line in daemon.stderr:
+            if "scheduler running" in line:
+                break
+        daemon.send_signal(signum)
+        _, log = daemon.communicate(timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    assert daemon.returncode == 0, log
+    code, out = midlist(config, "status")
+    assert out.startswith("Scheduler: not running")
+    assert "collect" in out and "digest" in out
