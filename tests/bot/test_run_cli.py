@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -58,6 +59,26 @@ def write_config(tmp_path: Path, *, arxiv_url: str | None = None, digest: str = 
 def midlist(config: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["--config", str(config), *args])
     return result.exit_code, result.output
+
+
+def run_daemon_until(
+    config: Path, ready: Callable[[subprocess.Popen[str]], object], signum: int
+) -> tuple[int, str]:
+    """Start `midlist run` in its own process, wait for `ready`, signal it; exit code and log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDLIST_")}
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "bot", "--config", str(config), "run"],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        ready(daemon)
+        daemon.send_signal(signum)
+        _, log = daemon.communicate(timeout=15)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.communicate()
+    return daemon.returncode, log
 
 
 def test_status_of_a_new_store(tmp_path: Path) -> None:
@@ -131,20 +152,9 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(
         scheduler.pause()
         scheduler.modify_job("collect", next_run_time=datetime.now(UTC) - timedelta(minutes=1))
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDLIST_")}
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(config), "run"],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        assert asked.wait(15), "the missed collect did not run on start"
-        daemon.send_signal(signal.SIGTERM)
-        _, log = daemon.communicate(timeout=15)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.communicate()
-    assert daemon.returncode == 0, log
+    code, log = run_daemon_until(config, lambda _daemon: asked.wait(15), signal.SIGTERM)
+    assert asked.is_set(), "the missed collect did not run on start"
+    assert code == 0, log
     assert "received SIGTERM" in log and "stopped" in log
 
     runs = {(r.kind, r.target): r for r in store.state.last_runs()}
@@ -160,23 +170,15 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_idle_daemon_stops_cleanly_and_frees_the_store(tmp_path: Path, signum: int) -> None:
     config = write_config(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDLIST_")}
-    daemon = subprocess.Popen(
-        [sys.executable, "-m", "bot", "--config", str(config), "run"],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
-    )
-    try:
+
+    def running(daemon: subprocess.Popen[str]) -> None:
         assert daemon.stderr is not None
         for line in daemon.stderr:
             if "scheduler running" in line:
                 break
-        daemon.send_signal(signum)
-        _, log = daemon.communicate(timeout=15)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
-            daemon.communicate()
-    assert daemon.returncode == 0, log
+
+    code, log = run_daemon_until(config, running, signum)
+    assert code == 0, log
     code, out = midlist(config, "status")
     assert out.startswith("Scheduler: not running")
     assert "collect" in out and "digest" in out
