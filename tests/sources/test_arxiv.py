@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from sources.arxiv import LOOKUP_BATCH, ArxivCollector
+from sources.arxiv import LOOKUP_BATCH, ArxivCollector, _retry_after
 from sources.errors import FetchError, ParseError
 from sources.ids import parse_arxiv_id
 from tests.conftest import FIXTURES
@@ -144,6 +146,36 @@ def test_429_with_retry_after_is_honoured_then_succeeds(httpserver: HTTPServer) 
     assert [p.id for p in papers] == ["2405.00002"]
     assert len(script.hits) == 2
     assert script.gaps()[0] >= 1.0
+
+
+def test_a_retry_after_beyond_reason_fails_now_instead_of_hanging(httpserver: HTTPServer) -> None:
+    script = ArxivScript(httpserver, [Step(b"", status=429, headers={"Retry-After": "3600"})])
+    with pytest.raises(FetchError, match="HTTP 429; the server asks to wait 3600 s, so try again later"):
+        collector(script).lookup(["2405.00002"])
+    assert len(script.hits) == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), (" 2.5 ", 2.5), ("0", 0.0), ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("soon", None), (None, None)],
+)
+def test_retry_after_reads_seconds_and_dates(header: str | None, seconds: float | None) -> None:
+    assert _retry_after(header) == seconds
+
+
+def test_retry_after_http_date_in_the_future() -> None:
+    future = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    value = _retry_after(future)
+    assert value is not None and 25 <= value <= 30
+
+
+def test_connection_refused_is_retried_then_reported() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    arxiv = ArxivCollector(api_url=f"http://127.0.0.1:{port}/api/query", delay_seconds=DELAY, retries=1)
+    with pytest.raises(FetchError, match=r"cannot connect \(ConnectionError\) after 2 tries"):
+        arxiv.search("ti:kernels")
 
 
 def test_read_timeout_is_retried(httpserver: HTTPServer) -> None:
