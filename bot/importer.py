@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,8 @@ BATCH = 2000
 MAX_BAD_KEPT = 1000  # bad lines remembered for the report; the count goes on past this
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
+# What a damaged compressed file raises part-way through.
+_DAMAGED = (OSError, EOFError, zlib.error, zipfile.BadZipFile)
 
 Progress = Callable[[int, int], None]  # (bytes read so far, total bytes of the file on disk)
 
@@ -68,7 +71,7 @@ def import_snapshot(
     progress: Progress | None = None,
     batch_size: int = BATCH,
 ) -> ImportReport:
-    """Import every good line of `path` (`.json`/`.jsonl`, gzip-compressed or not)."""
+    """Import every good line of `path`: `.json`/`.jsonl`, plain, gzip or Kaggle's one-file zip."""
     path = Path(path)
     report = ImportReport()
     batch: list[Paper] = []
@@ -89,7 +92,7 @@ def import_snapshot(
                     _flush(store, batch, report)
                     if progress:
                         progress(position(), total)
-        except (OSError, EOFError, zlib.error) as exc:
+        except _DAMAGED as exc:
             _flush(store, batch, report)  # keep what was read before the damage
             raise ImportFileError(
                 f"{path}: unreadable after line {line_number:,} ({exc}); the {report.papers:,} "
@@ -122,10 +125,11 @@ def _bad(report: ImportReport, line_number: int, reason: str) -> None:
 
 @contextmanager
 def _open_lines(path: Path) -> Iterator[tuple[Iterator[bytes], Callable[[], int]]]:
-    """Binary lines of the (maybe gzip) file, and how far into the file on disk we are.
+    """Binary lines of the (maybe compressed) file, and how far into the file on disk we are.
 
     Compression is told by the file's first bytes, not its name, so a `.json` that is really
-    gzip still works and a `.gz` that is not gives a clear message.
+    gzip still works and a `.gz` that is not gives a clear message. A zip (Kaggle's download
+    is `archive.zip`) is read in place when it holds exactly one file.
     """
     if not path.exists():
         raise ImportFileError(f"{path}: no such file")
@@ -138,23 +142,40 @@ def _open_lines(path: Path) -> Iterator[tuple[Iterator[bytes], Callable[[], int]
     try:
         magic = raw.read(4)
         raw.seek(0)
+        stream: BinaryIO
         if magic.startswith(_ZIP_MAGIC):
-            raise ImportFileError(
-                f"{path}: a zip archive; unzip it first and import the .json file inside"
-            )
-        stream: BinaryIO = gzip.GzipFile(fileobj=raw) if magic.startswith(_GZIP_MAGIC) else raw
+            stream = _zip_member(path, raw)
+        elif magic.startswith(_GZIP_MAGIC):
+            stream = gzip.GzipFile(fileobj=raw)
+        else:
+            stream = raw
         _sniff(path, stream)
         yield iter(stream), raw.tell
     finally:
         raw.close()
 
 
+def _zip_member(path: Path, raw: BinaryIO) -> BinaryIO:
+    try:
+        archive = zipfile.ZipFile(raw)
+        files = [info for info in archive.infolist() if not info.is_dir()]
+        if len(files) != 1:
+            names = ", ".join(info.filename for info in files[:5]) or "nothing"
+            raise ImportFileError(
+                f"{path}: a zip archive holding {len(files)} files ({names}); unzip it and "
+                "import the snapshot .json inside"
+            )
+        return archive.open(files[0])  # type: ignore[return-value]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportFileError(f"{path}: not a readable zip archive ({exc})") from exc
+
+
 def _sniff(path: Path, stream: BinaryIO) -> None:
     """Refuse a file whose first line is not a JSON object, before a single row is written."""
     try:
         head = stream.peek(512)[:512] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ImportFileError(f"{path}: not a readable gzip file ({exc})") from exc
+    except _DAMAGED as exc:
+        raise ImportFileError(f"{path}: not a readable compressed file ({exc})") from exc
     start = head.lstrip()[:1]
     if not head.strip() or start == b"{":
         return
@@ -168,5 +189,5 @@ def _sniff(path: Path, stream: BinaryIO) -> None:
         kind = "not JSON lines"
     raise ImportFileError(
         f"{path}: {kind}. Expected the Kaggle arxiv-metadata-oai-snapshot file: "
-        "one JSON object per line (.json or .jsonl, optionally .gz)"
+        "one JSON object per line (.json or .jsonl, optionally .gz or .zip)"
     )

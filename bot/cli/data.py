@@ -24,7 +24,7 @@ SHOWN_BAD = 10  # bad lines listed without --verbose
 @click.argument("file", type=click.Path(path_type=Path))
 @pass_app
 def import_(app: App, file: Path) -> None:
-    """Bulk-load a Kaggle arxiv-metadata-oai-snapshot FILE (.json/.jsonl, optionally .gz).
+    """Bulk-load a Kaggle arxiv-metadata-oai-snapshot FILE (.json/.jsonl, .gz, or its .zip).
 
     Safe to re-run: papers already stored count as unchanged, newer versions update them.
     Bad lines are reported with their line numbers and skipped.

@@ -92,6 +92,14 @@ def test_import_a_newer_version_updates_and_an_older_one_does_not(store: Store) 
     assert store.papers.get("2403.01234") == paper
 
 
+def test_import_reads_kaggles_one_file_zip_in_place(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "archive.zip"
+    _zip(path)
+    report = import_snapshot(path, store)
+    assert report.summary() == "3 papers: 3 new, 0 updated, 0 unchanged, 0 bad lines"
+    assert store.papers.get("hep-th/9901001").title == "Strings on a lattice"
+
+
 def test_import_commits_in_batches_and_reports_progress(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "many.jsonl"
     path.write_text("".join(_line(n) + "\n" for n in range(1, 26)), encoding="utf-8")
@@ -108,7 +116,7 @@ def test_import_commits_in_batches_and_reports_progress(store: Store, tmp_path: 
 def test_import_truncated_gzip_keeps_the_batches_before_the_damage(
     store: Store, tmp_path: Path
 ) -> None:
-    body = gzip.compress("".join(_line(n) + "\n" for n in range(1, 20001)).encode(), mtime=0)
+    body = gzip.compress("".join(_line(n) + "\n" for n in range(1, 6001)).encode(), mtime=0)
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(body[: len(body) // 2])
     with pytest.raises(ImportFileError) as info:
@@ -128,9 +136,11 @@ def _tarball(path: Path) -> None:
         tar.addfile(info, io.BytesIO(data))
 
 
-def _zip(path: Path) -> None:
-    with zipfile.ZipFile(path, "w") as zf:
+def _zip(path: Path, members: int = 1) -> None:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.write(FIXTURES / "full.jsonl", "arxiv-metadata-oai-snapshot.json")
+        if members > 1:
+            zf.writestr("README.txt", "two files")
 
 
 @pytest.mark.parametrize(
@@ -147,11 +157,15 @@ def _zip(path: Path) -> None:
             "{path}: one JSON array; midlist reads JSON lines, one object per line.",
         ),
         (_tarball, "{path}: binary (a tar archive?); unpack it and import the .json file inside."),
-        (_zip, "{path}: a zip archive; unzip it first and import the .json file inside"),
+        (
+            lambda p: _zip(p, members=2),
+            "{path}: a zip archive holding 2 files (arxiv-metadata-oai-snapshot.json, README.txt);",
+        ),
+        (lambda p: p.write_bytes(b"PK\x03\x04" + b"\0" * 40), "{path}: not a readable zip archive"),
         (lambda p: p.write_text("id,title\n2501.00001,T\n"), "{path}: not JSON lines."),
         (
             lambda p: p.write_bytes(b"\x1f\x8b\x08\x00garbage"),
-            "{path}: not a readable gzip file",
+            "{path}: not a readable compressed file",
         ),
     ],
 )
@@ -243,8 +257,8 @@ def test_import_the_real_kaggle_sample(store: Store, shared_data: Path) -> None:
 
 @pytest.mark.shared
 def test_import_a_prefix_of_the_real_cs_corpus(store: Store, shared_data: Path, tmp_path: Path) -> None:
-    prefix = tmp_path / "prefix.jsonl.gz"
-    with gzip.open(shared_data / "arxiv-cs-2025-2026.jsonl.gz", "rb") as src, gzip.open(prefix, "wb") as dst:
+    prefix = tmp_path / "prefix.jsonl"
+    with gzip.open(shared_data / "arxiv-cs-2025-2026.jsonl.gz", "rb") as src, prefix.open("wb") as dst:
         dst.writelines(itertools.islice(src, 5000))
     report = import_snapshot(prefix, store)
     assert report.summary() == "5,000 papers: 5,000 new, 0 updated, 0 unchanged, 0 bad lines"
