@@ -23,6 +23,7 @@ from bot.config import load_settings
 from bot.lock import SchedulerLock
 from bot.scheduler import persisted_jobs, plan, started
 from bot.store import Store
+from bot.store.state import Run
 from tests.conftest import ROOT
 
 EMPTY_ATOM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -59,6 +60,15 @@ def write_config(tmp_path: Path, *, arxiv_url: str | None = None, digest: str = 
 def midlist(config: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["--config", str(config), *args])
     return result.exit_code, result.output
+
+
+def stored_runs(config: Path) -> tuple[list[Run], list[Run]]:
+    """The last run per (kind, target) and the recent failures, as `midlist status` reads them."""
+    store = Store(load_settings(config).storage.url)
+    try:
+        return store.state.last_runs(), store.state.recent_failures()
+    finally:
+        store.close()
 
 
 def run_daemon_until(
@@ -182,3 +192,30 @@ def test_idle_daemon_stops_cleanly_and_frees_the_store(tmp_path: Path, signum: i
     code, out = midlist(config, "status")
     assert out.startswith("Scheduler: not running")
     assert "collect" in out and "digest" in out
+
+
+def test_run_once_exits_1_and_names_the_source_that_failed(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/api/query").respond_with_data("busy", status=503)
+    config = write_config(tmp_path, arxiv_url=httpserver.url_for("/api/query"))
+    code, out = midlist(config, "run", "--once")
+    assert code == 1
+    assert out.startswith("collect: FAILED\n  arxiv: ")
+    _, failures = stored_runs(config)
+    assert ("job", "collect") in {(r.kind, r.target) for r in failures}
+
+
+def test_run_once_exits_0_when_nothing_failed(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    text = config.read_text().replace("    channels: [out]\n", "")
+    config.write_text(text)  # a niche with no channel: nothing to deliver, nothing fails
+    code, out = midlist(config, "run", "--once")
+    assert code == 0, out
+    assert out == (
+        "collect: ok\n  no source is enabled\n"
+        "digest: ok\n  niche 'ssm' has no channels; add `channels: [console]` to it\n"
+    )
+    last, failures = stored_runs(config)
+    assert [(r.target, r.ok) for r in last if r.kind == "job"] == [("collect", True), ("digest", True)]
+    assert failures == []
