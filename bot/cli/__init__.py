@@ -85,6 +85,7 @@ def main() -> None:
 from bot.cli import collect  # noqa: E402,F401
 from bot.cli import export  # noqa: E402,F401
 from bot.cli import data  # noqa: E402,F401
+from bot.cli import digest  # noqa: E402,F401
 from bot.cli import queue  # noqa: E402,F401
 from bot.cli import run  # noqa: E402,F401
 from bot.cli import serve  # noqa: E402,F401

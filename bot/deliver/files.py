@@ -1,0 +1,50 @@
+"""The `file` and `console` channels: Markdown or HTML for people without Slack or email."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from bot.config import FileChannel
+from bot.deliver.render import render_html, render_markdown
+from bot.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from bot.digest import Digest
+
+_UNSAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+def digest_path(cfg: FileChannel, digest: Digest) -> Path:
+    """The channel's path with {date} and {niche} filled; a niche name cannot add directories."""
+    niche = _UNSAFE_NAME.sub("-", digest.niche).strip("-.") or "niche"
+    try:
+        return Path(cfg.path.format(date=digest.day, niche=niche)).expanduser()
+    except (KeyError, IndexError, ValueError) as exc:
+        raise DeliveryError(
+            f"file path {cfg.path!r}: only {{date}} and {{niche}} can be filled in ({exc})",
+            retryable=False,
+        ) from exc
+
+
+def write_file(name: str, cfg: FileChannel, digest: Digest) -> Path:
+    """Written to a temporary file and renamed, so a reader never sees half a digest."""
+    path = digest_path(cfg, digest)
+    text = render_html(digest) if cfg.format == "html" else render_markdown(digest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise DeliveryError(f"channel {name}: cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def write_console(digest: Digest, stream: TextIO) -> None:
+    stream.write(render_markdown(digest))
+    stream.flush()

@@ -1,0 +1,311 @@
+"""Digest -> Slack Block Kit, posted with slack-sdk by bot token (threads, buttons) or webhook.
+
+Slack's limits are kept here: at most 50 blocks a message, 3000 characters a section, 150 a
+header, and always a plain `text` fallback. A queue longer than ITEMS_PER_MESSAGE becomes a
+summary message plus thread replies (a webhook cannot thread, so it posts them one after the
+other). Every piece of text that came from a paper, comment or feed is escaped (`&`, `<`, `>`),
+so no title can ping `@channel` or forge a link.
+
+Only bot-token mode gets Save / Skip / Read buttons: a webhook message cannot route clicks back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.webhook import WebhookClient
+
+from bot.config import SlackChannel
+from bot.deliver.render import safe_url
+from bot.errors import DeliveryError
+
+if TYPE_CHECKING:
+    from bot.digest import Digest, DigestItem
+
+log = logging.getLogger(__name__)
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_FALLBACK = 3000
+ITEMS_PER_MESSAGE = 10
+ACTIONS = (("midlist_save", "Save", "primary"), ("midlist_read", "Mark read", None), ("midlist_skip", "Skip", None))
+# Errors that no retry can fix, with what the user should do about them.
+_PERMANENT = {
+    "invalid_auth": "the token is not valid; check channels.<name>.token",
+    "not_authed": "no token was sent; set channels.<name>.token",
+    "token_revoked": "the token was revoked; reinstall the app and update the token",
+    "account_inactive": "the token belongs to a deactivated app or user",
+    "channel_not_found": "no such channel, or the bot cannot see it; check channels.<name>.channel",
+    "not_in_channel": "the bot is not in the channel; invite it with /invite @yourbot",
+    "is_archived": "the channel is archived",
+    "missing_scope": "the token lacks the chat:write scope",
+    "invalid_blocks": "Slack rejected the message layout",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    text: str  # the fallback shown in notifications and by clients without Block Kit
+    blocks: list[dict[str, Any]]
+
+
+def escape(text: str) -> str:
+    """mrkdwn escaping: after this, `<!channel>` and `<url|label>` are shown, not acted on."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str, label: str) -> str:
+    """`<url|label>` with both halves made safe; no usable URL gives the plain label."""
+    target = safe_url(url)
+    return f"<{target}|{escape(label)}>" if target else escape(label)
+
+
+# ---- rendering --------------------------------------------------------------------------------
+
+
+def render_messages(digest: Digest, *, buttons: bool) -> list[SlackMessage]:
+    """One message for a short queue; for a long one, a summary then the items in parts."""
+    head = _head_blocks(digest)
+    if not digest.items:
+        return [SlackMessage(_fallback(digest), head)]
+    groups = [_item_blocks(digest, i, item, buttons) for i, item in enumerate(digest.items, 1)]
+    single = head + [b for g in groups for b in g]
+    if len(digest.items) <= ITEMS_PER_MESSAGE and len(single) <= MAX_BLOCKS:
+        return [SlackMessage(_fallback(digest), single)]
+    parts = _pack(groups, MAX_BLOCKS, ITEMS_PER_MESSAGE)
+    summary = head + _summary_blocks(digest, len(parts), MAX_BLOCKS - len(head))
+    messages = [SlackMessage(_fallback(digest), summary)]
+    first = 1
+    for part in parts:
+        last = first + sum(1 for b in part if b["type"] == "section") - 1
+        text = f"{digest.title}: papers {first}-{last} of {len(digest.items)}"
+        messages.append(SlackMessage(text, part))
+        first = last + 1
+    return messages
+
+
+def _head_blocks(digest: Digest) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(digest.title, MAX_HEADER)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(escape(digest.basis), MAX_SECTION)}]},
+    ]
+    if digest.note:
+        blocks.append(_section(escape(digest.note)))
+    return blocks
+
+
+def _item_blocks(digest: Digest, n: int, item: DigestItem, buttons: bool) -> list[dict[str, Any]]:
+    lines = [f"*{n}. {link(item.url, item.title)}*"]
+    if item.authors:
+        lines.append(escape(item.authors))
+    if item.reasons:
+        lines.append("_Why:_ " + escape(" · ".join(item.reasons)))
+    for m in item.mentions:
+        lines.append("> " + escape(m.describe()))
+    text = "\n".join(lines)
+    if item.abstract:
+        room = MAX_SECTION - len(text) - 1
+        if room > 40:
+            text += "\n" + _cut_escaped(escape(item.abstract), room)
+    blocks = [_section(text)]
+    if buttons:
+        value = f"{digest.niche}|{item.paper_id}"
+        elements = []
+        for action_id, label, style in ACTIONS:
+            button: dict[str, Any] = {
+                "type": "button",
+                "action_id": action_id,
+                "text": {"type": "plain_text", "text": label},
+                "value": value[:2000],
+            }
+            if style:
+                button["style"] = style
+            elements.append(button)
+        blocks.append({"type": "actions", "block_id": f"midlist:{n}", "elements": elements})
+    return blocks
+
+
+def _summary_blocks(digest: Digest, parts: int, room: int) -> list[dict[str, Any]]:
+    """Numbered linked titles, as many sections as 3000 characters each need."""
+    lines = [f"{i}. {link(item.url, _cut(item.title, 150))}" for i, item in enumerate(digest.items, 1)]
+    sections: list[str] = []
+    for line in lines:
+        line = _cut_escaped(line, MAX_SECTION) if len(line) > MAX_SECTION else line
+        if sections and len(sections[-1]) + 1 + len(line) <= MAX_SECTION:
+            sections[-1] += "\n" + line
+        else:
+            sections.append(line)
+    blocks = [_section(s) for s in sections[: room - 1]]
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Details in {parts} more message{'s' if parts > 1 else ''} ↓"}]}
+    )
+    return blocks
+
+
+def _pack(groups: list[list[dict[str, Any]]], max_blocks: int, max_items: int) -> list[list[dict[str, Any]]]:
+    parts: list[list[dict[str, Any]]] = [[]]
+    items = 0
+    for group in groups:
+        if parts[-1] and (len(parts[-1]) + len(group) > max_blocks or items >= max_items):
+            parts.append([])
+            items = 0
+        parts[-1].extend(group)
+        items += 1
+    return parts
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut_escaped(text, MAX_SECTION)}}
+
+
+def _fallback(digest: Digest) -> str:
+    text = f"{digest.title}: {digest.basis}"
+    if digest.note:
+        text += f" {digest.note}"
+    return escape(_cut(text, MAX_FALLBACK))
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cut_escaped(text: str, limit: int) -> str:
+    """Cut already-escaped text without splitting an `&amp;` entity or a `<url|label>` link."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp, semi = cut.rfind("&"), cut.rfind(";")
+    if amp > semi:
+        cut = cut[:amp]
+    lt, gt = cut.rfind("<"), cut.rfind(">")
+    if lt > gt:
+        cut = cut[:lt]
+    return cut + "…"
+
+
+# ---- sending ----------------------------------------------------------------------------------
+
+
+def send_slack(
+    name: str,
+    cfg: SlackChannel,
+    digest: Digest,
+    progress: dict[str, Any],
+    save: Callable[[dict[str, Any]], None],
+) -> None:
+    """Post the parts not yet posted; `progress` (thread ts, parts sent) is saved after each one."""
+    token, webhook = cfg.token, cfg.webhook_url
+    bot = token is not None and cfg.channel is not None
+    messages = render_messages(digest, buttons=bot)
+    start = int(progress.get("parts_sent", 0))
+    if start >= len(messages):
+        return
+    if token is not None and cfg.channel is not None:
+        post = _bot_poster(name, cfg, token.get_secret_value(), cfg.channel)
+    elif webhook is not None:
+        post = _webhook_poster(name, cfg, webhook.get_secret_value())
+    else:  # the config model refuses this; say so rather than post nowhere
+        raise DeliveryError(f"channel {name}: needs a token and channel, or a webhook_url", retryable=False)
+    for i in range(start, len(messages)):
+        thread = (progress.get("ts"), progress.get("channel_id")) if i > 0 else (None, None)
+        ts, channel_id = post(messages[i], *thread)
+        if i == 0 and ts:
+            progress["ts"], progress["channel_id"] = ts, channel_id
+        progress["parts_sent"] = i + 1
+        save(progress)
+        log.info("%s: posted part %d of %d", name, i + 1, len(messages))
+
+
+# (message, thread ts, channel id of the thread) -> (ts, channel id) of the posted message
+Poster = Callable[[SlackMessage, str | None, str | None], tuple[str | None, str | None]]
+
+
+def _retry_handlers(retries: int) -> list[Any]:
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=retries),
+        ServerErrorRetryHandler(max_retry_count=retries),
+        ConnectionErrorRetryHandler(max_retry_count=retries),
+    ]
+
+
+def _bot_poster(name: str, cfg: SlackChannel, token: str, channel: str) -> Poster:
+    client = WebClient(
+        token=token,
+        base_url=cfg.base_url,
+        timeout=int(cfg.timeout_seconds),
+        retry_handlers=_retry_handlers(cfg.retries),
+    )
+
+    def post(
+        message: SlackMessage, thread_ts: str | None, thread_channel: str | None
+    ) -> tuple[str | None, str | None]:
+        try:
+            response = client.chat_postMessage(
+                channel=thread_channel or channel,
+                text=message.text,
+                blocks=message.blocks,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            code = exc.response.get("error", "unknown_error") if exc.response is not None else "unknown_error"
+            status = getattr(exc.response, "status_code", None)
+            raise _api_error(name, str(code), status) from exc
+        except (SlackClientError, URLError, OSError) as exc:
+            raise DeliveryError(f"channel {name}: cannot reach Slack at {cfg.base_url}: {exc}") from exc
+        return response.get("ts"), response.get("channel")
+
+    return post
+
+
+def _api_error(name: str, code: str, status: int | None) -> DeliveryError:
+    hint = _PERMANENT.get(code)
+    if hint is None:
+        where = f"HTTP {status}, " if status and status != 200 else ""
+        return DeliveryError(f"channel {name}: Slack answered {where}error {code!r}; will retry on the next run")
+    return DeliveryError(
+        f"channel {name}: Slack answered error {code!r}: {hint.replace('<name>', name)}", retryable=False
+    )
+
+
+def _webhook_poster(name: str, cfg: SlackChannel, url: str) -> Poster:
+    client = WebhookClient(
+        url,
+        timeout=int(cfg.timeout_seconds),
+        retry_handlers=_retry_handlers(cfg.retries),
+    )
+
+    def post(message: SlackMessage, _ts: str | None, _channel: str | None) -> tuple[str | None, str | None]:
+        try:
+            response = client.send(
+                text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
+            )
+        except (SlackClientError, URLError, OSError) as exc:
+            raise DeliveryError(f"channel {name}: cannot reach the Slack webhook: {exc}") from exc
+        if response.status_code != 200:
+            body = (response.body or "").strip()[:200]
+            if response.status_code in (400, 403, 404, 410):
+                raise DeliveryError(
+                    f"channel {name}: the webhook refused the message (HTTP {response.status_code}: "
+                    f"{body}); check channels.{name}.webhook_url",
+                    retryable=False,
+                )
+            raise DeliveryError(
+                f"channel {name}: the webhook answered HTTP {response.status_code}: {body}; will retry"
+            )
+        return None, None
+
+    return post

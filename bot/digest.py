@@ -1,0 +1,363 @@
+"""The daily digest: what one niche sends to one channel on one day, built once, sent once.
+
+`build_digest` turns a ranking into a neutral `Digest` (plain text, no markup: each channel escapes
+for its own format). `send_digests` is the job the CLI and the scheduler run: for every niche and
+channel it records the digest as pending *before* sending, delivers it, and marks it sent (with
+the deliveries and the reading queue) in one transaction *after*. A digest that failed or was cut
+short is resent unchanged on the next run; one already sent is not sent again unless forced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Literal, TextIO
+
+from bot.config import Niche, Settings
+from bot.deliver import deliver
+from bot.deliver.render import render_markdown
+from bot.errors import DeliveryError
+from bot.store import Store
+from ranking.models import Ranking
+from sources.ids import paper_url
+from sources.models import Mention, Paper
+
+log = logging.getLogger(__name__)
+
+AUTHORS_SHOWN = 3
+ABSTRACT_CHARS = 420
+TITLE_CHARS = 300
+QUOTE_CHARS = 160
+
+Status = Literal["sent", "already-sent", "nothing-new", "failed", "dry-run"]
+# (niche, since, exclude_ids) -> the ranking and the papers it names
+Ranker = Callable[[Niche, datetime | None, Collection[str]], tuple[Ranking, dict[str, Paper]]]
+
+
+@dataclass(frozen=True, slots=True)
+class MentionNote:
+    """Where people talked about a paper: 'discussed on Reddit by 2 people: "..."'."""
+
+    where: str
+    people: int
+    quote: str = ""
+    url: str = ""
+
+    def describe(self) -> str:
+        people = f"{self.people} {'person' if self.people == 1 else 'people'}"
+        quote = f': "{self.quote}"' if self.quote else ""
+        return f"discussed on {self.where} by {people}{quote}"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    paper_id: str
+    title: str
+    url: str
+    authors: str  # already shortened: "A, B, C et al."
+    abstract: str  # already trimmed
+    reasons: tuple[str, ...] = ()
+    mentions: tuple[MentionNote, ...] = ()
+    percentile: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything a channel needs to render, and nothing it has to look up again."""
+
+    niche: str
+    day: str  # YYYY-MM-DD, local date
+    basis: str  # "7 picks from 412 new cs.LG / cs.AI papers (58 on-niche), band 15-40%"
+    items: tuple[DigestItem, ...] = ()
+    note: str = ""  # said instead of items on a day with nothing new
+    candidates: int = 0
+    pool_size: int = 0
+
+    @property
+    def title(self) -> str:
+        return f"midlist · {self.niche} · {self.day}"
+
+    @property
+    def paper_ids(self) -> list[str]:
+        return [item.paper_id for item in self.items]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, payload: str) -> Digest:
+        data = json.loads(payload)
+        items = tuple(
+            DigestItem(
+                **{
+                    **item,
+                    "reasons": tuple(item["reasons"]),
+                    "mentions": tuple(MentionNote(**m) for m in item["mentions"]),
+                }
+            )
+            for item in data.pop("items")
+        )
+        return cls(**data, items=items)
+
+
+@dataclass(slots=True)
+class Outcome:
+    niche: str
+    channel: str
+    status: Status
+    detail: str = ""
+    digest: Digest | None = None
+
+
+@dataclass(slots=True)
+class DigestReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.status != "failed" for o in self.outcomes)
+
+
+# ---- building ---------------------------------------------------------------------------------
+
+
+def build_digest(
+    niche: Niche,
+    day: date,
+    ranking: Ranking,
+    papers: dict[str, Paper],
+    mentions: dict[str, list[Mention]] | None = None,
+    *,
+    categories: Sequence[str] = (),
+    new_only: bool = True,
+) -> Digest:
+    """A digest from a ranking: the first `niche.size` picks the papers dict can describe."""
+    mentions = mentions or {}
+    items = tuple(
+        _item(papers[pick.paper_id], pick.reasons, pick.percentile, mentions.get(pick.paper_id, []))
+        for pick in ranking.picks
+        if pick.paper_id in papers
+    )[: niche.size]
+    band = "top picks" if niche.band == "top" else f"band {niche.band[0]}-{niche.band[1]}%"
+    what = " ".join(part for part in ("new" if new_only else "", " / ".join(categories)) if part)
+    papers_word = f"{what} papers" if what else "papers"
+    n = len(items)
+    basis = (
+        f"{n} pick{'' if n == 1 else 's'} from {ranking.candidates:,} {papers_word} "
+        f"({ranking.pool_size:,} on-niche), {band}"
+    )
+    note = ""
+    if ranking.candidates == 0:
+        note = (
+            "Nothing new today: no papers arrived since the last digest. arXiv announces nothing "
+            "on Friday and Saturday nights and on holidays, so this is expected then."
+        )
+    elif not items:
+        note = (
+            f"No picks today: {ranking.candidates:,} {papers_word} arrived, but none is on-niche "
+            "and new to this channel."
+        )
+    return Digest(
+        niche=niche.name,
+        day=day.isoformat(),
+        basis=basis,
+        items=items,
+        note=note,
+        candidates=ranking.candidates,
+        pool_size=ranking.pool_size,
+    )
+
+
+def _item(paper: Paper, reasons: Sequence[str], percentile: float, found: list[Mention]) -> DigestItem:
+    return DigestItem(
+        paper_id=paper.id,
+        title=clip(paper.title, TITLE_CHARS) or paper.id,
+        url=paper.url or paper_url(paper.id),
+        authors=short_authors(paper.authors),
+        abstract=clip(paper.abstract, ABSTRACT_CHARS),
+        reasons=tuple(clip(r, 200) for r in reasons),
+        mentions=mention_notes(found),
+        percentile=percentile,
+    )
+
+
+def short_authors(authors: Sequence[str]) -> str:
+    names = [a.strip() for a in authors if a.strip()]
+    if len(names) <= AUTHORS_SHOWN:
+        return ", ".join(names)
+    return ", ".join(names[:AUTHORS_SHOWN]) + f" et al. ({len(names)} authors)"
+
+
+def clip(text: str, limit: int) -> str:
+    """Whitespace collapsed and cut at a word boundary, with an ellipsis when cut."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def mention_notes(found: Sequence[Mention]) -> tuple[MentionNote, ...]:
+    """One note per place (Reddit, a blog feed), counting distinct people; arXiv listings are not talk."""
+    by_place: dict[str, list[Mention]] = {}
+    for m in found:
+        if m.source == "arxiv":
+            continue
+        by_place.setdefault(_place(m.source), []).append(m)
+    notes = []
+    for place, ms in by_place.items():
+        people = len({m.who or f"{m.source}:{m.external_id}" for m in ms})
+        quoted = next((m for m in ms if m.context.strip()), None)
+        notes.append(
+            MentionNote(
+                where=place,
+                people=people,
+                quote=clip(quoted.context, QUOTE_CHARS) if quoted else "",
+                url=(quoted or ms[0]).where,
+            )
+        )
+    return tuple(notes)
+
+
+def _place(source: str) -> str:
+    if source == "reddit":
+        return "Reddit"
+    if source.startswith("feed:"):
+        return source[5:]
+    return source
+
+
+# ---- sending ----------------------------------------------------------------------------------
+
+
+def send_digests(
+    settings: Settings,
+    store: Store,
+    *,
+    niche: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    today: date | None = None,
+    ranker: Ranker | None = None,
+    console: TextIO | None = None,
+) -> DigestReport:
+    """Build and deliver today's digest for every niche (or one) and each of its channels.
+
+    Never raises for one channel: its outcome says `failed` and why, and the next run retries
+    it with the same payload. `dry_run` builds (or reloads) what would be sent and records nothing.
+    """
+    day = today or datetime.now(settings.tz).date()
+    niches = [settings.niche(niche)] if niche else list(settings.niches)
+    rank = ranker or _store_ranker(settings, store)
+    report = DigestReport()
+    if not niches:
+        report.notes.append("no niches are configured; add one under `niches:` in config.yaml")
+    for n in niches:
+        if not n.channels:
+            report.notes.append(f"niche {n.name!r} has no channels; add `channels: [console]` to it")
+        for channel in n.channels:
+            job = _Job(settings, store, n, channel, day, rank)
+            report.outcomes.append(_send_one(job, dry_run, force, console or sys.stdout))
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One niche's digest for one channel on one day."""
+
+    settings: Settings
+    store: Store
+    niche: Niche
+    channel: str
+    day: date
+    rank: Ranker
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.niche.name, self.channel, self.day.isoformat()
+
+
+def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> Outcome:
+    store, name, channel = job.store, job.niche.name, job.channel
+    run_id = None if dry_run else store.state.start_run("digest", f"{name}/{channel}")
+    digest: Digest | None = None
+    try:
+        record = store.digests.get(*job.key)
+        if record is not None and record.status == "sent" and not force:
+            outcome = Outcome(name, channel, "already-sent", f"sent at {record.sent_at:%H:%M} UTC")
+        else:
+            if record is not None and not force:
+                digest = Digest.from_json(record.payload)  # resend exactly what was recorded
+                log.info("resuming %s/%s for %s (%s)", name, channel, job.day, record.status)
+            else:
+                digest = _build(job, record.id if record else None)
+            if dry_run:
+                return Outcome(name, channel, "dry-run", render_markdown(digest), digest)
+            if record is None or force:
+                record = store.digests.record(*job.key, digest.to_json())
+            digest_id = record.id
+            deliver(
+                channel,
+                job.settings.channels[channel],
+                digest,
+                dict(record.progress),
+                lambda progress: store.digests.save_progress(digest_id, progress),
+                console=console,
+            )
+            store.digests.mark_sent(digest_id, name, channel, digest.paper_ids)
+            status: Status = "sent" if digest.items else "nothing-new"
+            outcome = Outcome(name, channel, status, digest.basis, digest)
+    except Exception as exc:  # one channel failing never stops the others
+        expected = isinstance(exc, DeliveryError)
+        reason = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        log.warning("digest %s/%s failed: %s", name, channel, reason, exc_info=not expected)
+        if not dry_run:
+            _remember_failure(job, reason)
+        outcome = Outcome(name, channel, "failed", reason, digest)
+    if run_id is not None:
+        store.state.finish_run(run_id, outcome.status != "failed", f"{outcome.status}: {outcome.detail}"[:2000])
+    return outcome
+
+
+def _build(job: _Job, previous_id: int | None) -> Digest:
+    """A fresh digest; a forced resend may repeat the papers its own earlier send delivered."""
+    exclude = job.store.digests.delivered_ids(job.channel, except_digest=previous_id)
+    since = job.store.digests.last_sent_before(*job.key)
+    ranking, papers = job.rank(job.niche, since, exclude)
+    picks = tuple(p for p in ranking.picks if p.paper_id not in exclude)
+    return build_digest(
+        job.niche,
+        job.day,
+        Ranking(picks=picks, pool_size=ranking.pool_size, candidates=ranking.candidates),
+        papers,
+        job.store.papers.mentions_of([p.paper_id for p in picks]),
+        categories=job.settings.sources.arxiv.categories,
+        new_only=since is not None,
+    )
+
+
+def _remember_failure(job: _Job, reason: str) -> None:
+    try:
+        record = job.store.digests.get(*job.key)
+        if record is not None and record.status != "sent":
+            job.store.digests.mark_failed(record.id, reason)
+    except Exception:  # the store itself may be what failed; the run log still says why
+        log.exception("could not record the failure of %s/%s", job.niche.name, job.channel)
+
+
+def _store_ranker(settings: Settings, store: Store) -> Ranker:
+    def run(niche: Niche, since: datetime | None, exclude: Collection[str]) -> tuple[Ranking, dict[str, Paper]]:
+        from bot import rank  # the ranking pipeline is heavy; load it only when a digest is built
+
+        profile = rank.profile_for(niche, store)
+        return rank.rank_niche(settings, store, profile, since=since, limit=niche.size, exclude_ids=exclude)
+
+    return run

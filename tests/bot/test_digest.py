@@ -1,0 +1,335 @@
+"""The digest: built from a ranking, rendered as Markdown, recorded before and marked after sending."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Collection, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from bot.cli import cli
+from bot.config import Niche, Settings, parse_settings
+from bot.deliver.render import md_escape, render_markdown, safe_url
+from bot.digest import Digest, build_digest, clip, send_digests, short_authors
+from bot.store import Store
+from bot.store.schema import deliveries, digests, runs
+from ranking.models import Pick, Ranking
+from sources.models import Mention, Paper
+from tests.conftest import FIXTURES
+
+DAY = date(2026, 11, 19)
+HOSTILE, UNICODE, LATEX, PLAIN = "2511.01001", "2511.01002", "2511.01003", "2511.01004"
+
+
+# ---- helpers shared with the Slack and email tests ---------------------------------------------
+
+
+def fixture_papers() -> list[Paper]:
+    raw = json.loads((FIXTURES / "digest" / "papers.json").read_text(encoding="utf-8"))
+    return [Paper(**{**p, "authors": tuple(p["authors"]), "categories": tuple(p["categories"])}) for p in raw]
+
+
+def many_papers(n: int, start: int = 2000) -> list[Paper]:
+    return [
+        Paper(
+            id=f"2511.{start + i:05d}",
+            title=f"Paper number {i + 1} on selective state space models",
+            abstract="A study of selective scans. " * 30,
+            authors=("First Author", "Second Author", "Third Author", "Fourth Author"),
+            url=f"https://arxiv.org/abs/2511.{start + i:05d}",
+        )
+        for i in range(n)
+    ]
+
+
+class ListRanker:
+    """Stands in for bot.rank: picks the given papers in order, minus what the channel has had."""
+
+    def __init__(self, papers: Sequence[Paper], candidates: int = 412, pool: int = 58):
+        self.papers = {p.id: p for p in papers}
+        self.order = [p.id for p in papers]
+        self.candidates, self.pool = candidates, pool
+        self.calls: list[tuple[datetime | None, set[str]]] = []
+
+    def __call__(
+        self, niche: Niche, since: datetime | None, exclude: Collection[str]
+    ) -> tuple[Ranking, dict[str, Paper]]:
+        self.calls.append((since, set(exclude)))
+        ids = [pid for pid in self.order if pid not in exclude][: niche.size]
+        picks = tuple(
+            Pick(pid, 0.5, 15 + i, reasons=("matches 'state space model'", f"percentile {15 + i}"))
+            for i, pid in enumerate(ids)
+        )
+        return Ranking(picks, self.pool, self.candidates if self.order else 0), self.papers
+
+
+def settings_for(store: Store, channels: dict[str, Any], size: int = 7, **niche: Any) -> Settings:
+    return parse_settings(
+        {
+            "storage": {"url": store.url},
+            "sources": {"arxiv": {"categories": ["cs.LG", "cs.AI"]}},
+            "niches": [{"name": "ssm", "keywords": ["state space model"], "size": size, "channels": list(channels), **niche}],
+            "channels": channels,
+        }
+    )
+
+
+def stored(store: Store, papers: Sequence[Paper]) -> Sequence[Paper]:
+    store.papers.upsert(papers)
+    return papers
+
+
+def count(store: Store, table: Any) -> int:
+    with store.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+# ---- building ---------------------------------------------------------------------------------
+
+
+def test_build_digest_states_its_basis_and_describes_each_pick() -> None:
+    papers = fixture_papers()
+    ranking, by_id = ListRanker(papers)(Niche(name="ssm", keywords=["x"]), None, ())
+    mention = Mention(
+        paper_id=PLAIN, source="reddit", external_id="c1", where="https://reddit.com/r/ML/c1",
+        who="alice", context="Loved the   ablations, especially the <!here> part",
+    )
+    second = Mention(paper_id=PLAIN, source="reddit", external_id="c2", who="bob")
+    listing = Mention(paper_id=PLAIN, source="arxiv", external_id="new")
+    digest = build_digest(
+        Niche(name="ssm", keywords=["x"]), DAY, ranking, by_id, {PLAIN: [mention, second, listing]},
+        categories=["cs.LG", "cs.AI"],
+    )
+    assert digest.basis == "4 picks from 412 new cs.LG / cs.AI papers (58 on-niche), band 15-40%"
+    assert digest.title == "midlist · ssm · 2026-11-19"
+    item = {i.paper_id: i for i in digest.items}
+    assert item[UNICODE].authors == "Zoë Müller, Håkon Ødegård, 李 雷 et al. (5 authors)"
+    assert len(item[PLAIN].abstract) <= 420 and item[PLAIN].abstract.endswith("…")
+    assert [m.describe() for m in item[PLAIN].mentions] == [
+        'discussed on Reddit by 2 people: "Loved the ablations, especially the <!here> part"'
+    ]
+    assert item[LATEX].title == fixture_papers()[2].title
+    assert digest.note == ""
+
+
+@pytest.mark.parametrize(
+    ("candidates", "note"),
+    [(0, "Nothing new today: no papers arrived since the last digest."), (30, "No picks today: 30 new")],
+)
+def test_build_digest_says_plainly_when_there_is_nothing(candidates: int, note: str) -> None:
+    digest = build_digest(Niche(name="ssm", keywords=["x"], band="top"), DAY, Ranking((), 0, candidates), {})
+    assert digest.items == ()
+    assert digest.note.startswith(note)
+    assert digest.basis.endswith("top picks")
+
+
+def test_digest_payload_round_trips_unchanged() -> None:
+    papers = fixture_papers()
+    ranking, by_id = ListRanker(papers)(Niche(name="ssm", keywords=["x"]), None, ())
+    digest = build_digest(Niche(name="ssm", keywords=["x"]), DAY, ranking, by_id)
+    assert Digest.from_json(digest.to_json()) == digest
+
+
+@pytest.mark.parametrize(
+    ("authors", "expected"),
+    [((), ""), (("A",), "A"), (("A", "B", "C"), "A, B, C"), (("A", "B", "C", "D"), "A, B, C et al. (4 authors)")],
+)
+def test_short_authors(authors: tuple[str, ...], expected: str) -> None:
+    assert short_authors(authors) == expected
+
+
+def test_clip_cuts_at_a_word_and_marks_it() -> None:
+    assert clip("one two three four five six", 16) == "one two three…"
+    assert clip("  short\n text ", 50) == "short text"
+
+
+# ---- Markdown ---------------------------------------------------------------------------------
+
+
+def test_markdown_shows_hostile_titles_as_text() -> None:
+    papers = fixture_papers()
+    ranking, by_id = ListRanker(papers)(Niche(name="ssm", keywords=["x"]), None, ())
+    text = render_markdown(build_digest(Niche(name="ssm", keywords=["x"]), DAY, ranking, by_id))
+    quoted_off = re.sub(r"(?m)^> ", "", text)  # the abstract's blockquote marker
+    assert re.search(r"(?<!\\)[<>]", quoted_off) is None  # every other angle bracket is escaped
+    assert r"\<script\>alert(1)\</script\>" in text
+    assert "## 1. [\\<!channel\\> Selective scans are" in text
+    assert "(https://arxiv.org/abs/2511.01001)" in text
+    assert "Schrödinger-Brücken für lange Sequenzen: 日本語の状態空間モデル 🧪" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://arxiv.org/abs/2511.01001", "https://arxiv.org/abs/2511.01001"),
+        ("javascript:alert(1)", ""),
+        ("https://x.example/a|b>c (d)", "https://x.example/a%7Cb%3Ec%20%28d%29"),
+    ],
+)
+def test_safe_url(url: str, expected: str) -> None:
+    assert safe_url(url) == expected
+
+
+def test_md_escape_leaves_plain_text_alone() -> None:
+    assert md_escape("Plain title: 2 + 2 = 4") == "Plain title: 2 + 2 = 4"
+
+
+# ---- sending: exactly once ----------------------------------------------------------------------
+
+
+def test_twice_a_day_sends_once_and_force_resends(store: Store) -> None:
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"out": {"type": "console"}}, size=2)
+    ranker, out = ListRanker(papers), io.StringIO()
+    first = send_digests(settings, store, today=DAY, ranker=ranker, console=out)
+    second = send_digests(settings, store, today=DAY, ranker=ranker, console=out)
+    assert [o.status for o in first.outcomes + second.outcomes] == ["sent", "already-sent"]
+    assert out.getvalue().count("# midlist · ssm · 2026-11-19") == 1
+    assert len(ranker.calls) == 1
+
+    forced = send_digests(settings, store, today=DAY, ranker=ranker, console=out, force=True)
+    assert forced.outcomes[0].status == "sent"
+    assert out.getvalue().count("# midlist · ssm · 2026-11-19") == 2
+    # a forced rebuild may repeat its own day's papers, never earlier days'
+    assert ranker.calls[1][1] == set()
+    assert count(store, digests) == 1
+
+
+def test_sent_digest_is_delivered_queued_and_logged_together(store: Store) -> None:
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"out": {"type": "console"}}, size=3)
+    send_digests(settings, store, today=DAY, ranker=ListRanker(papers), console=io.StringIO())
+    assert store.digests.delivered_ids("out") == {HOSTILE, UNICODE, LATEX}
+    assert {item.paper.id for item in store.queue.list("ssm")} == {HOSTILE, UNICODE, LATEX}
+    record = store.digests.get("ssm", "out", DAY.isoformat())
+    assert record is not None and record.status == "sent" and record.attempts == 1
+    assert [(r.kind, r.target, r.ok) for r in store.state.last_runs("digest")] == [("digest", "ssm/out", True)]
+
+
+def test_next_day_never_repeats_a_delivered_paper(store: Store) -> None:
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"out": {"type": "console"}}, size=2)
+    ranker = ListRanker(papers)
+    send_digests(settings, store, today=DAY, ranker=ranker, console=io.StringIO())
+    report = send_digests(settings, store, today=date(2026, 11, 20), ranker=ranker, console=io.StringIO())
+    assert report.outcomes[0].digest is not None
+    assert report.outcomes[0].digest.paper_ids == [LATEX, PLAIN]
+    since, exclude = ranker.calls[1]
+    assert exclude == {HOSTILE, UNICODE}
+    assert since is not None and since <= datetime.now(UTC)
+
+
+def test_empty_day_is_sent_as_a_plain_note(store: Store) -> None:
+    settings = settings_for(store, {"out": {"type": "console"}})
+    out = io.StringIO()
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker([]), console=out)
+    assert report.outcomes[0].status == "nothing-new"
+    assert "Nothing new today" in out.getvalue()
+    assert "arXiv announces nothing on Friday and Saturday nights" in out.getvalue()
+
+
+def test_failure_between_record_and_send_is_resent_unchanged_once(store: Store, tmp_path: Path) -> None:
+    papers = stored(store, fixture_papers())
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a directory should be")
+    broken = settings_for(store, {"archive": {"type": "file", "path": str(blocker / "{niche}-{date}.md")}}, size=2)
+    first = send_digests(broken, store, today=DAY, ranker=ListRanker(papers), console=io.StringIO())
+    assert first.outcomes[0].status == "failed"
+    assert "cannot write" in first.outcomes[0].detail
+    record = store.digests.get("ssm", "archive", DAY.isoformat())
+    assert record is not None and record.status == "failed" and record.attempts == 1
+    assert count(store, deliveries) == 0
+
+    # the ranking changed overnight, but the recorded digest is what gets sent
+    fixed = settings_for(store, {"archive": {"type": "file", "path": str(tmp_path / "out" / "{niche}-{date}.md")}}, size=2)
+    second = send_digests(fixed, store, today=DAY, ranker=ListRanker(papers[::-1]), console=io.StringIO())
+    assert second.outcomes[0].status == "sent"
+    written = list((tmp_path / "out").iterdir())
+    assert [p.name for p in written] == ["ssm-2026-11-19.md"]
+    assert written[0].read_text(encoding="utf-8") == render_markdown(Digest.from_json(record.payload))
+    assert store.digests.delivered_ids("archive") == {HOSTILE, UNICODE}
+    assert [r.ok for r in _runs(store)] == [False, True]
+
+
+def test_one_failing_channel_does_not_stop_the_others(store: Store, tmp_path: Path) -> None:
+    papers = stored(store, fixture_papers())
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    settings = settings_for(
+        store,
+        {"broken": {"type": "file", "path": str(blocker / "x.md")}, "out": {"type": "console"}},
+        size=2,
+    )
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers), console=io.StringIO())
+    assert [(o.channel, o.status) for o in report.outcomes] == [("broken", "failed"), ("out", "sent")]
+    assert not report.ok
+
+
+def test_file_channel_writes_html_with_date_and_niche(store: Store, tmp_path: Path) -> None:
+    papers = stored(store, fixture_papers())
+    path = str(tmp_path / "digests" / "{niche}" / "{date}.html")
+    settings = settings_for(store, {"archive": {"type": "file", "path": path, "format": "html"}})
+    send_digests(settings, store, today=DAY, ranker=ListRanker(papers), console=io.StringIO())
+    html = (tmp_path / "digests" / "ssm" / "2026-11-19.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script" not in html
+    assert 'href="https://arxiv.org/abs/2511.01004"' in html
+
+
+def test_dry_run_shows_what_would_be_sent_and_records_nothing(store: Store) -> None:
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"out": {"type": "console"}}, size=2)
+    out = io.StringIO()
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers), dry_run=True, console=out)
+    assert report.outcomes[0].status == "dry-run"
+    assert report.outcomes[0].detail.startswith("# midlist · ssm · 2026-11-19\n\n2 picks from 412")
+    assert out.getvalue() == ""
+    assert (count(store, digests), count(store, deliveries), count(store, runs)) == (0, 0, 0)
+
+
+def test_cli_dry_run_prints_the_recorded_payload(store: Store, tmp_path: Path) -> None:
+    """A pending digest (recorded, then the process died) is what --dry-run shows, unchanged."""
+    digest, config = _pending_digest_and_config(store, tmp_path)
+    result = CliRunner().invoke(cli, ["--config", str(config), "digest", "--dry-run", "--date", "2026-11-19"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "<!-- niche ssm -> channel out -->\n" + render_markdown(digest) + "\n"
+    assert store.digests.get("ssm", "out", DAY.isoformat()).status == "pending"  # type: ignore[union-attr]
+
+
+def test_cli_digest_sends_and_then_reports_already_sent(store: Store, tmp_path: Path) -> None:
+    digest, config = _pending_digest_and_config(store, tmp_path)
+    args = ["--config", str(config), "digest", "--date", "2026-11-19"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == render_markdown(digest)
+    assert "ssm -> out: sent 2 picks from 412" in first.stderr
+    second = CliRunner().invoke(cli, args)
+    assert second.exit_code == 0 and second.stdout == ""
+    assert "ssm -> out: already-sent" in second.stderr
+
+
+def _pending_digest_and_config(store: Store, tmp_path: Path) -> tuple[Digest, Path]:
+    """A digest recorded as pending (as if the process died before sending) and a config file."""
+    papers = stored(store, fixture_papers())
+    ranking, by_id = ListRanker(papers)(Niche(name="ssm", keywords=["x"]), None, ())
+    digest = build_digest(Niche(name="ssm", keywords=["x"], size=2), DAY, ranking, by_id)
+    store.digests.record("ssm", "out", DAY.isoformat(), digest.to_json())
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage: {{url: '{store.url}'}}\n"
+        "niches: [{name: ssm, keywords: [state space model], channels: [out]}]\n"
+        "channels: {out: {type: console}}\n",
+        encoding="utf-8",
+    )
+    return digest, config
+
+
+def _runs(store: Store) -> list[Any]:
+    with store.connect() as conn:
+        return list(conn.execute(select(runs).order_by(runs.c.id)))
