@@ -216,6 +216,15 @@ class Schedule(Model):
     def _tz(cls, value: str) -> str:
         return _check_timezone(value)
 
+    @field_validator("collect", "digest")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        # Checked exactly as the scheduler will read it (imported here: it imports this module).
+        from bot.scheduler import parse_cron
+
+        parse_cron(value, "UTC")
+        return value
+
 
 class Storage(Model):
     url: str = f"sqlite:///{DEFAULT_DATA_DIR}/midlist.db"

@@ -47,6 +47,14 @@ _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
 
 def cron_trigger(expr: str, timezone: str, key: str) -> CronTrigger:
+    """`parse_cron`, with errors that name the config key."""
+    try:
+        return parse_cron(expr, timezone)
+    except ValueError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+
+
+def parse_cron(expr: str, timezone: str) -> CronTrigger:
     """A crontab line (weekdays as in crontab: 0 or 7 is Sunday) as a zone-aware trigger.
 
     APScheduler 3 reads weekday numbers with 0 as Monday and rejects `sun-thu`, so the weekday
@@ -54,18 +62,17 @@ def cron_trigger(expr: str, timezone: str, key: str) -> CronTrigger:
     """
     fields = expr.split()
     if len(fields) != 5:
-        raise ConfigError(
-            f"{key}: {expr!r} is not a crontab line; expected 5 fields "
+        raise ValueError(
+            f"{expr!r} is not a crontab line; expected 5 fields "
             f"(minute hour day month weekday), e.g. '30 8 * * mon-fri'"
         )
     try:
-        weekdays = _weekdays(fields[4])
         return CronTrigger(
             minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
-            day_of_week=weekdays, timezone=timezone,
+            day_of_week=_weekdays(fields[4]), timezone=timezone,
         )
     except ValueError as exc:
-        raise ConfigError(f"{key}: {expr!r} is not a valid crontab line: {exc}") from exc
+        raise ValueError(f"{expr!r} is not a valid crontab line: {exc}") from exc
 
 
 def _weekdays(spec: str) -> str:

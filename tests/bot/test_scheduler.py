@@ -91,6 +91,11 @@ def test_bad_cron_names_the_key(expr: str, problem: str) -> None:
         cron_trigger(expr, "UTC", "niches[1].schedule")
 
 
+def test_config_check_catches_a_bad_schedule_line() -> None:
+    with pytest.raises(ConfigError, match=r"^config: schedule\.collect: .*expected 5 fields"):
+        parse_settings({"schedule": {"collect": "30 20 * *"}})
+
+
 def test_default_collect_follows_new_york_across_spring_forward() -> None:
     collect = plan(settings_with(), "/cfg.yaml")[0]
     assert collect.id == "collect"
