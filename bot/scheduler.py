@@ -16,6 +16,7 @@ import logging
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -329,6 +330,29 @@ def started(settings: Settings, store: Store, specs: list[JobSpec]) -> Iterator[
         log.info("stopped")
 
 
+class SleepWatch:
+    """Notices a suspend or a clock change: wall time that moved more than monotonic time.
+
+    The scheduler waits on a monotonic timer, which stands still while the machine sleeps; a
+    laptop asleep through 08:30 would otherwise send the digest hours late instead of on wake.
+    """
+
+    def __init__(
+        self,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        slack_seconds: float = 5.0,
+    ):
+        self._wall, self._monotonic, self._slack = wall, monotonic, slack_seconds
+        self._last = (wall(), monotonic())
+
+    def slept(self) -> bool:
+        now = (self._wall(), self._monotonic())
+        drift = (now[0] - self._last[0]) - (now[1] - self._last[1])
+        self._last = now
+        return abs(drift) > self._slack
+
+
 def serve(settings: Settings, store: Store, specs: list[JobSpec]) -> None:
     """Run the daemon until SIGINT or SIGTERM; the job in progress finishes before return."""
     stop = threading.Event()
@@ -342,10 +366,13 @@ def serve(settings: Settings, store: Store, specs: list[JobSpec]) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with started(settings, store, specs):
+        with started(settings, store, specs) as scheduler:
             log.info("scheduler running (Ctrl-C or SIGTERM to stop)")
+            watch = SleepWatch()
             while not stop.wait(1.0):
-                pass
+                if watch.slept():
+                    log.info("the wall clock jumped ahead (the machine slept?); checking for due jobs")
+                    scheduler.wakeup()
             log.info("received %s", signal.Signals(received[0]).name)
     finally:
         for sig, handler in previous.items():

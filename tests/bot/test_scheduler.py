@@ -14,6 +14,7 @@ from bot.config import Settings, parse_settings
 from bot.errors import ConfigError
 from bot.scheduler import (
     JobSpec,
+    SleepWatch,
     cron_trigger,
     make_scheduler,
     persisted_jobs,
@@ -275,3 +276,17 @@ def test_a_job_with_a_broken_config_fails_without_raising(tmp_path: Path) -> Non
     config.write_text("timezone: Mars/Olympus\n")
     outcome = collect_job(str(config))
     assert not outcome.ok and "unknown time zone" in outcome.detail
+
+
+def test_sleep_watch_notices_a_suspend_but_not_normal_time() -> None:
+    wall, mono = [1000.0], [50.0]
+    watch = SleepWatch(wall=lambda: wall[0], monotonic=lambda: mono[0])
+    wall[0] += 1.0
+    mono[0] += 1.0
+    assert not watch.slept()  # an ordinary second
+    wall[0] += 8 * 3600.0 + 1.0  # eight hours asleep: the monotonic clock stood still
+    mono[0] += 1.0
+    assert watch.slept()
+    wall[0] += 1.0
+    mono[0] += 1.0
+    assert not watch.slept()  # only once per jump
