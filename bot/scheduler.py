@@ -170,7 +170,7 @@ class Outcome:
 
 def collect_job(config_path: str) -> Outcome:
     """Scheduled collect: every enabled source once."""
-    return _with_store(config_path, COLLECT_JOB, lambda s, st: _collect(s, st))
+    return _with_store(config_path, COLLECT_JOB, _collect)
 
 
 def digest_job(config_path: str, niche: str | None = None) -> Outcome:
@@ -223,6 +223,7 @@ def _with_store(
 
 
 def _collect(settings: Settings, store: Store) -> tuple[bool, str]:
+    # Imported when a job runs, so `midlist status` and config checks stay light.
     from bot.collect import collect_all
 
     report = collect_all(settings, store)
