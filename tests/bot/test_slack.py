@@ -1,0 +1,230 @@
+"""Slack delivery through the real slack-sdk against a strict fake Slack on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from bot.config import Niche, SlackChannel
+from bot.deliver.slack import MAX_BLOCKS, escape, render_messages, send_slack
+from bot.digest import Digest, build_digest, send_digests
+from bot.errors import DeliveryError
+from bot.store import Store
+from sources.models import Mention, Paper
+from tests.bot.test_digest import (
+    DAY,
+    HOSTILE,
+    ListRanker,
+    fixture_papers,
+    many_papers,
+    settings_for,
+    stored,
+)
+from tests.fakes.slack import TOKEN, FakeSlack, block_problems
+
+LINK = re.compile(r"<([^>]*)>")
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def bot_channel(slack: FakeSlack, **extra: Any) -> dict[str, Any]:
+    return {"type": "slack", "token": TOKEN, "channel": "#papers", "base_url": slack.base_url, **extra}
+
+
+def webhook_channel(slack: FakeSlack) -> dict[str, Any]:
+    return {"type": "slack", "webhook_url": slack.webhook_url, "retries": 1}
+
+
+def digest_of(papers: list[Any], size: int = 7) -> Digest:
+    niche = Niche(name="ssm", keywords=["x"], size=size)
+    ranking, by_id = ListRanker(papers)(niche, None, ())
+    return build_digest(niche, DAY, ranking, by_id, categories=["cs.LG"])
+
+
+def all_mrkdwn(blocks: list[dict[str, Any]]) -> list[str]:
+    texts = []
+    for b in blocks:
+        if b["type"] == "section":
+            texts.append(b["text"]["text"])
+        elif b["type"] == "context":
+            texts.extend(e["text"] for e in b["elements"])
+    return texts
+
+
+def button_values(messages: list[Any]) -> list[str]:
+    return [
+        e["value"]
+        for m in messages
+        for b in m.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "midlist_save"
+    ]
+
+
+def test_short_queue_is_one_message_with_buttons_and_a_fallback(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"team": bot_channel(slack)})
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert [o.status for o in report.outcomes] == ["sent"]
+    [message] = slack.messages
+    assert message.channel == "C0PAPERS" and message.thread_ts is None
+    assert message.text.startswith("midlist · ssm · 2026-11-19: 4 picks from 412 cs.LG / cs.AI papers")
+    assert button_values([message]) == [f"ssm|{p.id}" for p in papers]
+    actions = [b for b in message.blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == ["midlist_save", "midlist_read", "midlist_skip"]
+    record = store.digests.get("ssm", "team", DAY.isoformat())
+    assert record is not None and record.progress == {"ts": message.ts, "channel_id": "C0PAPERS", "parts_sent": 1}
+
+
+def test_hostile_titles_ping_nobody_and_link_only_to_the_paper(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, fixture_papers())
+    store.papers.add_mentions(
+        [
+            Mention(
+                paper_id=HOSTILE, source="reddit", external_id="c1", who="mallory",
+                where="https://reddit.com/r/ML/c1", context="<!here> go <https://evil.example|click> &amp; win",
+            )
+        ]
+    )
+    send_digests(settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker(papers))
+    [message] = slack.messages
+    texts = all_mrkdwn(message.blocks) + [message.text]
+    links = [m for t in texts for m in LINK.findall(t)]
+    assert links == [f"{p.url}|{escape(p.title)}" for p in papers]  # one per item, each to its paper
+    joined = "\n".join(texts)
+    assert "&lt;!channel&gt; Selective scans are &lt;https://evil.example|arxiv.org&gt; all &amp; you need" in joined
+    assert "&lt;!here&gt; go &lt;https://evil.example|click&gt; &amp;amp; win" in joined
+    assert "Mallory &lt;!everyone&gt; Attacker, Eve &amp; Co" in joined
+    assert "<!" not in joined
+
+
+def test_unicode_and_latex_titles_arrive_as_written(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, fixture_papers())
+    send_digests(settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker(papers))
+    joined = "\n".join(all_mrkdwn(slack.messages[0].blocks))
+    assert "Schrödinger-Brücken für lange Sequenzen: 日本語の状態空間モデル 🧪 — “quoted”" in joined
+    assert r"$\mathcal{O}(n \log n)$ linear recurrences with $\alpha$-entmax gates" in joined
+
+
+def test_sixty_papers_become_a_summary_and_a_thread_within_limits(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, many_papers(60))
+    settings = settings_for(store, {"team": bot_channel(slack)}, size=60)
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert report.outcomes[0].status == "sent"
+    summary, *replies = slack.messages
+    assert summary.thread_ts is None and len(replies) == 6
+    assert all(r.thread_ts == summary.ts for r in replies)
+    assert all(len(m.blocks) <= MAX_BLOCKS and not block_problems(m.__dict__) for m in slack.messages)
+    assert button_values(replies) == [f"ssm|{p.id}" for p in papers]
+    assert "60. <https://arxiv.org/abs/2511.02059|Paper number 60" in "\n".join(all_mrkdwn(summary.blocks))
+    assert replies[-1].text == "midlist · ssm · 2026-11-19: papers 51-60 of 60"
+
+
+def test_a_half_posted_thread_resumes_where_it_stopped(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, many_papers(60))
+    settings = settings_for(store, {"team": bot_channel(slack, retries=0)}, size=60)
+    slack.fail_after = 3  # the summary and two replies get through, then Slack fails
+    first = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert first.outcomes[0].status == "failed"
+    assert "internal_error" in first.outcomes[0].detail
+    assert len(slack.messages) == 3
+    slack.fail_after = None
+    second = send_digests(settings, store, today=DAY, ranker=ListRanker(papers[::-1]))
+    assert second.outcomes[0].status == "sent"
+    assert len(slack.messages) == 7
+    assert [m.thread_ts for m in slack.messages[1:]] == [slack.messages[0].ts] * 6
+    assert button_values(slack.messages) == [f"ssm|{p.id}" for p in papers]  # no gap, no repeat
+    third = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert third.outcomes[0].status == "already-sent" and len(slack.messages) == 7
+
+
+def test_a_failed_channel_then_a_good_run_sends_exactly_one_message(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"team": bot_channel(slack, retries=0)})
+    slack.server_errors_next = 1
+    failed = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert failed.outcomes[0].status == "failed" and slack.messages == []
+    ok = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert ok.outcomes[0].status == "sent" and len(slack.messages) == 1
+
+
+def test_429_is_retried_after_retry_after(slack: FakeSlack) -> None:
+    slack.rate_limit_next, slack.retry_after = 1, 1
+    cfg = SlackChannel.model_validate(bot_channel(slack))
+    progress: dict[str, Any] = {}
+    started = time.monotonic()
+    send_slack("team", cfg, digest_of(fixture_papers()), progress, lambda p: None)
+    assert time.monotonic() - started >= 1.0
+    assert slack.requests == 2 and len(slack.messages) == 1
+    assert progress["parts_sent"] == 1
+
+
+def test_5xx_is_retried(slack: FakeSlack) -> None:
+    slack.server_errors_next = 1
+    cfg = SlackChannel.model_validate(bot_channel(slack, retries=2))
+    send_slack("team", cfg, digest_of(fixture_papers()), {}, lambda p: None)
+    assert slack.requests == 2 and len(slack.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "code", "hint"),
+    [
+        ({"channel": "#nowhere"}, "channel_not_found", "check channels.team.channel"),
+        ({"token": "xoxb-wrong"}, "invalid_auth", "check channels.team.token"),
+    ],
+)
+def test_ok_false_is_reported_with_slacks_error_code(
+    slack: FakeSlack, config: dict[str, Any], code: str, hint: str
+) -> None:
+    cfg = SlackChannel.model_validate({**bot_channel(slack), **config})
+    with pytest.raises(DeliveryError) as caught:
+        send_slack("team", cfg, digest_of(fixture_papers()), {}, lambda p: None)
+    assert f"error {code!r}" in str(caught.value) and hint in str(caught.value)
+    assert caught.value.retryable is False
+
+
+def test_webhook_posts_the_parts_in_order_without_buttons(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, many_papers(25))
+    settings = settings_for(store, {"hook": webhook_channel(slack)}, size=25)
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert report.outcomes[0].status == "sent"
+    assert [m.channel for m in slack.messages] == ["webhook"] * 4
+    assert not any(b["type"] == "actions" for m in slack.messages for b in m.blocks)
+    assert slack.messages[3].text == "midlist · ssm · 2026-11-19: papers 21-25 of 25"
+
+
+def test_webhook_refusal_is_a_clear_permanent_error(slack: FakeSlack) -> None:
+    slack.error = "no_service"
+    cfg = SlackChannel.model_validate(webhook_channel(slack))
+    with pytest.raises(DeliveryError, match=r"refused the message \(HTTP 400: no_service\); check channels.hook"):
+        send_slack("hook", cfg, digest_of(fixture_papers()), {}, lambda p: None)
+
+
+def test_empty_day_posts_a_plain_note(store: Store, slack: FakeSlack) -> None:
+    report = send_digests(settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker([]))
+    assert report.outcomes[0].status == "nothing-new"
+    [message] = slack.messages
+    assert any("Nothing new today" in t for t in all_mrkdwn(message.blocks))
+    assert "Nothing new today" in message.text
+
+
+def test_no_section_exceeds_3000_characters_however_long_the_paper() -> None:
+    base = many_papers(1)[0]
+    huge = Paper(id=base.id, title="&<>" * 400, abstract="x&y " * 2000, authors=("A & B",) * 50, url=base.url)
+    digest = digest_of([huge])
+    wordy = replace(digest, items=tuple(replace(i, reasons=("r&" * 99,) * 30) for i in digest.items))
+    for buttons in (True, False):
+        for message in render_messages(wordy, buttons=buttons):
+            assert block_problems({"text": message.text, "blocks": message.blocks}) == []
+            for text in all_mrkdwn(message.blocks):
+                assert not re.search(r"&(?!amp;|lt;|gt;)", text)  # no entity cut in half
