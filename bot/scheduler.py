@@ -397,6 +397,15 @@ def persisted_jobs(store: Store) -> list[PlannedRun]:
         return []
     jobstore = SQLAlchemyJobStore(engine=store.engine, tablename=JOBS_TABLE)
     return [
-        PlannedRun(job.id, job.name, job.next_run_time, str(job.trigger))
+        PlannedRun(job.id, job.name, job.next_run_time, _crontab(job.trigger))
         for job in jobstore.get_all_jobs()
     ]
+
+
+def _crontab(trigger: Any) -> str:
+    """`30 20 * * sun,mon,tue,wed,thu America/New_York`: the trigger as the user wrote it."""
+    if not isinstance(trigger, CronTrigger):
+        return str(trigger)
+    f = {field.name: str(field) for field in trigger.fields}
+    when = " ".join(f[name] for name in ("minute", "hour", "day", "month", "day_of_week"))
+    return f"{when} {trigger.timezone}"

@@ -116,12 +116,14 @@ def test_status_shows_persisted_jobs_in_local_time_and_failures(tmp_path: Path) 
     assert code == 0
     lines = out.splitlines()
     digest = next(line for line in lines if line.strip().startswith("digest "))
-    assert " 09:15 CE" in digest and "hour='9', minute='15'" in digest
+    assert " 09:15 CE" in digest and digest.endswith("(15 9 * * * Europe/Berlin)")
     assert job.next_run is not None
     assert job.next_run.astimezone(ZoneInfo("America/New_York")).strftime("%H:%M") == "20:30"
     berlin = job.next_run.astimezone(ZoneInfo("Europe/Berlin")).strftime("%a %Y-%m-%d %H:%M %Z")
     collect = next(line for line in lines if line.strip().startswith("collect "))
-    assert f"collect                  {berlin}  (cron[" in collect  # in the user's zone
+    assert collect == (  # when, in the user's zone; how, in the job's zone
+        f"  collect                  {berlin}  (30 20 * * sun,mon,tue,wed,thu America/New_York)"
+    )
     assert "  collect  arxiv" in out and "FAILED" in out
     assert "Recent failures:" in out and "arXiv answered 503 three times (+1 more)" in out
 

@@ -212,7 +212,7 @@ def test_config_change_applies_on_restart(store: Store) -> None:
         pass
     jobs = {j.job: j for j in persisted_jobs(store)}
     assert sorted(jobs) == ["collect", "digest"]
-    assert "hour='6'" in jobs["digest"].trigger
+    assert jobs["digest"].trigger == "0 6 * * * Europe/Berlin"
     assert jobs["digest"].next_run is not None and jobs["digest"].next_run.astimezone(
         ZoneInfo("Europe/Berlin")
     ).hour == 6
