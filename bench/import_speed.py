@@ -40,7 +40,7 @@ GOAL_RSS_MB = 500
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("file", nargs="?", type=Path, default=CORPUS)
-    parser.add_argument("--baseline-lines", type=int, default=5000)
+    parser.add_argument("--baseline-lines", type=int, default=2000)
     args = parser.parse_args()
     if not args.file.is_file():
         print(f"skipped: {args.file} is not there (the benchmark needs the shared arXiv corpus)")

@@ -116,12 +116,12 @@ def _authors(record: dict[str, Any]) -> tuple[str, ...]:
 
 def split_authors(text: str) -> tuple[str, ...]:
     """'A. One, B. Two and C. Three (MIT)' -> ('A. One', 'B. Two', 'C. Three')."""
-    while True:  # nested parentheses: strip the innermost until none are left
+    while "(" in text:  # nested parentheses: strip the innermost until none are left
         stripped = _PARENS.sub(" ", text)
         if stripped == text:
             break
         text = stripped
-    return tuple(name for name in (_text(p) for p in _AND.split(text)) if name)
+    return tuple(name for name in (" ".join(p.split()) for p in _AND.split(text)) if name)
 
 
 def _text(value: Any) -> str:
