@@ -1,0 +1,260 @@
+"""Reddit: papers people cite in "What Are You Reading" threads, as mentions with their words.
+
+praw does the API (read-only app credentials; endpoints from config so tests can point it
+at a local server). Two things praw does not do for us: prawcore sends its own fixed
+16 s timeout with every call whatever `timeout` says, so the HTTP session below imposes
+ours; and prawcore never retries a 429, so `_call` waits for Retry-After and tries again.
+Every praw/prawcore failure leaves this module as a FetchError that says what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import praw
+import praw.exceptions
+import praw.models
+import prawcore
+import requests
+
+from sources.errors import FetchError
+from sources.feeds import Backoff
+from sources.links import FoundLink, canonical, find_links
+from sources.models import Batch, Mention, Paper
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+SOURCE = "reddit"
+WEB = "https://www.reddit.com"  # for the links people click, never called
+_TAG = re.compile(r"^\s*\[[A-Za-z]{1,3}\]\s*")  # "[R] ", "[D] "
+
+
+@dataclass(frozen=True, slots=True)
+class RedditSpec:
+    """bot/config.py `RedditSource`, secrets unwrapped, without the config machinery."""
+
+    client_id: str
+    client_secret: str
+    user_agent: str = "midlist/0.1 (paper discovery bot)"
+    base_url: str = "https://oauth.reddit.com"
+    auth_url: str = "https://www.reddit.com"
+    subreddits: tuple[str, ...] = ("MachineLearning",)
+    thread_pattern: str = r"What Are You Reading|WAYR"
+    extra_searches: tuple[str, ...] = ()
+    lookback_days: int = 30
+    replace_more_limit: int = 32
+    timeout_seconds: float = 20.0
+    retries: int = 2
+    seen_limit: int = 5000  # comment ids remembered between runs
+
+
+class TimeoutSession(requests.Session):
+    """A requests session whose timeout wins over the constant prawcore passes on every call."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["timeout"] = self.timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+@dataclass(slots=True)
+class RedditCollector:
+    spec: RedditSpec
+    backoff: Backoff = field(default_factory=Backoff)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    name: str = SOURCE
+
+    def collect(self, state: Mapping[str, str]) -> Batch:
+        seen_before = state.get("seen_comments", "").split()
+        seen = set(seen_before)
+        fresh: list[str] = []
+        batch = Batch()
+        papers: dict[str, Paper] = {}
+        cutoff = self.now() - timedelta(days=self.spec.lookback_days)
+        session = TimeoutSession(self.spec.timeout_seconds)
+        reddit = self._client(session)
+        try:
+            threads = self._threads(reddit, cutoff)
+            if not threads:
+                where = ", ".join(f"r/{s}" for s in self.spec.subreddits)
+                batch.notes.append(
+                    f"reddit: no thread matching /{self.spec.thread_pattern}/ in {where} in the last "
+                    f"{self.spec.lookback_days} days"
+                )
+            for thread in threads:
+                self._call(lambda t=thread: t.comments, f"read the comments of {thread.permalink}")
+                try:
+                    left = self._call(
+                        lambda t=thread: t.comments.replace_more(limit=self.spec.replace_more_limit),
+                        f"expand the comments of {thread.permalink}",
+                    )
+                except FetchError as exc:  # keep what loaded; the rest is read next run
+                    batch.notes.append(f"{exc}; kept the comments read so far")
+                    left = []
+                if left:
+                    batch.notes.append(
+                        f"reddit: {len(left)} comment branches of '{thread.title}' left unread "
+                        "(raise replace_more_limit to read more)"
+                    )
+                for comment in thread.comments.list():
+                    if not isinstance(comment, praw.models.Comment) or comment.id in seen:
+                        continue
+                    seen.add(comment.id)
+                    fresh.append(comment.id)
+                    self._add(batch, papers, find_links(comment.body or ""), comment, thread)
+            for post in self._extra_posts(reddit, cutoff):
+                text = f"{post.url}\n{post.selftext or ''}" if not post.is_self else post.selftext or ""
+                links = find_links(text)
+                own = canonical(post.url) if not post.is_self else None
+                title = _TAG.sub("", post.title).strip()
+                links = [
+                    FoundLink(fl.paper_id, fl.url, fl.text or title, title)
+                    if own and fl.paper_id == own[0] else fl
+                    for fl in links
+                ]
+                self._add(batch, papers, links, post, post)
+        finally:
+            session.close()
+        batch.papers = list(papers.values())
+        kept = (seen_before + fresh)[-self.spec.seen_limit :]
+        batch.state = {"seen_comments": " ".join(kept)}
+        return batch
+
+    # ---- finding threads -------------------------------------------------------------------
+
+    def _threads(self, reddit: praw.Reddit, cutoff: datetime) -> list[Any]:
+        pattern = re.compile(self.spec.thread_pattern, re.IGNORECASE)
+        found: dict[str, Any] = {}
+        query = search_query(self.spec.thread_pattern)
+        for name in self.spec.subreddits:
+            sub = reddit.subreddit(name)
+            listings: list[tuple[str, Callable[[], Iterable[Any]]]] = [
+                ("new posts", lambda s=sub: s.new(limit=100)),
+            ]
+            if query:
+                listings.insert(0, ("search", lambda s=sub: s.search(
+                    query, sort="new", time_filter=_time_filter(self.spec.lookback_days), limit=100
+                )))
+            for what, listing in listings:
+                posts = self._call(lambda lst=listing: list(lst()), f"list {what} in r/{name}")
+                for post in posts:
+                    if pattern.search(post.title) and _created(post) >= cutoff:
+                        found.setdefault(post.id, post)
+        return sorted(found.values(), key=_created)
+
+    def _extra_posts(self, reddit: praw.Reddit, cutoff: datetime) -> list[Any]:
+        found: dict[str, Any] = {}
+        for name in self.spec.subreddits:
+            sub = reddit.subreddit(name)
+            for query in self.spec.extra_searches:
+                posts = self._call(
+                    lambda s=sub, q=query: list(s.search(
+                        q, sort="new", time_filter=_time_filter(self.spec.lookback_days), limit=100
+                    )),
+                    f"search r/{name} for {query!r}",
+                )
+                for post in posts:
+                    if _created(post) >= cutoff:
+                        found.setdefault(post.id, post)
+        return list(found.values())
+
+    # ---- mentions --------------------------------------------------------------------------
+
+    def _add(self, batch: Batch, papers: dict[str, Paper], links: list[FoundLink], thing: Any,
+             thread: Any) -> None:
+        if not links:
+            return
+        author = str(getattr(thing, "author", None) or "")
+        where = WEB + (thing.permalink if hasattr(thing, "permalink") else thread.permalink)
+        for fl in links:
+            batch.mentions.append(Mention(
+                paper_id=fl.paper_id,
+                source=SOURCE,
+                external_id=thing.fullname,
+                where=where,
+                seen_at=_created(thing),
+                who=f"u/{author}" if author and author not in ("[deleted]", "[removed]") else None,
+                context=fl.context,
+                score=getattr(thing, "score", None),
+                title_hint=fl.text,
+            ))
+            if fl.text and not fl.is_arxiv and fl.paper_id not in papers:
+                papers[fl.paper_id] = Paper(id=fl.paper_id, title=fl.text, url=fl.url, source=SOURCE)
+
+    # ---- the API ---------------------------------------------------------------------------
+
+    def _client(self, session: requests.Session) -> praw.Reddit:
+        return praw.Reddit(
+            client_id=self.spec.client_id,
+            client_secret=self.spec.client_secret,
+            user_agent=self.spec.user_agent,
+            oauth_url=self.spec.base_url.rstrip("/"),
+            reddit_url=self.spec.auth_url.rstrip("/"),
+            check_for_updates=False,
+            check_for_async=False,
+            requestor_kwargs={"session": session},
+        )
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        """Run one API step; wait out 429s; turn every praw failure into a FetchError."""
+        for attempt in range(self.spec.retries + 1):
+            last = attempt == self.spec.retries
+            try:
+                return fn()
+            except prawcore.exceptions.TooManyRequests as exc:
+                if last:
+                    raise FetchError(SOURCE, f"rate-limited (HTTP 429) while trying to {what}, "
+                                             f"{attempt + 1} times; try again later") from exc
+                self.backoff.wait(attempt, exc.response.headers.get("Retry-After"),
+                                  f"reddit: HTTP 429 while trying to {what}")
+            except prawcore.exceptions.ServerError as exc:  # prawcore has already retried these
+                if last:
+                    raise FetchError(SOURCE, f"Reddit answered HTTP {exc.response.status_code} while "
+                                             f"trying to {what}; try again later") from exc
+                self.backoff.wait(attempt, None, f"reddit: HTTP {exc.response.status_code}")
+            except prawcore.exceptions.RequestException as exc:
+                raise FetchError(SOURCE, f"no answer within {self.spec.timeout_seconds:g}s while trying "
+                                         f"to {what} ({type(exc.original_exception).__name__}); check "
+                                         "sources.reddit.base_url / timeout_seconds") from exc
+            except prawcore.exceptions.OAuthException as exc:
+                raise FetchError(SOURCE, "Reddit refused the app credentials "
+                                         f"({exc.error}); check REDDIT_CLIENT_ID and "
+                                         "REDDIT_CLIENT_SECRET") from exc
+            except prawcore.exceptions.ResponseException as exc:
+                status = exc.response.status_code
+                hint = ("check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET" if status in (401, 403)
+                        else "check sources.reddit.subreddits and base_url")
+                raise FetchError(SOURCE, f"HTTP {status} while trying to {what}; {hint}") from exc
+            except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
+                raise FetchError(SOURCE, f"cannot {what}: {exc}") from exc
+            except ValueError as exc:  # a body that is not JSON
+                raise FetchError(SOURCE, f"Reddit's answer was not JSON while trying to {what}") from exc
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def search_query(pattern: str) -> str | None:
+    """A Reddit search for a title pattern made of plain alternatives, e.g. `A B|C`."""
+    alternatives = [a.strip() for a in pattern.split("|")]
+    if not all(a and re.fullmatch(r"[\w '\-]+", a) for a in alternatives):
+        return None  # a real regex: rely on the new-posts listing and filter titles ourselves
+    return " OR ".join(f'title:"{a}"' for a in alternatives)
+
+
+def _time_filter(days: int) -> str:
+    for name, limit in (("day", 1), ("week", 7), ("month", 31), ("year", 366)):
+        if days <= limit:
+            return name
+    return "all"
+
+
+def _created(thing: Any) -> datetime:
+    return datetime.fromtimestamp(float(thing.created_utc), UTC)
