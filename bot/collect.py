@@ -63,10 +63,37 @@ def arxiv_collector(settings: Settings) -> ArxivCollector:
 
 def build_collectors(settings: Settings) -> list[Collector]:
     """The collectors the config turns on, in the order they run."""
+    from sources.feeds import FeedCollector, FeedSpec
+    from sources.reddit import RedditCollector, RedditSpec
+
     collectors: list[Collector] = []
     arxiv = settings.sources.arxiv
     if arxiv.enabled and (arxiv.categories or arxiv.queries):
         collectors.append(arxiv_collector(settings))
+    reddit = settings.sources.reddit
+    if reddit.enabled and reddit.client_id and reddit.client_secret:
+        collectors.append(RedditCollector(RedditSpec(
+            client_id=reddit.client_id.get_secret_value(),
+            client_secret=reddit.client_secret.get_secret_value(),
+            user_agent=reddit.user_agent,
+            base_url=reddit.base_url,
+            auth_url=reddit.auth_url,
+            subreddits=tuple(reddit.subreddits),
+            thread_pattern=reddit.thread_pattern,
+            extra_searches=tuple(reddit.extra_searches),
+            lookback_days=reddit.lookback_days,
+            replace_more_limit=reddit.replace_more_limit,
+            timeout_seconds=reddit.timeout_seconds,
+        )))
+    for feed in settings.sources.feeds:
+        collectors.append(FeedCollector(FeedSpec(
+            name=feed.name,
+            url=feed.url,
+            kind=feed.kind,
+            announce_types=tuple(feed.announce_types),
+            timeout_seconds=feed.timeout_seconds,
+            max_bytes=feed.max_bytes,
+        )))
     return collectors
 
 

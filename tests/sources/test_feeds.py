@@ -219,3 +219,20 @@ def test_real_arxiv_rss_entries_become_papers(shared_data: Path) -> None:
             assert paper.authors and "v" not in paper.id
             kinds[announce] = kinds.get(announce, 0) + 1
     assert sum(kinds.values()) == 3000 and kinds.get("new", 0) > 0
+
+
+def test_configured_feeds_run_through_collect(server: HTTPServer, store) -> None:  # type: ignore[no-untyped-def]
+    from bot.collect import collect_all
+    from bot.config import parse_settings
+
+    server.expect_request("/a").respond_with_data(body("blog.xml"), content_type=RSS)
+    server.expect_request("/b").respond_with_data(body("other_blog.xml"), content_type="application/atom+xml")
+    settings = parse_settings({"sources": {"arxiv": {"enabled": False}, "feeds": [
+        {"name": "notes", "url": server.url_for("/a")},
+        {"name": "weekly", "url": server.url_for("/b")},
+    ]}})
+    report = collect_all(settings, store)
+    assert [(r.name, r.ok, r.mentions) for r in report.sources] == [
+        ("feed:notes", True, 4), ("feed:weekly", True, 1)]
+    assert store.papers.mention_counts()["2406.04093"] == 2
+    assert store.state.get("feed:notes") == {"url": server.url_for("/a")}

@@ -167,6 +167,22 @@ def test_search_query_from_the_title_pattern(pattern: str, query: str | None) ->
     assert search_query(pattern) == query
 
 
+
+def test_configured_reddit_runs_through_collect(fake: FakeReddit, store) -> None:  # type: ignore[no-untyped-def]
+    from bot.collect import collect_all
+    from bot.config import parse_settings
+
+    days = max(1, (datetime.now(UTC) - datetime(2026, 1, 1, tzinfo=UTC)).days + 2)
+    settings = parse_settings({"sources": {"arxiv": {"enabled": False}, "reddit": {
+        "enabled": True, "client_id": "id", "client_secret": "secret", "base_url": fake.url,
+        "auth_url": fake.url, "lookback_days": days,
+    }}})
+    [result] = collect_all(settings, store).sources
+    assert (result.name, result.ok, result.mentions) == ("reddit", True, 6)
+    assert store.papers.mention_counts()["2312.00752"] == 2  # alice and bob
+    [again] = collect_all(settings, store).sources
+    assert (again.ok, again.mentions) == (True, 0)
+
 # ---- the real recordings beside the project ---------------------------------------------------
 
 
