@@ -6,7 +6,6 @@ Saved and read papers teach the ranker what the niche is, skipped ones what it i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,18 +15,14 @@ from sqlalchemy import Connection, func, select
 
 from bot.errors import MidlistError
 from bot.store.schema import queue
-from sources.ids import ARXIV_ID_RE, parse_arxiv_id
+from sources.ids import parse_arxiv_id
+from sources.links import canonical, doi_key
 from sources.models import Paper
 
 if TYPE_CHECKING:
     from bot.store import Store
 
 STATES = ("queued", "saved", "read", "skipped")
-_ARXIV_HOSTS = re.compile(
-    r"(?:arxiv\.org|ar5iv\.(?:labs\.)?arxiv\.org|ar5iv\.org|alphaxiv\.org|huggingface\.co/papers)/",
-    re.I,
-)
-_DOI_URL = re.compile(r"^https?://(?:dx\.)?doi\.org/(10\..+)$", re.I)
 
 
 class QueueError(MidlistError):
@@ -145,23 +140,20 @@ class QueueRepo:
 
 
 def normalise_id(text: str) -> str:
-    """The store key for an id as a user types or pastes it."""
+    """The store key for an id as a user types or pastes it: a bare or prefixed arXiv id with or
+    without version, `doi:...`, or any paper URL the link extractor knows (abs, pdf, DOI, ...)."""
     text = text.strip()
     parsed = parse_arxiv_id(text)
     if parsed is not None:
         return parsed.base
-    if _ARXIV_HOSTS.search(text):
-        m = ARXIV_ID_RE.search(
-            text.split("arxiv.org/", 1)[-1] if "arxiv.org/" in text.lower() else text
-        )
-        if m and (found := parse_arxiv_id(m.group(0))):
-            return found.base
-    doi = _DOI_URL.match(text)
-    if doi:
-        return f"doi:{doi.group(1).lower()}"
-    if text.lower().startswith("doi:"):
-        return text.lower()
-    return text
+    found = None
+    if "://" in text:
+        found = canonical(text)
+    elif text.lower().startswith("doi:"):
+        found = doi_key(text[4:])
+    elif text.startswith("10."):
+        found = doi_key(text)
+    return found[0] if found else text
 
 
 def _now() -> datetime:

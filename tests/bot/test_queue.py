@@ -89,6 +89,9 @@ def filled(store: Store) -> Store:
         ("https://export.arxiv.org/abs/hep-th/9901001v1", "hep-th/9901001"),
         ("https://huggingface.co/papers/2405.00001", "2405.00001"),
         ("https://doi.org/10.1000/XYZ123", "doi:10.1000/xyz123"),
+        ("doi:10.1000/XYZ123", "doi:10.1000/xyz123"),
+        ("10.48550/arXiv.2405.00001", "2405.00001"),
+        ("https://openreview.net/forum?id=AbC", "openreview:AbC"),
         ("openreview:AbC", "openreview:AbC"),
     ],
 )
