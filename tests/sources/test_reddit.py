@@ -250,3 +250,10 @@ def _json_or_none(text: str) -> object:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def test_reddit_5xx_is_retried_by_prawcore_then_succeeds(fake: FakeReddit) -> None:
+    fake.fail("/r/MachineLearning/search/", Failure(503))
+    batch = collector(fake).collect({})
+    assert len(batch.mentions) == 6
+    assert fake.count("/r/MachineLearning/search/") == 2
