@@ -333,3 +333,16 @@ def _pending_digest_and_config(store: Store, tmp_path: Path) -> tuple[Digest, Pa
 def _runs(store: Store) -> list[Any]:
     with store.connect() as conn:
         return list(conn.execute(select(runs).order_by(runs.c.id)))
+
+
+def test_a_failing_ranker_fails_the_channel_without_raising(store: Store) -> None:
+    def broken(niche: Niche, since: datetime | None, exclude: Collection[str]) -> Any:
+        raise RuntimeError("index is missing; run midlist collect")
+
+    settings = settings_for(store, {"out": {"type": "console"}})
+    report = send_digests(settings, store, today=DAY, ranker=broken, console=io.StringIO())
+    assert [(o.status, o.detail) for o in report.outcomes] == [
+        ("failed", "RuntimeError: index is missing; run midlist collect")
+    ]
+    assert store.digests.get("ssm", "out", DAY.isoformat()) is None  # nothing built, nothing recorded
+    assert [r.ok for r in _runs(store)] == [False]
