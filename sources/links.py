@@ -145,8 +145,13 @@ def _normalise(parts: SplitResult, host: str) -> str:
 
 # ---- finding links in text ------------------------------------------------------------------
 
-_MD_LINK = re.compile(r"\[(?P<text>(?:\\.|[^\]\\]){0,500})\]\(\s*<?(?P<url>[^\s)>]+(?:\([^\s)]*\)[^\s)>]*)*)>?(?:\s+\"[^\"]*\")?\s*\)")
-_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`\[\]{}|\\^]+(?:\\_[^\s<>\"'`\[\]{}|\\^]*)*", re.IGNORECASE)
+_MD_LINK = re.compile(  # [text](url "title"); the URL may hold one level of parentheses
+    r"\[(?P<text>(?:\\.|[^\]\\]){0,500})\]"
+    r"\(\s*<?(?P<url>[^\s)>]+(?:\([^\s)]*\)[^\s)>]*)*)>?(?:\s+\"[^\"]*\")?\s*\)"
+)
+_URL = re.compile(  # `\_` kept inside: reddit escapes underscores in bare URLs
+    r"\b(?:https?://|www\.)[^\s<>\"'`\[\]{}|\\^]+(?:\\_[^\s<>\"'`\[\]{}|\\^]*)*", re.IGNORECASE
+)
 _BARE_HOST_URL = re.compile(
     r"(?<![\w./@-])(?:arxiv\.org|export\.arxiv\.org|ar5iv\.labs\.arxiv\.org|ar5iv\.org|alphaxiv\.org"
     r"|huggingface\.co/papers|openreview\.net|doi\.org|dx\.doi\.org|aclanthology\.org"
@@ -191,38 +196,52 @@ def find_links(text: str, *, html: bool = False, base_url: str = "") -> list[Fou
     spans: list[tuple[int, int, tuple[str, str] | None, str | None]] = []
     for href, label, start, end in anchors:
         spans.append((start, end, canonical(href), label))
-    masked = plain
+    masked = plain  # each pass blanks what it found, so a URL's digits are not read again as an id
     for pattern in (_URL, _BARE_HOST_URL):
+        hits = []
         for m in pattern.finditer(masked):
-            raw = _trim(m.group(0))
-            url = raw if raw.lower().startswith("http") else f"https://{raw}"
+            raw = _strip_trailing(m.group(0))
+            url = raw.replace("\\_", "_")
+            url = url if url.lower().startswith("http") else f"https://{url}"
+            hits.append((m.start(), m.start() + len(raw)))
             spans.append((m.start(), m.start() + len(raw), canonical(url), None))
-            masked = masked[: m.start()] + " " * len(raw) + masked[m.start() + len(raw) :]
+        masked = _blank(masked, hits)
+    hits = []
     for m in _BARE_ID.finditer(masked):
         parsed = parse_arxiv_id(m.group("prefixed") or m.group("bare_old"))
-        key = (parsed.base, arxiv_url(parsed.base)) if parsed else None
-        spans.append((m.start(), m.end(), key, None))
-        masked = masked[: m.start()] + " " * (m.end() - m.start()) + masked[m.end() :]
-    for m in _BARE_DOI.finditer(masked):
+        hits.append((m.start(), m.end()))
+        spans.append((m.start(), m.end(), (parsed.base, arxiv_url(parsed.base)) if parsed else None, None))
+    for m in _BARE_DOI.finditer(_blank(masked, hits)):
         spans.append((m.start(1), m.end(1), doi_key(_trim(m.group(1))), None))
     for start, end, key, label in sorted(spans, key=lambda s: s[0]):
         add(key, label, start, end)
     return list(found.values())
 
 
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
 def _trim(url: str) -> str:
+    return _strip_trailing(url).replace("\\_", "_")
+
+
+def _strip_trailing(url: str) -> str:
     """Drop sentence punctuation a URL was written next to; keep balanced parentheses and an
     escaped trailing underscore (reddit writes `id=abc_` as `id=abc\\_`)."""
-    while url:
-        if url.endswith("\\_"):
-            break
+    while url and not url.endswith("\\_"):
         if url[-1] in _TRAILING:
             url = url[:-1]
         elif url[-1] == ")" and url.count("(") < url.count(")"):
             url = url[:-1]
         else:
             break
-    return url.replace("\\_", "_")
+    return url
 
 
 def _unescape(text: str) -> str:

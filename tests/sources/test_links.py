@@ -156,3 +156,11 @@ def test_numbers_that_look_like_ids_are_not_papers() -> None:
 def test_doi_key_rejects_non_dois() -> None:
     assert doi_key("11.1234/x") is None
     assert doi_key("10.1234/ABC.") == ("doi:10.1234/abc", "https://doi.org/10.1234/abc")
+
+
+@given(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_\-]{4,14}", fullmatch=True), TRAILING, st.booleans())
+def test_openreview_ids_survive_reddit_escaping(forum: str, end: str, markdown: bool) -> None:
+    escaped = forum.replace("_", "\\_")
+    url = f"https://openreview.net/forum?id={escaped}"
+    text = f"[a paper]({url}){end} and arXiv:2101.00001" if markdown else f"{url}{end} and arXiv:2101.00001"
+    assert [f.paper_id for f in find_links(text)] == [f"openreview:{forum}", "2101.00001"]
