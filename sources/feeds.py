@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 import io
 import logging
 import re
@@ -276,10 +277,10 @@ def post_mentions(entry: Mapping[str, Any], spec: FeedSpec, base: str) -> tuple[
     own = canonical(link) if link else None
     if own:
         links.append(FoundLink(own[0], own[1], title or None, title))
-    html = "\n".join(str(c.get("value", "")) for c in entry.get("content") or [] if isinstance(c, Mapping))
-    html = html or str(entry.get("summary") or "")
+    body = "\n".join(str(c.get("value", "")) for c in entry.get("content") or [] if isinstance(c, Mapping))
+    body = body or str(entry.get("summary") or "")
     seen = {fl.paper_id for fl in links}
-    for fl in find_links(html, html=True, base_url=link or base):
+    for fl in find_links(body, html=True, base_url=link or base):
         if fl.paper_id not in seen:
             seen.add(fl.paper_id)
             links.append(fl)
@@ -293,7 +294,7 @@ def post_mentions(entry: Mapping[str, Any], spec: FeedSpec, base: str) -> tuple[
             who=who, context=context, title_hint=fl.text,
         ))
         if fl.text and not fl.is_arxiv:
-            abstract = _text(html) if own_link and spec.kind == "paper-list" else ""
+            abstract = _text(body) if own_link and spec.kind == "paper-list" else ""
             papers.append(Paper(id=fl.paper_id, title=fl.text, abstract=abstract, url=fl.url,
                                 published=when, source=source))
     return papers, mentions
@@ -306,5 +307,7 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
     return datetime.fromtimestamp(calendar.timegm(stamp), UTC)
 
 
-def _text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+def _text(markup: str) -> str:
+    """Plain words from an HTML snippet: tags dropped, entities decoded, no space before `.`."""
+    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+    return re.sub(r"\s+([.,;:!?])", r"\1", words)

@@ -236,3 +236,18 @@ def test_configured_feeds_run_through_collect(server: HTTPServer, store) -> None
         ("feed:notes", True, 4), ("feed:weekly", True, 1)]
     assert store.papers.mention_counts()["2406.04093"] == 2
     assert store.state.get("feed:notes") == {"url": server.url_for("/a")}
+
+
+def test_paper_list_entries_are_papers_with_their_abstracts() -> None:
+    xml = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Reading list</title>
+    <link>https://list.example.org/</link>
+    <item><title>Deep Sets</title><link>https://openreview.net/forum?id=HyxR5V2xx</link>
+    <description>Functions on sets, &lt;b&gt;permutation invariant&lt;/b&gt;.</description></item>
+    </channel></rss>"""
+    batch = parse_feed(xml, FeedSpec("list", "https://list.example.org/rss", kind="paper-list"))
+    [paper] = batch.papers
+    assert (paper.id, paper.title, paper.abstract) == (
+        "openreview:HyxR5V2xx", "Deep Sets", "Functions on sets, permutation invariant.")
+    [mention] = batch.mentions
+    assert (mention.paper_id, mention.who, mention.where) == (
+        "openreview:HyxR5V2xx", "list", "https://openreview.net/forum?id=HyxR5V2xx")
