@@ -61,7 +61,9 @@ class TimeoutSession(requests.Session):
         super().__init__()
         self.timeout = timeout
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(  # type: ignore[override]
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         kwargs["timeout"] = self.timeout
         return super().request(method, url, *args, **kwargs)
 
@@ -91,43 +93,37 @@ class RedditCollector:
                     f"{self.spec.lookback_days} days"
                 )
             for thread in threads:
-                self._call(lambda t=thread: t.comments, f"read the comments of {thread.permalink}")
-                try:
-                    left = self._call(
-                        lambda t=thread: t.comments.replace_more(limit=self.spec.replace_more_limit),
-                        f"expand the comments of {thread.permalink}",
-                    )
-                except FetchError as exc:  # keep what loaded; the rest is read next run
-                    batch.notes.append(f"{exc}; kept the comments read so far")
-                    left = []
-                if left:
-                    batch.notes.append(
-                        f"reddit: {len(left)} comment branches of '{thread.title}' left unread "
-                        "(raise replace_more_limit to read more)"
-                    )
-                for comment in thread.comments.list():
-                    if not isinstance(comment, praw.models.Comment) or comment.id in seen:
-                        continue
-                    seen.add(comment.id)
-                    fresh.append(comment.id)
-                    self._add(batch, papers, find_links(comment.body or ""), comment, thread)
+                for comment in self._comments(thread, batch):
+                    if comment.id not in seen:
+                        seen.add(comment.id)
+                        fresh.append(comment.id)
+                        self._add(batch, papers, find_links(comment.body or ""), comment, thread)
             for post in self._extra_posts(reddit, cutoff):
-                text = f"{post.url}\n{post.selftext or ''}" if not post.is_self else post.selftext or ""
-                links = find_links(text)
-                own = canonical(post.url) if not post.is_self else None
-                title = _TAG.sub("", post.title).strip()
-                links = [
-                    FoundLink(fl.paper_id, fl.url, fl.text or title, title)
-                    if own and fl.paper_id == own[0] else fl
-                    for fl in links
-                ]
-                self._add(batch, papers, links, post, post)
+                self._add(batch, papers, _post_links(post), post, post)
         finally:
             session.close()
         batch.papers = list(papers.values())
         kept = (seen_before + fresh)[-self.spec.seen_limit :]
         batch.state = {"seen_comments": " ".join(kept)}
         return batch
+
+    def _comments(self, thread: Any, batch: Batch) -> list[Any]:
+        """Every comment of a thread, "load more" expanded as far as replace_more_limit allows."""
+        self._call(lambda: thread.comments, f"read the comments of {thread.permalink}")
+        try:
+            left = self._call(
+                lambda: thread.comments.replace_more(limit=self.spec.replace_more_limit),
+                f"expand the comments of {thread.permalink}",
+            )
+        except FetchError as exc:  # keep what loaded; unread comments are not marked seen
+            batch.notes.append(f"{exc}; kept the comments read so far")
+            left = []
+        if left:
+            batch.notes.append(
+                f"reddit: {len(left)} comment branches of '{thread.title}' left unread "
+                "(raise replace_more_limit to read more)"
+            )
+        return [c for c in thread.comments.list() if isinstance(c, praw.models.Comment)]
 
     # ---- finding threads -------------------------------------------------------------------
 
@@ -239,6 +235,17 @@ class RedditCollector:
             except ValueError as exc:  # a body that is not JSON
                 raise FetchError(SOURCE, f"Reddit's answer was not JSON while trying to {what}") from exc
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _post_links(post: Any) -> list[FoundLink]:
+    """A search hit: its link (titled by the post, "[R]" dropped) and links in its text."""
+    text = (post.selftext or "") if post.is_self else f"{post.url}\n{post.selftext or ''}"
+    own = None if post.is_self else canonical(post.url)
+    title = _TAG.sub("", post.title).strip()
+    return [
+        FoundLink(fl.paper_id, fl.url, fl.text or title, title) if own and fl.paper_id == own[0] else fl
+        for fl in find_links(text)
+    ]
 
 
 def search_query(pattern: str) -> str | None:
