@@ -103,15 +103,15 @@ class FeedCollector:
                         backoff=self.backoff)
         if fetched.status == 304:
             batch = Batch(state=dict(state))
-            batch.notes.append(f"{self.name}: not modified since the last run")
+            batch.notes.append("not modified since the last run")
             return batch
         batch = parse_feed(fetched.body, self.spec, url=fetched.url, content_type=fetched.content_type)
         if fetched.url != self.spec.url:
-            batch.notes.append(f"{self.name}: {self.spec.url} redirects to {fetched.url}; "
+            batch.notes.append(f"{self.spec.url} redirects to {fetched.url}; "
                                "consider updating the feed's url")
         if fetched.truncated:
             batch.notes.append(
-                f"{self.name}: the feed is larger than max_bytes ({self.spec.max_bytes}); only the "
+                f"the feed is larger than max_bytes ({self.spec.max_bytes}); only the "
                 "first part was read. Raise max_bytes for this feed to read all of it"
             )
             return batch  # no validators kept: the next run reads it again
@@ -204,7 +204,7 @@ def parse_feed(body: bytes, spec: FeedSpec, *, url: str = "", content_type: str 
     if isinstance(problem, feedparser.CharacterEncodingOverride):
         log.info("%s: %s", source, problem)  # a wrong charset header; the text decoded fine
     elif parsed.get("bozo"):
-        batch.notes.append(f"{source}: the feed is not well-formed ({problem}); "
+        batch.notes.append(f"the feed is not well-formed ({problem}); "
                            f"read {len(parsed.entries)} entries from it")
         if not parsed.entries and not parsed.feed:
             return batch
@@ -228,7 +228,7 @@ def parse_feed(body: bytes, spec: FeedSpec, *, url: str = "", content_type: str 
     batch.papers = list(papers.values())
     if skipped:
         what = ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items()))
-        batch.notes.append(f"{source}: skipped {what} (not in announce_types)")
+        batch.notes.append(f"skipped {what} (not in announce_types)")
     return batch
 
 

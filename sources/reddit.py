@@ -89,7 +89,7 @@ class RedditCollector:
             if not threads:
                 where = ", ".join(f"r/{s}" for s in self.spec.subreddits)
                 batch.notes.append(
-                    f"reddit: no thread matching /{self.spec.thread_pattern}/ in {where} in the last "
+                    f"no thread matching /{self.spec.thread_pattern}/ in {where} in the last "
                     f"{self.spec.lookback_days} days"
                 )
             for thread in threads:
@@ -116,11 +116,11 @@ class RedditCollector:
                 f"expand the comments of {thread.permalink}",
             )
         except FetchError as exc:  # keep what loaded; unread comments are not marked seen
-            batch.notes.append(f"{exc}; kept the comments read so far")
+            batch.notes.append(f"{exc.reason}; kept the comments read so far")
             left = []
         if left:
             batch.notes.append(
-                f"reddit: {len(left)} comment branches of '{thread.title}' left unread "
+                f"{len(left)} comment branches of '{thread.title}' left unread "
                 "(raise replace_more_limit to read more)"
             )
         return [c for c in thread.comments.list() if isinstance(c, praw.models.Comment)]

@@ -81,7 +81,7 @@ def test_conditional_get_304_means_nothing_new(server: HTTPServer) -> None:
     second = collector.collect(first.state)
     assert (second.papers, second.mentions) == ([], [])
     assert second.state == first.state
-    assert second.notes == ["feed:notes: not modified since the last run"]
+    assert second.notes == ["not modified since the last run"]
     server.check_assertions()
 
 
@@ -92,7 +92,7 @@ def test_redirect_is_followed_and_the_final_url_recorded(server: HTTPServer) -> 
     batch = feed(server, "/old").collect({})
     assert len(batch.mentions) == 4
     assert batch.state["url"] == server.url_for("/new")
-    assert batch.notes == [f"feed:notes: {server.url_for('/old')} redirects to {server.url_for('/new')}; "
+    assert batch.notes == [f"{server.url_for('/old')} redirects to {server.url_for('/new')}; "
                            "consider updating the feed's url"]
 
 
@@ -101,7 +101,7 @@ def test_malformed_feed_is_read_as_far_as_it_goes(server: HTTPServer) -> None:
     batch = feed(server, name="half").collect({})
     assert [m.paper_id for m in batch.mentions] == ["2401.04088"]
     [note] = batch.notes
-    assert note.startswith("feed:half: the feed is not well-formed (")
+    assert note.startswith("the feed is not well-formed (")
     assert note.endswith("read 2 entries from it")  # the cut-off one included
 
 
@@ -163,7 +163,7 @@ def test_arxiv_rss_keeps_the_configured_announce_types(server: HTTPServer) -> No
     assert first.categories == ("cs.LG", "stat.ML")
     assert (first.version, first.url, first.source) == (1, "https://arxiv.org/abs/2601.01001", "feed:cs.LG")
     assert batch.mentions == []
-    assert batch.notes == ["feed:cs.LG: skipped 1 replace, 1 replace-cross (not in announce_types)"]
+    assert batch.notes == ["skipped 1 replace, 1 replace-cross (not in announce_types)"]
 
     replaced = parse_feed(body("arxiv_rss.xml"), FeedSpec("cs.LG", "x", kind="arxiv-rss",
                                                           announce_types=("replace",)))

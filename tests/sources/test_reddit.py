@@ -100,7 +100,7 @@ def test_reddit_says_so_when_no_thread_is_in_the_window(fake: FakeReddit) -> Non
     batch = late.collect({})
     assert batch.mentions == []
     assert batch.notes == [
-        "reddit: no thread matching /What Are You Reading|WAYR/ in r/MachineLearning in the last 30 days"
+        "no thread matching /What Are You Reading|WAYR/ in r/MachineLearning in the last 30 days"
     ]
 
 
