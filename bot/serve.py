@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.config import Settings, SlackChannel
 from bot.errors import ConfigError, MidlistError
@@ -69,9 +72,35 @@ def build_app(channel: SlackChannel, store: Store) -> App:
         authorize=authorize,
         request_verification_enabled=True,
     )
+    app.use(ReplayGuard())
     for action_id, state in ACTIONS.items():
         app.action(action_id)(_on_click(store, state))
     return app
+
+
+class ReplayGuard:
+    """Refuses a request whose signature was already seen within Slack's five-minute window.
+
+    bolt rejects signatures older than five minutes; inside that window a captured request
+    would still verify. Slack signs every request afresh (a second click is a new signature),
+    so a repeat can only be a replay. Runs after bolt has verified the signature.
+    """
+
+    def __init__(self, window_seconds: float = 300.0):
+        self.window = window_seconds
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, request: BoltRequest, next_: Callable[[], BoltResponse]) -> BoltResponse | None:
+        signature = request.headers.get("x-slack-signature", [""])[0]
+        now = time.monotonic()
+        with self._lock:
+            self._seen = {s: t for s, t in self._seen.items() if now - t < self.window}
+            if signature in self._seen:
+                log.warning("refused a replayed Slack request")
+                return BoltResponse(status=401, body="replayed request")
+            self._seen[signature] = now
+        return next_()
 
 
 def _on_click(store: Store, state: str) -> Callable[..., None]:
@@ -128,4 +157,10 @@ def run_socket_mode(app: App, channel: SlackChannel) -> None:
             "Socket Mode needs the Slack channel's app_token (an xapp- token with connections:write); "
             "set `app_token: ${SLACK_APP_TOKEN}`"
         )
-    SocketModeHandler(app, channel.app_token.get_secret_value()).start()
+    try:
+        SocketModeHandler(app, channel.app_token.get_secret_value()).start()
+    except SlackApiError as exc:
+        raise MidlistError(
+            f"Slack refused the Socket Mode connection ({exc.response.get('error', exc)}); check app_token "
+            "and that Socket Mode is enabled in the Slack app"
+        ) from exc

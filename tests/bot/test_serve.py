@@ -141,6 +141,20 @@ def test_replayed_request_with_old_timestamp_is_rejected(
     assert filled.queue.states("robotics")["2405.00001"] == "queued"
 
 
+def test_replayed_request_within_the_window_is_rejected(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
+    """The same signed request sent again, seconds later, is refused; the first one counted."""
+    body = click_body(response_url, "midlist_skip", "robotics|2405.00001")
+    headers = signed(body)
+    assert post(endpoint, body, headers) == 200
+    assert len(replies(response_url)) == 1
+    filled.queue.mark("robotics", "2405.00001", "saved")  # the user changes their mind
+    assert post(endpoint, body, headers) == 401
+    assert filled.queue.states("robotics")["2405.00001"] == "saved"
+    assert len(response_url.log) == 1
+
+
 def test_signature_over_a_different_body_is_rejected(endpoint: str, response_url: HTTPServer, filled: Store) -> None:
     body = click_body(response_url, "midlist_save", "robotics|2405.00001")
     other = click_body(response_url, "midlist_skip", "robotics|2405.00001")
