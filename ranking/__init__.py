@@ -1,1 +1,39 @@
-"""Pure ranking: corpus + niche in, ordered picks with reasons out. Never imports bot/."""
+"""Pure ranking: corpus + niche in, ordered picks with reasons out. Never imports bot/.
+
+    index = build(ids, docs, dates)        # or TfidfIndex.load(dir), then index.add(...)
+    ranking = rank(index, profile, limit=7, mentions={...}, since=epoch_seconds)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import numpy as np
+
+from ranking.band import select
+from ranking.index import TfidfIndex, build
+from ranking.models import NicheProfile, Pick, Ranking
+from ranking.relevance import score
+
+__all__ = ["NicheProfile", "Pick", "Ranking", "TfidfIndex", "build", "rank"]
+
+
+def rank(
+    index: TfidfIndex,
+    profile: NicheProfile,
+    *,
+    limit: int = 10,
+    mentions: Mapping[str, int] | None = None,
+    since: int | None = None,
+    exclude_ids: Collection[str] = (),
+) -> Ranking:
+    """The niche's band picks among the index's papers (those dated at or after `since`)."""
+    rows = None if since is None else np.flatnonzero(index.dates >= since)
+    if len(index) == 0:
+        return Ranking(picks=(), pool_size=0, candidates=0)
+    scores = score(index, profile, rows)
+    ranking = select(index, profile, scores, limit=limit, mentions=mentions, exclude_ids=exclude_ids)
+    notes = tuple(f'no paper uses "{k}"' for k in scores.unknown_keywords) + tuple(
+        f"seed {s} is not in the corpus" for s in scores.missing_seeds
+    )
+    return Ranking(ranking.picks, ranking.pool_size, ranking.candidates, notes)

@@ -33,3 +33,4 @@ class Ranking:
     picks: tuple[Pick, ...]
     pool_size: int
     candidates: int  # papers considered before the pool was formed
+    notes: tuple[str, ...] = ()  # what the user may want to fix: unknown keywords, missing seeds

@@ -90,3 +90,4 @@ from bot.cli import queue  # noqa: E402,F401
 from bot.cli import run  # noqa: E402,F401
 from bot.cli import serve  # noqa: E402,F401
 from bot.cli import setup  # noqa: E402,F401
+from bot.cli import query  # noqa: E402,F401

@@ -1,0 +1,138 @@
+"""The quirky middle: the on-niche pool, ordered by how mainstream, and the percentile band.
+
+1. Pool. Candidates (papers that match the niche at all) are kept when their relevance is at
+   least POOL_RATIO of the reference relevance, the mean of the REFERENCE best candidates. The
+   pool therefore grows with the niche: a broad niche has many papers close to its best ones,
+   a narrow niche few. A fixed top-k, or "any keyword overlap", would not.
+2. Order. Within the pool, mainstream = relevance * (1 + MENTION_BOOST * log2(1 + mentions)):
+   a paper people discuss moves towards the top (percentile 0), a quiet one sinks.
+3. Band. A paper at position i of a pool of N sits at percentile 100 * i / N. Picks are spread
+   evenly over the band [lo, hi); if that is not enough (small pool, papers already delivered,
+   near-duplicates), the nearest positions outside the band fill up, so `limit` picks come back
+   whenever the pool holds that many. `band=None` takes the plain top.
+4. Diversity. A paper whose cosine to an accepted pick is DUPLICATE or more is skipped.
+Ties break on the paper id, so the same input always gives the same picks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+import numpy as np
+
+from ranking.index import TfidfIndex
+from ranking.models import NicheProfile, Pick, Ranking
+from ranking.relevance import Scores
+
+POOL_RATIO = 0.4
+REFERENCE = 10
+MENTION_BOOST = 0.5
+DUPLICATE = 0.8
+
+
+def pool(scores: Scores, ids: list[str]) -> np.ndarray:
+    """Row indices of the on-niche pool, most relevant first."""
+    cand = scores.candidates
+    if not len(cand):
+        return cand
+    rel = scores.relevance[cand]
+    order = np.lexsort((np.array([ids[r] for r in cand]), -rel))
+    cand, rel = cand[order], rel[order]
+    reference = rel[:REFERENCE].mean()
+    return cand[rel >= POOL_RATIO * reference]
+
+
+def select(
+    index: TfidfIndex,
+    profile: NicheProfile,
+    scores: Scores,
+    *,
+    limit: int,
+    mentions: Mapping[str, int] | None = None,
+    exclude_ids: Collection[str] = (),
+) -> Ranking:
+    mentions = mentions or {}
+    members = pool(scores, index.ids)
+    n = len(members)
+    if n == 0 or limit <= 0:
+        return Ranking(picks=(), pool_size=n, candidates=len(scores.candidates))
+    counts = np.array([mentions.get(index.ids[r], 0) for r in members], dtype=np.float64)
+    mainstream = scores.relevance[members] * (1 + MENTION_BOOST * np.log2(1 + counts))
+    order = np.lexsort((np.array([index.ids[r] for r in members]), -mainstream))
+    members, counts = members[order], counts[order]
+    excluded = set(exclude_ids)
+    chosen: list[int] = []  # positions in `members`
+    x = index.matrix
+    for position in _visit_order(n, profile.band, limit):
+        row = members[position]
+        if index.ids[row] in excluded:
+            continue
+        if chosen and (x[members[chosen]] @ x[row].T).max() >= DUPLICATE:
+            continue
+        chosen.append(position)
+        if len(chosen) == limit:
+            break
+    chosen.sort()
+    top = scores.relevance[members].max()
+    picks = tuple(
+        _pick(index, profile, scores, members[p], p, n, int(counts[p]), top) for p in chosen
+    )
+    return Ranking(picks=picks, pool_size=n, candidates=len(scores.candidates))
+
+
+def band_positions(n: int, band: tuple[int, int] | None) -> range:
+    """Positions of a pool of n whose percentile 100 * i / n lies in [lo, hi)."""
+    if band is None:
+        return range(0, n)
+    lo, hi = band
+    start = -(-lo * n // 100)  # ceil(lo * n / 100)
+    stop = -(-hi * n // 100)
+    return range(start, max(start, stop))
+
+
+def _visit_order(n: int, band: tuple[int, int] | None, limit: int) -> list[int]:
+    """Evenly spread band positions, then the rest of the band, then outward from it."""
+    inside = band_positions(n, band)
+    m = len(inside)
+    spread = [inside[j * m // limit] for j in range(min(limit, m))] if band is not None else []
+    seen = set(spread)
+    order = spread + [p for p in inside if p not in seen]
+    below = list(range(inside.start - 1, -1, -1))  # towards the mainstream
+    above = list(range(inside.stop, n))  # towards the fringe
+    for i in range(max(len(below), len(above))):
+        order += [p[i] for p in (above, below) if i < len(p)]
+    return order
+
+
+def _pick(
+    index: TfidfIndex,
+    profile: NicheProfile,
+    scores: Scores,
+    row: int,
+    position: int,
+    pool_size: int,
+    mentions: int,
+    top: float,
+) -> Pick:
+    vector = index.matrix[row]
+    present = set(vector.indices.tolist())
+    matched = tuple(p for p, cols in scores.keyword_columns.items() if cols and present.issuperset(cols))
+    percentile = 100.0 * position / pool_size
+    reasons = []
+    if matched:
+        reasons.append("matches " + ", ".join(f'"{m}"' for m in matched))
+    if scores.seed_similarity is not None and profile.seeds:
+        sim = float(scores.seed_similarity[row])
+        if sim >= 0.1 or not matched:
+            reasons.append(f"similar to the seed papers (cosine {sim:.2f})")
+    reasons.append(f"percentile {percentile:.0f} of a {pool_size}-paper pool")
+    if mentions:
+        reasons.append(f"discussed by {mentions} {'person' if mentions == 1 else 'people'}")
+    return Pick(
+        paper_id=index.ids[row],
+        score=round(float(scores.relevance[row] / top), 4) if top > 0 else 0.0,
+        percentile=round(percentile, 1),
+        reasons=tuple(reasons),
+        matched_terms=matched,
+        mentions=mentions,
+    )

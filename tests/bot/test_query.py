@@ -1,0 +1,149 @@
+"""`midlist query` and bot.rank on a temporary store and index."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.cli.query import parse_keywords, parse_since
+from bot.config import Niche, parse_settings
+from bot.rank import profile_for, rank_niche
+from bot.store import Store
+from ranking import NicheProfile
+from sources.models import Mention, Paper
+from tests.ranking.corpus import corpus, topic_papers
+
+KEYS = {"id", "title", "url", "score", "percentile", "reasons"}
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
+        "niches:\n  - name: ssm\n    keywords: [selective scan, linear recurrence]\n"
+        "    band: top\n    size: 2\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def filled(config: Path) -> Store:
+    store = Store(f"sqlite:///{config.parent / 'midlist.db'}")
+    dated = [
+        Paper(id=p.id, title=p.title, abstract=p.abstract, published=datetime(2025, 1, 1 + i % 20, tzinfo=UTC))
+        for i, p in enumerate(corpus())
+    ]
+    store.papers.upsert(dated)
+    yield store
+    store.close()
+
+
+def _query(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--config", str(config), "query", *args])
+    return result.exit_code, result.output
+
+
+def test_json_lists_ranked_papers_with_the_documented_keys(config: Path, filled: Store) -> None:
+    code, out = _query(config, "selective scan, linear recurrence", "--json", "--band", "top", "--limit", "3")
+    assert code == 0, out
+    records = json.loads(out)
+    assert len(records) == 3 and all(KEYS <= set(r) for r in records)
+    assert all(r["id"].startswith("2501.3") for r in records)  # the state space papers
+    assert records[0]["percentile"] == 0 and records[0]["url"] == f"https://arxiv.org/abs/{records[0]['id']}"
+    assert (config.parent / "index" / "meta.json").is_file()
+
+
+def test_table_fits_80_columns(config: Path, filled: Store) -> None:
+    code, out = _query(config, '"selective scan" recurrence', "--limit", "4")
+    assert code == 0, out
+    assert "picks, band 15-40% of a" in out
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_niche_from_config_uses_its_band_and_size(config: Path, filled: Store) -> None:
+    code, out = _query(config, "--niche", "ssm", "--json")
+    records = json.loads(out)
+    assert code == 0 and len(records) == 2 and records[0]["percentile"] == 0
+
+
+def test_no_match_says_so_and_what_to_change(config: Path, filled: Store) -> None:
+    code, out = _query(config, '"quantum chromodynamics"', "--since", "30d")
+    out = " ".join(out.split())
+    assert code == 0
+    assert "No papers match this niche." in out
+    assert 'no paper uses "quantum chromodynamics"' in out and "widen --since (now 30d)" in out
+
+
+def test_empty_store_points_at_import(config: Path) -> None:
+    code, out = _query(config, "selective scan")
+    assert code == 0 and "midlist import FILE" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["x", "--band", "40-15"], "expected two percentages like 15-40, or top"),
+        (["x", "--since", "last tuesday"], "expected a span like 7d"),
+        ([], "give KEYWORDS"),
+        (["x", "--niche", "nope"], "no niche named 'nope'"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(config: Path, filled: Store, args: list[str], message: str) -> None:
+    code, out = _query(config, *args)
+    assert code != 0 and message in out
+
+
+def test_since_keeps_only_recent_papers(config: Path, filled: Store) -> None:
+    code, out = _query(config, "selective scan", "--since", "2025-01-08", "--json", "--band", "top", "--limit", "50")
+    records = json.loads(out)
+    assert code == 0 and records
+    assert all(r["published"] >= "2025-01-08" for r in records)
+    assert len(records) < 12  # some state space papers are older
+
+
+def test_new_papers_reach_the_persisted_index(config: Path, filled: Store) -> None:
+    settings = parse_settings({"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}})
+    profile = NicheProfile("n", ("tokamak plasma",), band=None)
+    assert rank_niche(settings, filled, profile)[0].picks == ()
+    fresh = Paper(id="2502.00001", title="Tokamak plasma control", abstract="We steer tokamak plasma with learning.")
+    filled.papers.upsert([fresh])
+    ranking, papers = rank_niche(settings, filled, profile, limit=3)
+    assert [p.paper_id for p in ranking.picks] == ["2502.00001"] and papers["2502.00001"].title == fresh.title
+
+
+def test_rank_niche_excludes_delivered_and_counts_mentions(config: Path, filled: Store) -> None:
+    settings = parse_settings({"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}})
+    profile = NicheProfile("n", ("grasping", "tactile sensing"))
+    first, _ = rank_niche(settings, filled, profile, limit=3)
+    gone = {p.paper_id for p in first.picks}
+    again, papers = rank_niche(settings, filled, profile, limit=3, exclude_ids=gone)
+    assert len(again.picks) == 3 and not gone & set(papers)
+    target = again.picks[-1].paper_id
+    filled.papers.add_mentions(
+        [Mention(paper_id=target, source="reddit", external_id=f"c{i}", who=f"u{i}") for i in range(2)]
+    )
+    ranked, _ = rank_niche(settings, filled, NicheProfile("n", profile.keywords, band=None), limit=30)
+    assert {p.paper_id: p.mentions for p in ranked.picks}[target] == 2
+
+
+def test_profile_for_maps_queue_states_to_feedback(filled: Store) -> None:
+    niche = Niche(name="ssm", keywords=["selective scan"], band="top", seeds=["2501.30001"])
+    a, b, c = (p.id for p in topic_papers("ssm", 3))
+    for pid, state in ((a, "saved"), (b, "read"), (c, "skipped")):
+        filled.queue.mark("ssm", pid, state)
+    profile = profile_for(niche, filled)
+    assert profile.band is None and profile.seeds == ("2501.30001",)
+    assert profile.saved == tuple(sorted((a, b))) and profile.skipped == (c,)
+
+
+def test_keyword_parsing() -> None:
+    assert parse_keywords("selective scan, linear recurrence") == ["selective scan", "linear recurrence"]
+    assert parse_keywords('"selective scan" mamba') == ["selective scan", "mamba"]
+    assert parse_since("7d", datetime(2025, 1, 8, tzinfo=UTC)) == datetime(2025, 1, 1, tzinfo=UTC)

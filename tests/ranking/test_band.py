@@ -1,0 +1,134 @@
+"""Properties of the quirky-middle selection on a small hand-made corpus."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from ranking import NicheProfile, build, rank
+from ranking.band import DUPLICATE, band_positions
+from ranking.text import document
+from sources.models import Paper
+from tests.ranking.corpus import corpus, topic_papers
+
+SSM = ("selective scan", "linear recurrence", "state space model")
+
+
+def _index(papers: list[Paper]):  # type: ignore[no-untyped-def]
+    return build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))))
+
+
+@pytest.fixture(scope="module")
+def index():  # type: ignore[no-untyped-def]
+    return _index(corpus())
+
+
+@pytest.mark.parametrize("n", range(1, 301))
+def test_band_positions_hold_exactly_the_band_percentiles(n: int) -> None:
+    inside = set(band_positions(n, (15, 40)))
+    for position in range(n):
+        assert (position in inside) == (15 <= 100 * position / n < 40)
+
+
+def test_band_top_is_the_whole_pool() -> None:
+    assert band_positions(7, None) == range(7)
+
+
+def test_picks_sit_in_the_band_when_the_pool_allows(index) -> None:  # type: ignore[no-untyped-def]
+    ranking = rank(index, NicheProfile("ssm", SSM, band=(15, 40)), limit=2)
+    assert len(ranking.picks) == 2
+    assert all(15 <= p.percentile < 40 for p in ranking.picks)
+    assert ranking.pool_size <= 12 < ranking.candidates or ranking.pool_size <= 12
+
+
+def test_pool_is_the_niche_not_every_overlap(index) -> None:  # type: ignore[no-untyped-def]
+    ranking = rank(index, NicheProfile("ssm", SSM, band=None), limit=40)
+    assert {p.paper_id[5] for p in ranking.picks} == {"3"}  # only the state space papers
+
+
+def test_top_band_starts_at_the_most_mainstream_paper(index) -> None:  # type: ignore[no-untyped-def]
+    ranking = rank(index, NicheProfile("ssm", SSM, band=None), limit=3)
+    assert ranking.picks[0].percentile == 0
+    assert [p.percentile for p in ranking.picks] == sorted(p.percentile for p in ranking.picks)
+
+
+def test_same_input_same_picks_whatever_the_order(index) -> None:  # type: ignore[no-untyped-def]
+    papers = corpus()
+    random.Random(4).shuffle(papers)
+    profile = NicheProfile("robot", ("grasping", "tactile sensing"))
+    first = rank(index, profile, limit=3)
+    assert rank(index, profile, limit=3) == first
+    assert [p.paper_id for p in rank(_index(papers), profile, limit=3).picks] == [p.paper_id for p in first.picks]
+
+
+def test_exclusions_remove_papers(index) -> None:  # type: ignore[no-untyped-def]
+    profile = NicheProfile("robot", ("grasping", "robot"), exclude=("simulation",), band=None)
+    picks = rank(index, profile, limit=20).picks
+    texts = {p.id: document(p).lower() for p in corpus()}
+    assert picks and not any("simulation" in texts[p.paper_id] for p in picks)
+    assert any("simulation" in text for text in texts.values())
+
+
+def test_seeds_pull_in_related_papers(index) -> None:  # type: ignore[no-untyped-def]
+    seed = topic_papers("robot", 1)[0].id
+    without = rank(index, NicheProfile("n", ("auction",), band=None), limit=30)
+    with_seed = rank(index, NicheProfile("n", ("auction",), seeds=(seed,), band=None), limit=30)
+    robot = lambda r: {p.paper_id for p in r.picks if p.paper_id[5] == "2"}  # noqa: E731
+    assert robot(without) == set()
+    assert robot(with_seed) and seed not in robot(with_seed)
+    assert any("seed" in reason for p in with_seed.picks for reason in p.reasons)
+
+
+def test_seed_alone_is_a_niche(index) -> None:  # type: ignore[no-untyped-def]
+    seed = topic_papers("auction", 1)[0].id
+    ranking = rank(index, NicheProfile("n", ("zebrafish",), seeds=(seed,), band=None), limit=5)
+    assert ranking.picks and all(p.paper_id[5] == "1" for p in ranking.picks)
+    assert 'no paper uses "zebrafish"' in ranking.notes
+
+
+def test_niche_matching_nothing_says_which_keyword(index) -> None:  # type: ignore[no-untyped-def]
+    ranking = rank(index, NicheProfile("n", ("quantum chromodynamics",)))
+    assert ranking.picks == () and ranking.pool_size == 0
+    assert ranking.notes == ('no paper uses "quantum chromodynamics"',)
+
+
+def test_one_paper_corpus() -> None:
+    paper = topic_papers("ssm", 1)[0]
+    ranking = rank(_index([paper]), NicheProfile("n", ("selective scan",)), limit=5)
+    assert [p.paper_id for p in ranking.picks] == [paper.id]
+    assert ranking.picks[0].reasons[0] == 'matches "selective scan"'
+
+
+def test_mentions_move_a_paper_towards_the_mainstream(index) -> None:  # type: ignore[no-untyped-def]
+    profile = NicheProfile("ssm", SSM, band=None)
+    quiet = {p.paper_id: p.percentile for p in rank(index, profile, limit=50).picks}
+    target = max(quiet, key=quiet.get)  # the least mainstream paper
+    loud = rank(index, profile, limit=50, mentions={target: 3})
+    moved = {p.paper_id: p for p in loud.picks}[target]
+    assert moved.percentile < quiet[target]
+    assert moved.mentions == 3 and "discussed by 3 people" in moved.reasons
+
+
+def test_delivered_papers_never_return_and_the_band_still_fills(index) -> None:  # type: ignore[no-untyped-def]
+    profile = NicheProfile("ssm", SSM)
+    first = rank(index, profile, limit=3)
+    gone = {p.paper_id for p in first.picks}
+    second = rank(index, profile, limit=3, exclude_ids=gone)
+    assert len(second.picks) == 3 and not gone & {p.paper_id for p in second.picks}
+
+
+def test_no_near_duplicates_among_picks(index) -> None:  # type: ignore[no-untyped-def]
+    picks = rank(index, NicheProfile("ssm", SSM, band=None), limit=12).picks
+    rows = [index.row_of[p.paper_id] for p in picks]
+    sims = (index.matrix[rows] @ index.matrix[rows].T).toarray()
+    off = sims[~np.eye(len(rows), dtype=bool)]
+    assert len(picks) >= 2 and off.max() < DUPLICATE
+
+
+def test_reasons_name_terms_percentile_and_pool(index) -> None:  # type: ignore[no-untyped-def]
+    pick = rank(index, NicheProfile("ssm", ("selective scan", "linear recurrence")), limit=1).picks[0]
+    assert pick.matched_terms and pick.reasons[0].startswith("matches ")
+    assert any(r.startswith("percentile ") and r.endswith("-paper pool") for r in pick.reasons)
+    assert 0 < pick.score <= 1
