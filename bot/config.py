@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.cron import parse_cron
 from bot.errors import ConfigError
 from sources.ids import parse_arxiv_id
 
@@ -142,6 +143,13 @@ class Niche(Model):
             raise ValueError(f'expected two percentages like [15, 40] or "top", got {value!r}')
         return tuple(value)
 
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_cron(value, "UTC")
+        return value
+
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, seeds: list[str]) -> list[str]:
@@ -219,10 +227,7 @@ class Schedule(Model):
     @field_validator("collect", "digest")
     @classmethod
     def _cron(cls, value: str) -> str:
-        # Checked exactly as the scheduler will read it (imported here: it imports this module).
-        from bot.scheduler import parse_cron
-
-        parse_cron(value, "UTC")
+        parse_cron(value, "UTC")  # checked exactly as the scheduler will read it
         return value
 
 
@@ -420,4 +425,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     storage = settings.storage.model_copy(
         update={"url": url, "index_dir": resolve(settings.storage.index_dir)}
     )
-    return settings.model_copy(update={"storage": storage})
+    channels = {
+        name: ch.model_copy(update={"path": resolve(ch.path)}) if isinstance(ch, FileChannel) else ch
+        for name, ch in settings.channels.items()
+    }
+    return settings.model_copy(update={"storage": storage, "channels": channels})

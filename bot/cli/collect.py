@@ -25,7 +25,7 @@ from bot.collect import CollectReport, collect_all
 def collect(app: App, sources: tuple[str, ...]) -> None:
     """Run the configured collectors once and print counts per source (exit 1 if one failed)."""
     report = collect_all(app.settings, app.store, list(sources) or None)
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     if not report.sources:
         console.print("Nothing to collect: no source is enabled under sources: in the config.")
         return

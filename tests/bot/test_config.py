@@ -169,3 +169,27 @@ def test_init_writes_a_config_that_checks(tmp_path: Path) -> None:
     again = runner.invoke(cli, ["--config", str(path), "init"])
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("schedule:\n  digest: '30 8 * *'\n", "schedule.digest: '30 8 * *' is not a crontab line"),
+        (
+            "schedule:\n  collect: '30 20 * * sun-xyz'\n",
+            "schedule.collect: '30 20 * * sun-xyz' is not a valid crontab line: 'xyz' is not a weekday",
+        ),
+        (
+            MINIMAL + "    schedule: '61 8 * * *'\n",
+            "niches[0].schedule: '61 8 * * *' is not a valid crontab line",
+        ),
+    ],
+)
+def test_cron_errors_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in error_for(tmp_path, text)
+
+
+def test_file_channel_path_is_beside_the_config_file(tmp_path: Path) -> None:
+    text = "channels:\n  f:\n    type: file\n    path: out/{niche}-{date}.md\n"
+    settings = load_settings(write(tmp_path, text))
+    assert settings.channels["f"].path == str(tmp_path / "out/{niche}-{date}.md")

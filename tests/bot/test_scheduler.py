@@ -151,9 +151,8 @@ def test_no_shared_digest_job_when_every_niche_has_its_own_schedule() -> None:
 
 
 def test_bad_niche_schedule_is_a_config_error_with_its_key() -> None:
-    settings = settings_with(niches=[{"name": "a", "keywords": ["x"], "schedule": "every day"}])
-    with pytest.raises(ConfigError, match=r"niches\[0\]\.schedule"):
-        plan(settings, "/c.yaml")
+    with pytest.raises(ConfigError, match=r"niches\[0\]\.schedule: 'every day' is not a crontab line"):
+        settings_with(niches=[{"name": "a", "keywords": ["x"], "schedule": "every day"}])
 
 
 # ---- persistence and catch-up ---------------------------------------------------------------
