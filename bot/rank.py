@@ -73,7 +73,9 @@ def rank_papers(
     """
     by_id = {p.id: p for p in papers}
     ids = list(by_id)
-    index = build(ids, [document(by_id[i]) for i in ids], [_paper_date(by_id[i]) for i in ids])
+    index = build(
+        ids, [document(by_id[i]) for i in ids], [_paper_date(by_id[i]) for i in ids], [by_id[i].categories for i in ids]
+    )
     ranking = rank(index, profile, limit=limit or DEFAULT_LIMIT)
     return ranking, {p.paper_id: by_id[p.paper_id] for p in ranking.picks}
 
@@ -92,7 +94,9 @@ def update_index(settings: Settings, store: Store) -> TfidfIndex:
     if not fresh and not filled:
         return index
     added = fresh + filled
-    index.add([p.id for p in added], [document(p) for p in added], [_paper_date(p) for p in added])
+    index.add(
+        [p.id for p in added], [document(p) for p in added], [_paper_date(p) for p in added], [p.categories for p in added]
+    )
     if index.needs_refit():
         return _rebuild(directory, store, started)
     _stamp(index, store, started, placeholders=set(placeholders) - {p.id for p in filled}, papers=added)
@@ -117,7 +121,9 @@ def _load(directory: Path, store: Store) -> TfidfIndex | None:
 
 def _rebuild(directory: Path, store: Store, started: datetime) -> TfidfIndex:
     papers = list(store.papers.iter_all())
-    index = build([p.id for p in papers], [document(p) for p in papers], [_paper_date(p) for p in papers])
+    index = build(
+        [p.id for p in papers], [document(p) for p in papers], [_paper_date(p) for p in papers], [p.categories for p in papers]
+    )
     _stamp(index, store, started, placeholders=set(), papers=papers)
     index.save(directory)
     log.info("index: built from %d papers", len(index))

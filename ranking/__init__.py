@@ -13,9 +13,9 @@ import numpy as np
 from ranking.band import select
 from ranking.index import TfidfIndex, build
 from ranking.models import NicheProfile, Pick, Ranking
-from ranking.relevance import score
+from ranking.relevance import DEFAULT, Weights, score
 
-__all__ = ["NicheProfile", "Pick", "Ranking", "TfidfIndex", "build", "rank"]
+__all__ = ["NicheProfile", "Pick", "Ranking", "TfidfIndex", "Weights", "build", "rank"]
 
 
 def rank(
@@ -26,12 +26,13 @@ def rank(
     mentions: Mapping[str, int] | None = None,
     since: int | None = None,
     exclude_ids: Collection[str] = (),
+    weights: Weights = DEFAULT,
 ) -> Ranking:
     """The niche's band picks among the index's papers (those dated at or after `since`)."""
     rows = None if since is None else np.flatnonzero(index.dates >= since)
     if len(index) == 0:
         return Ranking(picks=(), pool_size=0, candidates=0)
-    scores = score(index, profile, rows)
+    scores = score(index, profile, rows, weights)
     ranking = select(index, profile, scores, limit=limit, mentions=mentions, exclude_ids=exclude_ids)
     notes = tuple(f'no paper uses "{k}"' for k in scores.unknown_keywords) + tuple(
         f"seed {s} is not in the corpus" for s in scores.missing_seeds

@@ -24,7 +24,7 @@ from ranking.index import TfidfIndex
 from ranking.models import NicheProfile, Pick, Ranking
 from ranking.relevance import Scores
 
-POOL_RATIO = 0.4
+POOL_RATIO = 0.5
 REFERENCE = 10
 MENTION_BOOST = 0.5
 DUPLICATE = 0.8

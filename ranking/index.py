@@ -45,6 +45,8 @@ SMALL_CORPUS = 500  # below this every word and phrase counts: pruning would lea
 REFIT_GROWTH = 1.5  # refit once the corpus is 50% larger than the one the vocabulary came from
 _STOP = -2  # dropped before n-grams are formed (n-grams skip stop words, as sklearn does)
 _UNKNOWN = -1  # out of vocabulary: breaks any n-gram through it
+_BREAK = "\x00"  # a token the tokenizer never yields; resolves to _UNKNOWN
+TAG_PREFIX = "tag:"  # no text token contains ":", so a tag never collides with a word
 
 
 class IndexError_(Exception):
@@ -94,6 +96,18 @@ class TfidfIndex:
         return normalize(weighted, copy=False)
 
     @cached_property
+    def tag_matrix(self) -> sp.csr_matrix:
+        """Binary papers x tags (arXiv categories), columns in `tag_names` order."""
+        return (self.tf[:, self.tag_columns] > 0).astype(np.float32).tocsr()
+
+    @cached_property
+    def tag_columns(self) -> np.ndarray:
+        return np.array(
+            [c for t, c in zip(self.terms, self.term_cols.tolist(), strict=True) if t.startswith(TAG_PREFIX)],
+            dtype=np.int64,
+        )
+
+    @cached_property
     def _names(self) -> dict[int, str]:
         names = {int(c): t for t, c in zip(self.terms, self.term_cols, strict=True)}
         for key, col in zip(self.bigrams.tolist(), self.bigram_cols.tolist(), strict=True):
@@ -132,7 +146,13 @@ class TfidfIndex:
 
     # ---- growth ----------------------------------------------------------------------------
 
-    def add(self, ids: Sequence[str], docs: Sequence[str], dates: Sequence[int]) -> int:
+    def add(
+        self,
+        ids: Sequence[str],
+        docs: Sequence[str],
+        dates: Sequence[int],
+        tags: Sequence[Sequence[str]] | None = None,
+    ) -> int:
         """Index papers with the stored bigram vocabulary; new words get new columns.
 
         A paper already indexed is replaced. Document frequencies follow, so idf stays that
@@ -145,6 +165,7 @@ class TfidfIndex:
         ids = [ids[i] for i in order]
         docs = [docs[i] for i in order]
         new_dates = np.asarray([dates[i] for i in order], dtype=np.int64)
+        new_tags = None if tags is None else [tags[i] for i in order]
         lookup = self.term_index
         grown: list[str] = []
 
@@ -157,7 +178,7 @@ class TfidfIndex:
                 grown.append(term)
             return lookup[term]
 
-        seq, doc_of = _sequence(docs, resolve)
+        seq, doc_of = _sequence(docs, resolve, new_tags)
         if grown:
             first = self.n_features
             self.terms = self.terms + grown
@@ -170,7 +191,7 @@ class TfidfIndex:
         self.tf = sp.vstack([self.tf[keep], tf], format="csr")
         self.ids = [pid for pid, k in zip(self.ids, keep, strict=True) if k] + list(ids)
         self.dates = np.concatenate([self.dates[keep], new_dates])
-        for name in ("row_of", "idf", "matrix", "_names"):
+        for name in ("row_of", "idf", "matrix", "_names", "tag_matrix", "tag_columns"):
             self.__dict__.pop(name, None)
         return len(ids)
 
@@ -247,6 +268,7 @@ def build(
     ids: Sequence[str],
     docs: Sequence[str],
     dates: Sequence[int],
+    tags: Sequence[Sequence[str]] | None = None,
     *,
     min_df: tuple[int, int] = (MIN_DF_TERM, MIN_DF_NGRAM),
 ) -> TfidfIndex:
@@ -264,14 +286,15 @@ def build(
         term = term_of(token)
         return _STOP if term is None else vocab.setdefault(term, len(vocab))
 
-    seq, doc_of = _sequence(docs, resolve)
+    seq, doc_of = _sequence(docs, resolve, tags)
     n, v = len(docs), len(vocab)
     if n < SMALL_CORPUS:
         min_df = (1, 1)
-    words = _coo(doc_of, seq, np.ones(len(seq), np.float32), (n, v))
+    known = seq >= 0
+    words = _coo(doc_of[known], seq[known], np.ones(int(known.sum()), np.float32), (n, v))
     kept_terms = np.flatnonzero(_presence(words, v) >= min_df[0])
     t = len(kept_terms)
-    remap = np.full(v, _UNKNOWN, dtype=np.int64)
+    remap = np.full(v + 1, _UNKNOWN, dtype=np.int64)  # remap[-1]: a break stays a break
     remap[kept_terms] = np.arange(t)
 
     # Distinct (bigram, paper) pairs with their counts, by one integer sort.
@@ -306,16 +329,22 @@ def build(
     )
 
 
-def _sequence(docs: Sequence[str], resolve: Callable[[str], int]) -> tuple[np.ndarray, np.ndarray]:
+def _sequence(
+    docs: Sequence[str], resolve: Callable[[str], int], tags: Sequence[Sequence[str]] | None
+) -> tuple[np.ndarray, np.ndarray]:
     """All documents' term ids in one flat array, and the document each belongs to.
 
     Each distinct token is resolved once; stop words are dropped here, unknown words stay as
-    _UNKNOWN so that no bigram is formed across them.
+    _UNKNOWN so that no bigram is formed across them. Tags (arXiv categories) follow the text
+    as `tag:cs.ro` terms, each behind a break so they never form bigrams.
     """
-    cache: dict[str, int] = {}
+    cache: dict[str, int] = {_BREAK: _UNKNOWN}
     seqs, docs_of = [], []
     for start in range(0, len(docs), _CHUNK):
         tokens = [TOKEN.findall(d.lower()) for d in docs[start : start + _CHUNK]]
+        if tags is not None:
+            for i, extra in enumerate(tags[start : start + _CHUNK]):
+                tokens[i].extend(t for tag in extra for t in (_BREAK, TAG_PREFIX + tag.lower()))
         lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
         flat = list(chain.from_iterable(tokens))
         for token in sorted(set(flat).difference(cache)):

@@ -1,21 +1,25 @@
-"""Relevance of every paper to a niche: keyword phrases, seeds, feedback, query expansion.
+"""Relevance of every paper to a niche: keyword phrases, the niche's core, seeds, feedback.
 
-The blend, per paper (each part scaled to [0, 1] over the candidates):
+The blend, per paper (each part scaled to [0, 1] over the candidates; knobs in `Weights`):
 
-    relevance = max(keywords + EXPANSION * expansion, (1 + EXPANSION) * seed similarity)
-    relevance = (1 - FEEDBACK) * relevance + FEEDBACK * feedback      (only with enough feedback)
+    relevance = keywords + expansion * core + categories * home
+    relevance = max(relevance, (1 + expansion) * seeds)                (with seed papers)
+    relevance = (1 - feedback) * relevance + feedback * feedback_score  (with enough feedback)
 
-- keywords: the paper's tf-idf weight on each phrase's own feature (the word, or every bigram
-  along a multi-word phrase) plus a smaller weight on the phrase's separate words, summed over
-  phrases, so a paper that covers several of the niche's phrases outranks one that repeats one.
-- expansion: cosine to the centroid of the best keyword matches (pseudo-relevance feedback). It
-  gives weight to the niche's own vocabulary that the user did not type, which keeps the deeper
-  part of the pool, where the band lives, on-niche.
-- seeds: cosine to the centroid of the seed papers, scaled so the closest paper counts like a
-  perfect keyword match; a seed pulls in papers that share none of the keywords.
+- keywords: per phrase, the paper's tf-idf weight on the phrase's own feature (the word, or every
+  bigram along a multi-word phrase) plus a smaller weight on its separate words, divided by the
+  typical (`saturation` quantile) match of that phrase and capped at 1; averaged over phrases.
+  Repeating one phrase cannot beat covering several of the niche's phrases.
+- core: cosine to the centroid of the `expansion_docs` best keyword matches (pseudo-relevance
+  feedback). It brings in the niche's own vocabulary that the user did not type, which keeps the
+  deeper part of the pool, where the band lives, on-niche.
+- home: how over-represented the paper's arXiv categories are among those best matches
+  (`_home_categories`). Papers without categories get 0 here, nothing worse.
+- seeds: cosine to the centroid of the seed papers; the closest counts like a perfect keyword
+  match, so a seed pulls in papers that share none of the keywords.
 - exclusions drop a paper outright.
-Only papers that match a keyword (or resemble a seed) are candidates: expansion re-orders the
-niche, it never brings in papers from elsewhere.
+Only papers that match a keyword (or resemble a seed) are candidates: the other signals order
+the niche, they never bring in papers from elsewhere.
 """
 
 from __future__ import annotations
@@ -33,13 +37,22 @@ from ranking.models import NicheProfile
 
 log = logging.getLogger(__name__)
 
-PHRASE = 1.0  # weight of a phrase's own feature
-WORDS = 0.25  # weight shared by a multi-word phrase's separate words
-EXPANSION = 0.6
-EXPANSION_DOCS = 25  # best keyword matches that define the expansion centroid
-SEED_FLOOR = 0.15  # cosine to the seeds that makes a paper a candidate without keywords
-FEEDBACK = 0.3
-SATURATION = 0.75
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """The blend's knobs. Defaults were chosen on the development niches (bench/quality.py)."""
+
+    words: float = 0.25  # shared by a multi-word phrase's separate words (its own feature: 1)
+    saturation: float = 0.75  # quantile of a phrase's matches that counts as a full match
+    expansion: float = 1.0
+    expansion_docs: int = 10  # best keyword matches that define the niche's core
+    categories: float = 0.5  # 0 ranks on text alone
+    seed_floor: float = 0.15  # cosine to the seeds that makes a paper a candidate without keywords
+    feedback: float = 0.3
+
+
+DEFAULT = Weights()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +65,9 @@ class Scores:
     missing_seeds: tuple[str, ...]
 
 
-def score(index: TfidfIndex, profile: NicheProfile, rows: np.ndarray | None = None) -> Scores:
+def score(
+    index: TfidfIndex, profile: NicheProfile, rows: np.ndarray | None = None, weights: Weights = DEFAULT
+) -> Scores:
     """Relevance of the given rows (default all) to the profile; other rows score 0."""
     x = index.matrix
     n = x.shape[0]
@@ -69,11 +84,11 @@ def score(index: TfidfIndex, profile: NicheProfile, rows: np.ndarray | None = No
             unknown.append(phrase)
             continue
         query = np.zeros(index.n_features, dtype=np.float32)
-        query[own] = PHRASE / len(own)
+        query[own] = 1.0 / len(own)
         words = index.term_columns(phrase)
         if len(words) > 1:
-            query[words] += WORDS / len(words)
-        keyword += _saturated(np.asarray(x @ query).ravel(), allowed)
+            query[words] += weights.words / len(words)
+        keyword += _saturated(np.asarray(x @ query).ravel(), allowed, weights.saturation)
     keyword /= max(len(profile.keywords), 1)
 
     for phrase in profile.exclude:
@@ -87,17 +102,18 @@ def score(index: TfidfIndex, profile: NicheProfile, rows: np.ndarray | None = No
 
     is_candidate = allowed & (keyword > 0)
     if seed_sim is not None:
-        is_candidate |= allowed & (seed_sim >= SEED_FLOOR)
+        is_candidate |= allowed & (seed_sim >= weights.seed_floor)
         is_candidate[seed_rows] = False  # the user has them already
     relevance = keyword.copy()
     if is_candidate.any() and keyword.max() > 0:
-        best = _top(keyword, is_candidate, EXPANSION_DOCS)
-        relevance += EXPANSION * _scaled(_similarity(x, best), is_candidate)
+        best = _top(keyword, is_candidate, weights.expansion_docs)
+        relevance += weights.expansion * _scaled(_similarity(x, best), is_candidate)
+        relevance += weights.categories * _scaled(_home_categories(index, best), is_candidate)
     if seed_sim is not None:
-        relevance = np.maximum(relevance, (1 + EXPANSION) * _scaled(seed_sim, is_candidate))
+        relevance = np.maximum(relevance, (1 + weights.expansion) * _scaled(seed_sim, is_candidate))
     fb = _feedback(index, profile)
     if fb is not None:
-        relevance = (1 - FEEDBACK) * _scaled(relevance, is_candidate) + FEEDBACK * fb
+        relevance = (1 - weights.feedback) * _scaled(relevance, is_candidate) + weights.feedback * fb
     relevance = np.where(is_candidate, relevance, 0.0)
     return Scores(
         relevance=relevance,
@@ -107,6 +123,22 @@ def score(index: TfidfIndex, profile: NicheProfile, rows: np.ndarray | None = No
         unknown_keywords=tuple(unknown),
         missing_seeds=missing,
     )
+
+
+def _home_categories(index: TfidfIndex, best: np.ndarray) -> np.ndarray:
+    """Per paper, how much its categories are the niche's home: over-represented among `best`.
+
+    A category's weight is share * log(share / prior) (its contribution to the KL divergence of
+    the best matches' categories from the corpus's), so a category every paper has (cs.LG) or
+    none of the best have counts for nothing.
+    """
+    tags = index.tag_matrix
+    if tags.shape[1] == 0 or not len(best):
+        return np.zeros(tags.shape[0])
+    prior = np.asarray(tags.mean(axis=0)).ravel()
+    share = np.asarray(tags[best].mean(axis=0)).ravel()
+    weight = np.clip(share * np.log((share + 1e-3) / (prior + 1e-3)), 0.0, None)
+    return np.asarray(tags @ weight).ravel()
 
 
 def _feedback(index: TfidfIndex, profile: NicheProfile) -> np.ndarray | None:
@@ -132,8 +164,8 @@ def _similarity(x: sp.csr_matrix, rows: Sequence[int] | np.ndarray) -> np.ndarra
     return np.asarray(x @ (centroid / norm)).ravel()
 
 
-def _saturated(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """values / their SATURATION quantile among matching papers, capped at 1.
+def _saturated(values: np.ndarray, mask: np.ndarray, quantile: float) -> np.ndarray:
+    """values / their `quantile` quantile among matching papers, capped at 1.
 
     A typical match of one phrase counts 1 and repeating it cannot count more, so covering
     several of the niche's phrases is what raises a paper.
@@ -141,7 +173,7 @@ def _saturated(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     matching = values[mask & (values > 0)]
     if not len(matching):
         return np.zeros_like(values)
-    return np.minimum(values / np.quantile(matching, SATURATION), 1.0)
+    return np.minimum(values / np.quantile(matching, quantile), 1.0)
 
 
 def _scaled(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
