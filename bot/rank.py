@@ -1,8 +1,8 @@
 """Glue between the store and the ranker: keep the persisted index in step, rank a niche.
 
 The index lives in `storage.index_dir`. Each call brings it up to date with the store before
-ranking: papers first seen (or published) since the index's watermark are transformed with the
-stored vocabulary and appended; papers that were only placeholders (a link seen, metadata not
+ranking: when the store holds more papers than the index, those first seen (or published) since
+the index's watermark are transformed with the stored vocabulary and appended; papers that were only placeholders (a link seen, metadata not
 yet looked up) are re-indexed once their abstract arrives. When the corpus has grown by half
 since the vocabulary was fitted (`ranking.index.REFIT_GROWTH`), or the index belongs to another
 database or cannot be read, it is rebuilt from every stored paper. A new version of a paper
@@ -87,10 +87,16 @@ def update_index(settings: Settings, store: Store) -> TfidfIndex:
     index = _load(directory, store)
     if index is None or index.needs_refit():
         return _rebuild(directory, store, started)
-    watermark = datetime.fromisoformat(index.extra["watermark"])
-    fresh = [p for p in store.papers.iter_all(since=watermark) if p.id not in index.row_of]
-    placeholders = index.extra.get("placeholders", "").split()
-    filled = [p for p in store.papers.get_many(placeholders).values() if p.abstract]
+    placeholders = set(index.extra.get("placeholders", "").split())
+    filled = [p for p in store.papers.get_many(sorted(placeholders)).values() if p.abstract]
+    total = store.papers.count()
+    if total < len(index):
+        log.info("the store holds fewer papers than the index; rebuilding it")
+        return _rebuild(directory, store, started)
+    fresh = []
+    if total > len(index):  # only then can anything be new: papers are never deleted
+        watermark = datetime.fromisoformat(index.extra["watermark"])
+        fresh = [p for p in store.papers.iter_all(since=watermark) if p.id not in index.row_of]
     if not fresh and not filled:
         return index
     added = fresh + filled
@@ -99,7 +105,7 @@ def update_index(settings: Settings, store: Store) -> TfidfIndex:
     )
     if index.needs_refit():
         return _rebuild(directory, store, started)
-    _stamp(index, store, started, placeholders=set(placeholders) - {p.id for p in filled}, papers=added)
+    _stamp(index, store, started, placeholders=placeholders - {p.id for p in filled}, papers=added)
     index.save(directory)
     log.info("index: added %d papers (%d rows)", len(added), len(index))
     return index
@@ -120,11 +126,21 @@ def _load(directory: Path, store: Store) -> TfidfIndex | None:
 
 
 def _rebuild(directory: Path, store: Store, started: datetime) -> TfidfIndex:
-    papers = list(store.papers.iter_all())
-    index = build(
-        [p.id for p in papers], [document(p) for p in papers], [_paper_date(p) for p in papers], [p.categories for p in papers]
-    )
-    _stamp(index, store, started, placeholders=set(), papers=papers)
+    ids: list[str] = []
+    docs: list[str] = []
+    dates: list[int] = []
+    tags: list[tuple[str, ...]] = []
+    waiting: list[Paper] = []
+    for paper in store.papers.iter_all():  # columns only: Paper objects are not kept
+        ids.append(paper.id)
+        docs.append(document(paper))
+        dates.append(_paper_date(paper))
+        tags.append(paper.categories)
+        if not paper.abstract:
+            waiting.append(paper)
+    index = build(ids, docs, dates, tags)
+    del docs
+    _stamp(index, store, started, placeholders=set(), papers=waiting)
     index.save(directory)
     log.info("index: built from %d papers", len(index))
     return index

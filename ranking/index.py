@@ -4,8 +4,8 @@ Why not `TfidfVectorizer.fit` directly: with n-grams it spends most of its time 
 pruning a Python dict of every n-gram string. Here a document's terms become integer ids once,
 and bigrams are integer keys computed with numpy (`a*T + b`), so a cold build of the
 74.7k-paper corpus takes a fraction of the time while phrases still match as phrases. The idf
-formula is sklearn's `TfidfTransformer` one (smooth idf, sublinear tf; a test holds them equal)
-and rows are l2-normalised with sklearn's `normalize`.
+formula is sklearn's `TfidfTransformer` one (smooth idf, sublinear tf, l2 rows; a test holds
+them equal); it is computed here so that a query never imports sklearn (a second of start-up).
 
 What is stored is the sublinear term-frequency matrix and each column's document frequency;
 idf weighting and l2 normalisation are applied on load. Adding papers therefore updates the
@@ -30,14 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from ranking.text import TOKEN, term_of
 from ranking.text import terms as phrase_terms
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 KEY_BASE = 1 << 31  # bigram key = a * KEY_BASE + b: stable while the vocabulary grows
 MIN_DF_TERM = 2  # a word seen in one paper only is a typo or a name: no use for matching niches
 MIN_DF_NGRAM = 3  # a phrase must recur to be a phrase
@@ -91,9 +90,17 @@ class TfidfIndex:
     @cached_property
     def matrix(self) -> sp.csr_matrix:
         """l2-normalised tf-idf rows, what similarities are computed on."""
-        weighted = self.tf.copy()
-        weighted.data *= self.idf[weighted.indices]
-        return normalize(weighted, copy=False)
+        tf = self.tf
+        data = tf.data * self.idf[tf.indices]
+        squares = np.square(data, dtype=np.float64)
+        lengths = np.diff(tf.indptr)
+        sums = np.zeros(len(lengths))
+        filled = lengths > 0
+        sums[filled] = np.add.reduceat(squares, tf.indptr[:-1][filled]) if len(squares) else 0
+        norms = np.sqrt(sums)
+        norms[norms == 0] = 1
+        data /= np.repeat(norms, lengths).astype(np.float32)
+        return sp.csr_matrix((data, tf.indices, tf.indptr), shape=tf.shape)
 
     @cached_property
     def tag_matrix(self) -> sp.csr_matrix:
@@ -203,7 +210,12 @@ class TfidfIndex:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".index-", dir=target.parent))
         try:
-            sp.save_npz(tmp / "tf.npz", self.tf, compressed=False)
+            # Plain .npy files so a query can map them instead of reading and weighting: the
+            # weighted matrix shares its indices with tf, so it costs one more data array.
+            np.save(tmp / "indices.npy", self.tf.indices)
+            np.save(tmp / "indptr.npy", self.tf.indptr)
+            np.save(tmp / "tf.npy", self.tf.data)
+            np.save(tmp / "weights.npy", self.matrix.data)
             np.savez(
                 tmp / "arrays.npz",
                 term_cols=self.term_cols,
@@ -212,14 +224,7 @@ class TfidfIndex:
                 df=self.df,
                 dates=self.dates,
             )
-            meta = {
-                "format": FORMAT,
-                "fitted_rows": self.fitted_rows,
-                "terms": self.terms,
-                "ids": self.ids,
-                "extra": self.extra,
-            }
-            (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+            (tmp / "meta.json").write_text(json.dumps(self._meta()), encoding="utf-8")
             old = target.with_name(target.name + ".old")
             if old.exists():
                 shutil.rmtree(old)
@@ -230,6 +235,16 @@ class TfidfIndex:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def _meta(self) -> dict[str, object]:
+        return {
+            "format": FORMAT,
+            "fitted_rows": self.fitted_rows,
+            "shape": list(self.tf.shape),
+            "terms": self.terms,
+            "ids": self.ids,
+            "extra": self.extra,
+        }
+
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> TfidfIndex:
         path = Path(directory)
@@ -238,19 +253,24 @@ class TfidfIndex:
             if meta.get("format") != FORMAT:
                 raise IndexError_(f"{path}: index format {meta.get('format')}, expected {FORMAT}")
             arrays = np.load(path / "arrays.npz")
-            tf = sp.load_npz(path / "tf.npz").tocsr()
-            return cls(
+            indices, indptr, tf_data, weights = (
+                np.load(path / f"{name}.npy", mmap_mode="r") for name in ("indices", "indptr", "tf", "weights")
+            )
+            shape = tuple(meta["shape"])
+            index = cls(
                 terms=meta["terms"],
                 term_cols=arrays["term_cols"],
                 bigrams=arrays["bigrams"],
                 bigram_cols=arrays["bigram_cols"],
-                tf=tf,
+                tf=sp.csr_matrix((tf_data, indices, indptr), shape=shape),
                 df=arrays["df"],
                 ids=meta["ids"],
                 dates=arrays["dates"],
                 fitted_rows=int(meta["fitted_rows"]),
                 extra=dict(meta.get("extra", {})),
             )
+            index.__dict__["matrix"] = sp.csr_matrix((weights, indices, indptr), shape=shape)
+            return index
         except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
             raise IndexError_(f"{path}: cannot read the ranking index ({exc})") from exc
 
@@ -290,8 +310,10 @@ def build(
     n, v = len(docs), len(vocab)
     if n < SMALL_CORPUS:
         min_df = (1, 1)
+    # Intermediates are dropped as soon as they are used: they, not the result, set peak memory.
     known = seq >= 0
     words = _coo(doc_of[known], seq[known], np.ones(int(known.sum()), np.float32), (n, v))
+    del known
     kept_terms = np.flatnonzero(_presence(words, v) >= min_df[0])
     t = len(kept_terms)
     remap = np.full(v + 1, _UNKNOWN, dtype=np.int64)  # remap[-1]: a break stays a break
@@ -299,21 +321,32 @@ def build(
 
     # Distinct (bigram, paper) pairs with their counts, by one integer sort.
     keys, key_doc = _bigram_keys(seq, doc_of, v)
-    pairs, pair_counts = _distinct(keys * max(n, 1) + key_doc)
-    pair_keys, pair_docs = pairs // max(n, 1), pairs % max(n, 1)
-    uniq, key_df = _distinct(pair_keys, presorted=True)
+    del seq, doc_of
+    width = max(n, 1)
+    pairs, pair_counts = _distinct(keys * width + key_doc)
+    del keys, key_doc
+    pair_docs = (pairs % width).astype(np.int32)
+    uniq, key_df = _distinct(pairs // width, presorted=True)
+    del pairs
     kept_keys = key_df >= max(min_df[1], min_df[0])  # so both its words are kept words
-    rank = np.cumsum(kept_keys) - 1
     take = np.repeat(kept_keys, key_df)
-    bigram_part = _coo(
-        pair_docs[take],
-        np.repeat(rank, key_df)[take],
-        pair_counts[take].astype(np.float32),
-        (n, int(kept_keys.sum())),
-    )
+    bigram_rows = pair_docs[take]
+    bigram_cols = np.repeat(np.cumsum(kept_keys) - 1 + t, key_df)[take]
+    bigram_data = pair_counts[take].astype(np.float32)
+    del pair_docs, pair_counts, take
     chosen = uniq[kept_keys]
     bigrams = remap[chosen // max(v, 1)] * KEY_BASE + remap[chosen % max(v, 1)]
-    counts = sp.hstack([words[:, kept_terms], bigram_part], format="csr", dtype=np.float32)
+
+    word_rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(words.indptr))
+    word_cols = remap[words.indices]
+    keep = word_cols >= 0
+    counts = _coo(
+        np.concatenate([word_rows[keep], bigram_rows]),
+        np.concatenate([word_cols[keep], bigram_cols]),
+        np.concatenate([words.data[keep], bigram_data]),
+        (n, t + len(bigrams)),
+    )
+    del words, word_rows, word_cols, keep, bigram_rows, bigram_cols, bigram_data
     names = list(vocab)
     tf = _sublinear(counts)
     return TfidfIndex(
@@ -349,20 +382,21 @@ def _sequence(
         flat = list(chain.from_iterable(tokens))
         for token in sorted(set(flat).difference(cache)):
             cache[token] = resolve(token)
-        seq = np.fromiter(map(cache.__getitem__, flat), np.int64, len(flat))
-        doc_of = np.repeat(np.arange(start, start + len(tokens), dtype=np.int64), lengths)
+        seq = np.fromiter(map(cache.__getitem__, flat), np.int32, len(flat))
+        doc_of = np.repeat(np.arange(start, start + len(tokens), dtype=np.int32), lengths)
         keep = seq != _STOP
         seqs.append(seq[keep])
         docs_of.append(doc_of[keep])
     if not seqs:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
     return np.concatenate(seqs), np.concatenate(docs_of)
 
 
 def _bigram_keys(seq: np.ndarray, doc_of: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
     """Key a*T + b for every adjacent pair of known terms within one document."""
     pair = (seq[:-1] >= 0) & (seq[1:] >= 0) & (doc_of[:-1] == doc_of[1:])
-    return (seq[:-1] * t + seq[1:])[pair], doc_of[:-1][pair]
+    first = seq[:-1][pair].astype(np.int64)
+    return first * t + seq[1:][pair], doc_of[:-1][pair].astype(np.int64)
 
 
 def _distinct(values: np.ndarray, presorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
