@@ -85,7 +85,9 @@ class TfidfIndex:
     @cached_property
     def idf(self) -> np.ndarray:
         n = len(self.ids)
-        return (np.log((1 + n) / (1 + self.df.astype(np.float64))) + 1).astype(np.float32)
+        idf = (np.log((1 + n) / (1 + self.df.astype(np.float64))) + 1).astype(np.float32)
+        idf[self.tag_columns] = 0  # tags stay out of text similarity; relevance weighs them apart
+        return idf
 
     @cached_property
     def matrix(self) -> sp.csr_matrix:

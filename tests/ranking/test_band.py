@@ -9,6 +9,7 @@ import pytest
 
 from ranking import NicheProfile, build, rank
 from ranking.band import DUPLICATE, band_positions
+from ranking.relevance import Weights, score
 from ranking.text import document
 from sources.models import Paper
 from tests.ranking.corpus import corpus, topic_papers
@@ -132,3 +133,19 @@ def test_reasons_name_terms_percentile_and_pool(index) -> None:  # type: ignore[
     assert pick.matched_terms and pick.reasons[0].startswith("matches ")
     assert any(r.startswith("percentile ") and r.endswith("-paper pool") for r in pick.reasons)
     assert 0 < pick.score <= 1
+
+
+def test_home_category_lifts_papers_of_the_niches_category() -> None:
+    """Two equally worded papers: the one in the category the niche's best matches share ranks higher."""
+    papers = corpus()
+    twin_a = Paper(id="2502.00001", title="Grasping notes", abstract="A robot and an auction.")
+    twin_b = Paper(id="2502.00002", title="Grasping notes", abstract="A robot and an auction.")
+    papers += [twin_a, twin_b]
+    tags = [("cs.RO",) if p.id[5] == "2" else ("cs.GT",) for p in papers[:-2]] + [("cs.RO",), ("cs.GT",)]
+    index = build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))), tags)
+    profile = NicheProfile("robot", ("grasping",))
+    a, b = index.row_of["2502.00001"], index.row_of["2502.00002"]  # twins: only one is ever picked
+    lifted = score(index, profile).relevance
+    assert lifted[a] > lifted[b] > 0
+    text_only = score(index, profile, weights=Weights(categories=0)).relevance
+    assert text_only[a] == pytest.approx(text_only[b])

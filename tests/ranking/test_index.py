@@ -118,3 +118,33 @@ def test_empty_corpus_builds_and_ranks_nothing() -> None:
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(ValueError, match="duplicate ids"):
         build(["a", "a"], ["x y", "x y"], [0, 0])
+
+
+def test_stop_words_are_sklearns() -> None:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    from ranking.text import STOP_WORDS
+
+    assert STOP_WORDS == ENGLISH_STOP_WORDS
+
+
+def test_weighting_matches_sklearn_tfidf_and_survives_a_reload(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    index = _build(corpus())
+    counts = index.tf.copy()
+    counts.data = np.exp(counts.data - 1)
+    reference = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    np.testing.assert_allclose(index.matrix.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
+    index.save(tmp_path / "index")
+    np.testing.assert_allclose(TfidfIndex.load(tmp_path / "index").matrix.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
+
+
+def test_tags_are_features_that_never_form_bigrams() -> None:
+    papers = corpus()
+    tags = [("cs.RO",) if p.id[5] == "2" else ("cs.GT",) for p in papers]
+    index = build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))), tags)
+    assert {"tag:cs.ro", "tag:cs.gt"} <= set(index.terms)
+    names = {index.feature_name(c) for c in index.bigram_cols.tolist()}
+    assert not any("tag:" in name for name in names)
+    assert index.tag_matrix.shape == (len(papers), 2) and index.tag_matrix.sum() == len(papers)
