@@ -1,54 +1,40 @@
 """Does Save / Skip feedback make the band's picks more on-niche? A simulated user says.
 
-    python bench/feedback_sim.py [--corpus FILE] [--niches FILE] [--weight 0.5]
+    python bench/feedback_sim.py
 
-For every development niche, a user reads the first FEEDBACK_DIGESTS digests as the keyword
-ranker alone makes them and acts like someone who knows the niche: a pick carrying the niche's
-label category is saved, any other pick skipped. `ranking.feedback.feedback_scores` learns from
-those labels (skips as negatives) and its score is blended with keyword relevance (`--weight`).
-Then the next EVAL_DIGESTS digests are made twice, keywords only ("before") and blended
-("after"), and band precision@10 (the share of a digest's 10 picks that carry the label) is
-averaged over them, per niche and as a mean. No digest repeats a paper shown before.
+The corpus is split in two halves by a hash of the paper id: the user's half and a held-out
+half. For every development niche, the user reads the first FEEDBACK_DIGESTS digests the
+library ranker (`ranking.rank`) makes from the keywords alone over the user's half (no paper
+twice, as in the real digest) and acts like someone who knows the niche: a pick carrying the
+niche's label category is saved, any other pick skipped. Then one digest is made over the
+held-out half, from the keywords alone ("before") and with the saved and skipped ids in the
+profile ("after", where `ranking.feedback` comes in), and its band precision@10 (the share of
+the picks that carry the label) is reported per niche and as a mean. Held-out papers were never
+labelled, so "after" measures what the feedback taught, not what it memorised.
 
-The ranker here is deliberately plain (TF-IDF cosine to the keywords; the on-niche pool is the
-top POOL papers with any keyword relevance; the band is its 15-40% slice; a digest takes 10
-picks spread evenly across the unseen part of the band), so the figures isolate what feedback
-adds. Prints a note and exits 0 when the data is absent.
+`simulate` takes a built index, so bench/quality.py can run it on the index it already has.
+Prints a note and exits 0 when the data is absent.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import sys
 import time
+import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-from sklearn.feature_extraction.text import TfidfVectorizer
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ranking.feedback import feedback_scores
+from bench._corpus import CORPUS, DEV_NICHES, Corpus, load_corpus, load_niches  # noqa: E402
+from ranking import NicheProfile, Ranking, TfidfIndex, build, rank  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "data" / "arxiv-cs-2025-2026.jsonl.gz"
-NICHES = ROOT.parent / "shared" / "eval" / "dev_niches.yaml"
-FEEDBACK_DIGESTS = 5  # digests the user labels
-EVAL_DIGESTS = 5  # digests measured afterwards, before and after feedback
+FEEDBACK_DIGESTS = 3  # digests the user labels ("the first few")
 PICKS = 10
-POOL = 1000  # the on-niche pool: the top POOL papers by keyword relevance
 BAND = (15, 40)
-
-
-@dataclass(frozen=True, slots=True)
-class Corpus:
-    ids: list[str]
-    texts: list[str]
-    categories: list[frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,114 +42,86 @@ class NicheResult:
     name: str
     saved: int
     skipped: int
-    before: float  # mean band precision@10 over the unseen digests, keywords only
-    after: float  # the same with feedback blended in
+    before: float  # band precision@10 on the held-out half, keywords only
+    after: float  # the same with the saved and skipped ids in the profile
+    pool: tuple[int, int]  # held-out pool sizes, before and after
 
 
-def load_corpus(path: Path) -> Corpus:
-    rows = []
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            d = json.loads(line)
-            rows.append((d.get("update_date") or "", d["id"], d["title"], d.get("abstract") or "", d["categories"]))
-    rows.sort()
-    return Corpus(
-        ids=[r[1] for r in rows],
-        texts=[f"{r[2]}\n{r[3]}" for r in rows],
-        categories=[frozenset(r[4].split()) for r in rows],
-    )
-
-
-def vectorise(corpus: Corpus) -> tuple[Any, TfidfVectorizer]:
-    """arxiv-sanity's recipe: unigrams and bigrams, sublinear tf, common words capped."""
-    vectorizer = TfidfVectorizer(
-        ngram_range=(1, 2), min_df=5, max_df=0.1, sublinear_tf=True, stop_words="english",
-        max_features=200_000, dtype=np.float32,
-    )
-    return vectorizer.fit_transform(corpus.texts), vectorizer
-
-
-def band(score: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """The band of the on-niche pool (the top POOL candidates), most mainstream first."""
-    order = candidates[np.argsort(-score[candidates], kind="stable")][:POOL]
-    return order[(len(order) * BAND[0]) // 100 : max((len(order) * BAND[1]) // 100, 1)]
-
-
-def digest(score: np.ndarray, candidates: np.ndarray, shown: set[int]) -> list[int]:
-    """PICKS papers spread evenly over the band, none shown before (a digest never repeats)."""
-    fresh = np.array([r for r in band(score, candidates) if int(r) not in shown], dtype=int)
-    if len(fresh) <= PICKS:
-        return [int(r) for r in fresh]
-    return [int(fresh[i]) for i in np.linspace(0, len(fresh) - 1, PICKS).round().astype(int)]
+def split(ids: Sequence[str]) -> tuple[set[str], set[str]]:
+    """(user's half, held-out half), stable across runs and machines."""
+    user, held_out = set(), set()
+    for pid in ids:
+        (user if zlib.crc32(pid.encode()) % 2 == 0 else held_out).add(pid)
+    return user, held_out
 
 
 def simulate_niche(
-    X: Any, vectorizer: TfidfVectorizer, on: np.ndarray, name: str, keywords: Sequence[str], weight: float
+    index: TfidfIndex, on: set[str], profile: NicheProfile, user: set[str], held_out: set[str]
 ) -> NicheResult:
-    relevance = np.asarray((X @ vectorizer.transform([" ".join(keywords)]).T).todense()).ravel()
-    relevance = relevance / max(float(relevance.max()), 1e-12)
-    candidates = np.flatnonzero(relevance > 0)
-    shown: set[int] = set()
-    saved: list[int] = []
-    skipped: list[int] = []
+    """`on`: the ids that carry the niche's label."""
+    shown: set[str] = set()
+    saved: list[str] = []
+    skipped: list[str] = []
     for _ in range(FEEDBACK_DIGESTS):
-        for r in digest(relevance, candidates, shown):
-            shown.add(r)
-            (saved if on[r] else skipped).append(r)
-    learned = feedback_scores(X, saved, skipped)
-    blended = relevance if learned is None else (1 - weight) * relevance + weight * learned
-    precision = {}
-    for label, score in (("before", relevance), ("after", blended)):
-        seen = set(shown)
-        per_digest = []
-        for _ in range(EVAL_DIGESTS):
-            picks = digest(score, candidates, seen)
-            seen.update(picks)
-            per_digest.append(float(on[picks].mean()) if picks else 0.0)
-        precision[label] = float(np.mean(per_digest))
-    return NicheResult(name, len(saved), len(skipped), precision["before"], precision["after"])
+        for pick in rank(index, profile, limit=PICKS, exclude_ids=held_out | shown).picks:
+            shown.add(pick.paper_id)
+            (saved if pick.paper_id in on else skipped).append(pick.paper_id)
+    taught = replace(profile, saved=tuple(saved), skipped=tuple(skipped))
+    before = rank(index, profile, limit=PICKS, exclude_ids=user)
+    after = rank(index, taught, limit=PICKS, exclude_ids=user)
+    return NicheResult(
+        profile.name, len(saved), len(skipped), _precision(before, on), _precision(after, on),
+        (before.pool_size, after.pool_size),
+    )
 
 
-def simulate(corpus: Corpus, niches: Sequence[dict[str, Any]], weight: float = 0.5) -> list[NicheResult]:
-    X, vectorizer = vectorise(corpus)
+def _precision(ranking: Ranking, on: set[str]) -> float:
+    """Over PICKS, so a digest that comes back short counts its missing picks as misses."""
+    return sum(p.paper_id in on for p in ranking.picks) / PICKS
+
+
+def simulate(
+    index: TfidfIndex, corpus: Corpus, niches: Sequence[dict[str, Any]], band: tuple[int, int] = BAND
+) -> list[NicheResult]:
+    """One result per niche, on an index built from `corpus`."""
+    user, held_out = split(corpus.ids)
     results = []
     for niche in niches:
-        on = np.array([niche["label"] in cats for cats in corpus.categories])
-        results.append(simulate_niche(X, vectorizer, on, niche["name"], niche["keywords"], weight))
+        on = {pid for pid, cats in zip(corpus.ids, corpus.categories, strict=True) if niche["label"] in cats}
+        profile = NicheProfile(name=niche["name"], keywords=tuple(niche["keywords"]), band=band)
+        results.append(simulate_niche(index, on, profile, user, held_out))
     return results
 
 
-def report(results: Sequence[NicheResult], weight: float) -> str:
+def report(results: Sequence[NicheResult]) -> str:
     lines = [
-        f"Simulated feedback: save on-niche / skip off-niche picks in the first {FEEDBACK_DIGESTS} "
-        f"digests; band precision@{PICKS}, mean of the next {EVAL_DIGESTS}; feedback weight {weight}",
-        f"{'niche':<22}{'saved':>6}{'skipped':>8}{'before':>8}{'after':>8}{'change':>8}",
+        f"Simulated feedback: save on-niche / skip off-niche picks of the first {FEEDBACK_DIGESTS} digests "
+        f"(user's half); band precision@{PICKS} on the held-out half",
+        f"{'niche':<22}{'saved':>6}{'skipped':>8}{'before':>8}{'after':>8}{'change':>8}{'pools':>10}",
     ]
     for r in results:
         lines.append(
-            f"{r.name:<22}{r.saved:>6}{r.skipped:>8}{r.before:>8.3f}{r.after:>8.3f}{r.after - r.before:>+8.3f}"
+            f"{r.name:<22}{r.saved:>6}{r.skipped:>8}{r.before:>8.2f}{r.after:>8.2f}"
+            f"{r.after - r.before:>+8.2f}{f'{r.pool[0]}/{r.pool[1]}':>10}"
         )
-    before = float(np.mean([r.before for r in results]))
-    after = float(np.mean([r.after for r in results]))
+    before = sum(r.before for r in results) / len(results)
+    after = sum(r.after for r in results) / len(results)
     lines.append(f"{'mean':<36}{before:>8.3f}{after:>8.3f}{after - before:>+8.3f}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
-    parser.add_argument("--niches", type=Path, default=NICHES)
-    parser.add_argument("--weight", type=float, default=0.5, help="share of the feedback score in the blend")
-    args = parser.parse_args(argv)
-    if not args.corpus.exists() or not args.niches.exists():
-        print(f"skipped: {args.corpus.name} or {args.niches.name} is not beside the project")
+    parser.parse_args(argv)
+    if not CORPUS.exists() or not DEV_NICHES.exists():
+        print(f"skipped: {CORPUS.name} or {DEV_NICHES.name} is not beside the project")
         return 0
     started = time.monotonic()
-    corpus = load_corpus(args.corpus)
-    niches = yaml.safe_load(args.niches.read_text(encoding="utf-8"))["niches"]
-    results = simulate(corpus, niches, args.weight)
-    print(report(results, args.weight))
-    print(f"({len(corpus.ids)} papers, {len(niches)} niches, {time.monotonic() - started:.0f} s)")
+    corpus = load_corpus()
+    niches = load_niches()
+    index = build(corpus.ids, corpus.docs, corpus.dates, [sorted(c) for c in corpus.categories])
+    print(report(simulate(index, corpus, niches)))
+    print(f"({len(index)} papers, {len(niches)} niches, {time.monotonic() - started:.0f} s)")
     return 0
 
 

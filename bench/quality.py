@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{'>=' if ok else '<'} baseline top-{k} precision {mean[3]:.3f} "
         f"(text alone: {mean[1]:.3f})"
     )
+    from bench.feedback_sim import report, simulate  # the simulated Save / Skip user
+
+    print("\n" + report(simulate(index, corpus, niches, band=(lo, hi))))
     return 0 if ok else 1
 
 

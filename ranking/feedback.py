@@ -5,8 +5,11 @@ negative, while midlist has explicit negatives (skips), which say far more about
 ends. Until a user has skipped a few papers, random unlabelled rows stand in as *weak* negatives
 (down-weighted), because a model with one class cannot rank anything.
 
-The scores are the model's decision values rescaled to [0, 1] over the rows given, so they mean
-"how much more saved-like than the rest of this corpus", ready to blend with keyword relevance.
+Scores are anchored at the typical paper: the median row of the corpus scores 0, the most
+saved-like row 1, and anything less saved-like than the median is clipped to 0. Blended into
+relevance, feedback therefore only lifts papers that look like what the user kept; it adds no
+common offset that would loosen a relative pool threshold (plain min-max scaling did, and made
+the simulated band worse, see bench/feedback_sim.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +35,25 @@ def feedback_scores(
     saved_rows: Sequence[int],
     skipped_rows: Sequence[int],
     *,
+    tags: Any = None,
     C: float = 0.1,
     seed: int = 0,
 ) -> np.ndarray | None:
-    """Scores in [0, 1] for every row of X (sparse or dense, one row per paper), or None when
-    there is not enough feedback (fewer than 3 saved and fewer than 3 skipped, or nothing saved).
+    """Scores in [0, 1] for every row of X (sparse or dense, one row per paper; 0 for the median
+    row and below, 1 for the most saved-like), or None when there is not enough feedback (fewer
+    than 3 saved and fewer than 3 skipped, or nothing saved).
 
-    A row both saved and skipped counts as saved: the later, positive signal is the one a user
-    acts on. Deterministic for a given `seed`.
+    `tags` (optional, one row per paper, e.g. its arXiv categories as 0/1 columns) are appended
+    to X with rows l2-normalised, so the model can also learn "keeps cs.RO papers" whatever their
+    wording. A row both saved and skipped counts as saved: the later, positive signal is the one
+    a user acts on. Deterministic for a given `seed`.
     """
     n_rows = X.shape[0]
+    if tags is not None:
+        if tags.shape[0] != n_rows:
+            raise ValueError(f"tags has {tags.shape[0]} rows, X has {n_rows}; they must describe the same papers")
+        if tags.shape[1]:
+            X = sp.hstack([sp.csr_matrix(X), normalize(sp.csr_matrix(tags, dtype=np.float64))], format="csr")
     saved = _rows(saved_rows, n_rows, "saved_rows")
     skipped = _rows(skipped_rows, n_rows, "skipped_rows") - saved
     if not saved or (len(saved) < MIN_LABELS and len(skipped) < MIN_LABELS):
@@ -63,10 +77,10 @@ def feedback_scores(
     model = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=seed)
     model.fit(X[rows], y, sample_weight=np.array(weights))
     raw = np.asarray(model.decision_function(X), dtype=float)
-    low, high = float(raw.min()), float(raw.max())
-    if high - low < 1e-12:
-        return np.full(n_rows, 0.5)
-    return (raw - low) / (high - low)
+    typical, high = float(np.median(raw)), float(raw.max())
+    if high - typical < 1e-12:
+        return np.zeros(n_rows)
+    return np.clip((raw - typical) / (high - typical), 0.0, 1.0)
 
 
 def _rows(rows: Sequence[int], n_rows: int, name: str) -> set[int]:

@@ -44,6 +44,14 @@ def test_saved_and_skipped_move_similar_unlabelled_papers() -> None:
     assert min(unlabelled_robot) > max(unlabelled_language)
 
 
+def test_scores_are_anchored_at_the_typical_paper() -> None:
+    """The median paper gets no lift, so blending adds no common offset to every candidate."""
+    scores = feedback_scores(X, saved_rows=[0, 1, 2], skipped_rows=[8, 9, 10])
+    assert scores is not None
+    assert scores.max() == 1.0
+    assert (scores == 0).sum() >= len(DOCS) // 2
+
+
 def test_the_opposite_feedback_flips_the_order() -> None:
     scores = feedback_scores(X, saved_rows=[8, 9, 10], skipped_rows=[0, 1, 2])
     assert scores is not None
@@ -70,6 +78,26 @@ def test_a_row_both_saved_and_skipped_counts_as_saved() -> None:
     scores = feedback_scores(X, saved_rows=[0, 1, 2], skipped_rows=[2, 8, 9, 10])
     assert scores is not None
     assert scores[2] > np.median(scores)
+
+
+def test_tags_let_the_model_learn_what_the_words_do_not_say() -> None:
+    """Two papers per topic carry tag 0, the rest tag 1; the user saves tag-0 papers only."""
+    tags = np.zeros((len(DOCS), 2))
+    tagged = [0, 1, 2, 3, 8, 9, 10, 11]
+    tags[tagged, 0] = 1
+    tags[[i for i in range(len(DOCS)) if i not in tagged], 1] = 1
+    saved, skipped = [0, 8, 1], [4, 12, 5]
+    plain = feedback_scores(X, saved, skipped)
+    with_tags = feedback_scores(X, saved, skipped, tags=tags)
+    assert plain is not None and with_tags is not None
+    unseen_tagged, unseen_other = [2, 3, 9, 10, 11], [6, 7, 13, 14, 15]
+    assert min(with_tags[unseen_tagged]) > max(with_tags[unseen_other])
+    assert not min(plain[unseen_tagged]) > max(plain[unseen_other])
+
+
+def test_tags_must_match_the_rows() -> None:
+    with pytest.raises(ValueError, match="tags has 3 rows, X has 16"):
+        feedback_scores(X, [0, 1, 2], [8, 9, 10], tags=np.ones((3, 1)))
 
 
 def test_row_outside_the_matrix_is_a_clear_error() -> None:
