@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 ACTIONS = {"midlist_save": "saved", "midlist_skip": "skipped", "midlist_read": "read"}
 _DONE = {"saved": "Saved", "skipped": "Skipped", "read": "Marked as read"}
+_VERB = {"saved": "save", "skipped": "skip", "read": "read"}
 
 
 def slack_channel(settings: Settings, name: str | None = None) -> tuple[str, SlackChannel]:
@@ -117,6 +118,10 @@ def _on_click(store: Store, state: str) -> Callable[..., None]:
         except MidlistError as exc:
             log.warning("button %s from %s failed: %s", action.get("action_id"), user, exc)
             _tell(respond, f"Could not update the queue: {exc}")
+            return
+        except Exception:  # e.g. the database is locked or gone: the clicker must not hear nothing
+            log.exception("button %s from %s failed", action.get("action_id"), user)
+            _tell(respond, f"Could not update the queue; try again, or run `midlist queue {_VERB[state]} {paper_id}`.")
             return
         paper = store.papers.get(marked.paper_id)
         title = paper.title if paper else marked.paper_id

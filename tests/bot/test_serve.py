@@ -179,6 +179,16 @@ def test_bad_button_value_gets_a_clear_reply(
     assert filled.queue.states("robotics") == {"2405.00001": "queued", "2405.00002": "queued"}
 
 
+def test_store_failure_still_gets_a_reply(endpoint: str, response_url: HTTPServer, filled: Store) -> None:
+    filled.engine.dispose()
+    (Path(filled.url.removeprefix("sqlite:///"))).unlink()
+    Path(filled.url.removeprefix("sqlite:///")).mkdir()  # the database file is now a directory
+    body = click_body(response_url, "midlist_read", "robotics|2405.00001")
+    assert post(endpoint, body, signed(body)) == 200
+    [reply] = replies(response_url)
+    assert reply["text"] == "Could not update the queue; try again, or run `midlist queue read 2405.00001`."
+
+
 def test_other_paths_are_not_found(endpoint: str) -> None:
     assert requests.get(endpoint.replace("/slack/events", "/"), timeout=10).status_code == 404
 
