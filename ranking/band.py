@@ -121,6 +121,11 @@ def _pick(
     reasons = []
     if matched:
         reasons.append("matches " + ", ".join(f'"{m}"' for m in matched))
+    partial = sorted(
+        {index.feature_name(c) for p, cols in scores.word_columns.items() if p not in matched for c in cols if c in present}
+    )
+    if partial:
+        reasons.append("mentions " + ", ".join(f'"{w}"' for w in partial))
     if scores.seed_similarity is not None and profile.seeds:
         sim = float(scores.seed_similarity[row])
         if sim >= 0.1 or not matched:

@@ -41,7 +41,8 @@ KEY_BASE = 1 << 31  # bigram key = a * KEY_BASE + b: stable while the vocabulary
 MIN_DF_TERM = 2  # a word seen in one paper only is a typo or a name: no use for matching niches
 MIN_DF_NGRAM = 3  # a phrase must recur to be a phrase
 SMALL_CORPUS = 500  # below this every word and phrase counts: pruning would leave nothing to match
-REFIT_GROWTH = 1.5  # refit once the corpus is 50% larger than the one the vocabulary came from
+REFIT_GROWTH = 1.5
+REWEIGH_GROWTH = 1.1  # idf moves by at most log(1.1) before every row is weighed again  # refit once the corpus is 50% larger than the one the vocabulary came from
 _STOP = -2  # dropped before n-grams are formed (n-grams skip stop words, as sklearn does)
 _UNKNOWN = -1  # out of vocabulary: breaks any n-gram through it
 _BREAK = "\x00"  # a token the tokenizer never yields; resolves to _UNKNOWN
@@ -63,6 +64,7 @@ class TfidfIndex:
     ids: list[str]
     dates: np.ndarray  # int64 epoch seconds per row (published, else when indexed)
     fitted_rows: int  # rows the bigram vocabulary was fitted on
+    weighted_rows: int = 0  # rows when every row was last weighed with the then idf
     extra: dict[str, str] = field(default_factory=dict)  # opaque to ranking (e.g. watermark)
 
     # ---- derived ---------------------------------------------------------------------------
@@ -92,22 +94,18 @@ class TfidfIndex:
     @cached_property
     def matrix(self) -> sp.csr_matrix:
         """l2-normalised tf-idf rows, what similarities are computed on."""
-        tf = self.tf
-        data = tf.data * self.idf[tf.indices]
-        squares = np.square(data, dtype=np.float64)
-        lengths = np.diff(tf.indptr)
-        sums = np.zeros(len(lengths))
-        filled = lengths > 0
-        sums[filled] = np.add.reduceat(squares, tf.indptr[:-1][filled]) if len(squares) else 0
-        norms = np.sqrt(sums)
-        norms[norms == 0] = 1
-        data /= np.repeat(norms, lengths).astype(np.float32)
-        return sp.csr_matrix((data, tf.indices, tf.indptr), shape=tf.shape)
+        self.weighted_rows = len(self.ids)
+        return _weigh(self.tf, self.idf)
 
     @cached_property
     def tag_matrix(self) -> sp.csr_matrix:
-        """Binary papers x tags (arXiv categories), columns in `tag_names` order."""
+        """Binary papers x tags (arXiv categories), columns in `tag_columns` order."""
         return (self.tf[:, self.tag_columns] > 0).astype(np.float32).tocsr()
+
+    @cached_property
+    def tag_prior(self) -> np.ndarray:
+        """Share of papers carrying each tag."""
+        return np.asarray(self.tag_matrix.mean(axis=0)).ravel()
 
     @cached_property
     def tag_columns(self) -> np.ndarray:
@@ -117,17 +115,21 @@ class TfidfIndex:
         )
 
     @cached_property
-    def _names(self) -> dict[int, str]:
-        names = {int(c): t for t, c in zip(self.terms, self.term_cols, strict=True)}
-        for key, col in zip(self.bigrams.tolist(), self.bigram_cols.tolist(), strict=True):
-            names[col] = f"{self.terms[key // KEY_BASE]} {self.terms[key % KEY_BASE]}"
-        return names
+    def _term_of_column(self) -> dict[int, int]:
+        return {int(c): i for i, c in enumerate(self.term_cols.tolist())}
 
     def needs_refit(self) -> bool:
         return len(self.ids) > REFIT_GROWTH * max(self.fitted_rows, 1)
 
     def feature_name(self, column: int) -> str:
-        return self._names[column]
+        term = self._term_of_column.get(column)
+        if term is not None:
+            return self.terms[term]
+        pos = int(np.searchsorted(self.bigram_cols, column))  # bigram columns ascend
+        if pos >= len(self.bigram_cols) or self.bigram_cols[pos] != column:
+            raise KeyError(column)
+        key = int(self.bigrams[pos])
+        return f"{self.terms[key // KEY_BASE]} {self.terms[key % KEY_BASE]}"
 
     def columns_of(self, phrase: str) -> list[int]:
         """The phrase's own features: its word, or every bigram along it; [] if a word is unknown.
@@ -164,8 +166,9 @@ class TfidfIndex:
     ) -> int:
         """Index papers with the stored bigram vocabulary; new words get new columns.
 
-        A paper already indexed is replaced. Document frequencies follow, so idf stays that
-        of the whole corpus.
+        A paper already indexed is replaced. Document frequencies follow, so idf is that of the
+        whole corpus; rows already weighed keep their weights until the corpus has grown by
+        REWEIGH_GROWTH (or a row is replaced), then every row is weighed again.
         """
         if not ids:
             return 0
@@ -195,13 +198,26 @@ class TfidfIndex:
             self.df = np.concatenate([self.df, np.zeros(len(grown), np.int64)])
             self.tf = sp.csr_matrix((self.tf.data, self.tf.indices, self.tf.indptr), shape=(len(self.ids), self.n_features))
         tf = _sublinear(_assemble(seq, doc_of, len(docs), self))
-        keep = np.array([pid not in fresh for pid in self.ids], dtype=bool)
-        self.df = self.df - _presence(self.tf[~keep], self.n_features) + _presence(tf, self.n_features)
-        self.tf = sp.vstack([self.tf[keep], tf], format="csr")
-        self.ids = [pid for pid, k in zip(self.ids, keep, strict=True) if k] + list(ids)
-        self.dates = np.concatenate([self.dates[keep], new_dates])
-        for name in ("row_of", "idf", "matrix", "_names", "tag_matrix", "tag_columns"):
+        replaced = [pid for pid in ids if pid in self.row_of]
+        weighted = self.__dict__.pop("matrix", None)
+        if weighted is not None and grown:  # new columns are empty in the old rows
+            weighted = sp.csr_matrix((weighted.data, weighted.indices, weighted.indptr), shape=self.tf.shape)
+        if replaced:
+            keep = np.array([pid not in fresh for pid in self.ids], dtype=bool)
+            self.df = self.df - _presence(self.tf[~keep], self.n_features)
+            self.tf = self.tf[keep]
+            self.ids = [pid for pid, k in zip(self.ids, keep, strict=True) if k]
+            self.dates = self.dates[keep]
+            weighted = None  # a row changed: weigh everything again
+        self.df = self.df + _presence(tf, self.n_features)
+        self.tf = sp.vstack([self.tf, tf], format="csr")
+        self.ids = self.ids + list(ids)
+        self.dates = np.concatenate([self.dates, new_dates])
+        for name in ("row_of", "idf", "_term_of_column", "tag_matrix", "tag_columns", "tag_prior"):
             self.__dict__.pop(name, None)
+        if weighted is not None and len(self.ids) <= REWEIGH_GROWTH * max(self.weighted_rows, 1):
+            # Old rows keep the idf they were weighed with until the corpus grows REWEIGH_GROWTH.
+            self.__dict__["matrix"] = sp.vstack([weighted, _weigh(tf, self.idf)], format="csr")
         return len(ids)
 
     # ---- persistence -----------------------------------------------------------------------
@@ -241,6 +257,7 @@ class TfidfIndex:
         return {
             "format": FORMAT,
             "fitted_rows": self.fitted_rows,
+            "weighted_rows": self.weighted_rows,
             "shape": list(self.tf.shape),
             "terms": self.terms,
             "ids": self.ids,
@@ -269,6 +286,7 @@ class TfidfIndex:
                 ids=meta["ids"],
                 dates=arrays["dates"],
                 fitted_rows=int(meta["fitted_rows"]),
+                weighted_rows=int(meta["weighted_rows"]),
                 extra=dict(meta.get("extra", {})),
             )
             index.__dict__["matrix"] = sp.csr_matrix((weights, indices, indptr), shape=shape)
@@ -430,6 +448,20 @@ def _assemble(seq: np.ndarray, doc_of: np.ndarray, n: int, index: TfidfIndex) ->
         cols.append(index.bigram_cols[pos[hit]])
     rows_, cols_ = np.concatenate(rows), np.concatenate(cols)
     return _coo(rows_, cols_, np.ones(len(rows_), np.float32), (n, index.n_features))
+
+
+def _weigh(tf: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """tf * idf with l2-normalised rows (sklearn's TfidfTransformer, computed without it)."""
+    data = tf.data * idf[tf.indices]
+    lengths = np.diff(tf.indptr)
+    sums = np.zeros(len(lengths))
+    filled = lengths > 0
+    if len(data):
+        sums[filled] = np.add.reduceat(np.square(data, dtype=np.float64), tf.indptr[:-1][filled])
+    norms = np.sqrt(sums)
+    norms[norms == 0] = 1
+    data /= np.repeat(norms.astype(np.float32), lengths)
+    return sp.csr_matrix((data, tf.indices, tf.indptr), shape=tf.shape)
 
 
 def _sublinear(counts: sp.csr_matrix) -> sp.csr_matrix:
