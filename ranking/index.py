@@ -25,13 +25,12 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from ranking.text import TOKEN, term_of
+from ranking.text import DOC_BREAK, chunk_tokens, term_of
 from ranking.text import terms as phrase_terms
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ REFIT_GROWTH = 1.5
 REWEIGH_GROWTH = 1.1  # idf moves by at most log(1.1) before every row is weighed again  # refit once the corpus is 50% larger than the one the vocabulary came from
 _STOP = -2  # dropped before n-grams are formed (n-grams skip stop words, as sklearn does)
 _UNKNOWN = -1  # out of vocabulary: breaks any n-gram through it
-_BREAK = "\x00"  # a token the tokenizer never yields; resolves to _UNKNOWN
+_DOC = -3  # the break between two documents of a chunk
 TAG_PREFIX = "tag:"  # no text token contains ":", so a tag never collides with a word
 
 
@@ -391,25 +390,39 @@ def _sequence(
     _UNKNOWN so that no bigram is formed across them. Tags (arXiv categories) follow the text
     as `tag:cs.ro` terms, each behind a break so they never form bigrams.
     """
-    cache: dict[str, int] = {_BREAK: _UNKNOWN}
+    cache: dict[bytes, int] = {DOC_BREAK: _DOC}
     seqs, docs_of = [], []
     for start in range(0, len(docs), _CHUNK):
-        tokens = [TOKEN.findall(d.lower()) for d in docs[start : start + _CHUNK]]
-        if tags is not None:
-            for i, extra in enumerate(tags[start : start + _CHUNK]):
-                tokens[i].extend(t for tag in extra for t in (_BREAK, TAG_PREFIX + tag.lower()))
-        lengths = np.fromiter(map(len, tokens), np.int64, len(tokens))
-        flat = list(chain.from_iterable(tokens))
+        flat = chunk_tokens(docs[start : start + _CHUNK])
         for token in sorted(set(flat).difference(cache)):
-            cache[token] = resolve(token)
+            cache[token] = resolve(token.decode()) if len(token) > 1 else _STOP
         seq = np.fromiter(map(cache.__getitem__, flat), np.int32, len(flat))
-        doc_of = np.repeat(np.arange(start, start + len(tokens), dtype=np.int32), lengths)
-        keep = seq != _STOP
-        seqs.append(seq[keep])
-        docs_of.append(doc_of[keep])
+        is_break = seq == _DOC
+        doc_of = (np.cumsum(is_break, dtype=np.int32) + start).astype(np.int32)
+        keep = ~is_break & (seq != _STOP)
+        seq, doc_of = seq[keep], doc_of[keep]
+        if tags is not None:
+            seq, doc_of = _with_tags(seq, doc_of, tags[start : start + _CHUNK], start, resolve)
+        seqs.append(seq)
+        docs_of.append(doc_of)
     if not seqs:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
     return np.concatenate(seqs), np.concatenate(docs_of)
+
+
+def _with_tags(
+    seq: np.ndarray, doc_of: np.ndarray, tags: Sequence[Sequence[str]], start: int, resolve: Callable[[str], int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Insert each document's tags, each after a break, at the end of its terms."""
+    ids, docs = [], []
+    for i, extra in enumerate(tags):
+        for tag in extra:
+            ids += [_UNKNOWN, resolve(TAG_PREFIX + tag.lower())]
+            docs += [start + i, start + i]
+    if not ids:
+        return seq, doc_of
+    where = np.searchsorted(doc_of, np.array(docs, dtype=np.int32), side="right")
+    return np.insert(seq, where, np.array(ids, dtype=np.int32)), np.insert(doc_of, where, docs)
 
 
 def _bigram_keys(seq: np.ndarray, doc_of: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:

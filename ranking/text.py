@@ -9,12 +9,17 @@ system".
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from sources.models import Paper
 
-TOKEN = re.compile(r"(?a)\w\w+")  # ASCII word runs: twice as fast as Unicode \b\w\w+\b
+# A token is a run of two or more ASCII letters, digits or underscores (what `(?a)\w\w+` finds).
+# It is cut with bytes.translate + split rather than a regex: several times faster, the same tokens.
+_WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
+_TABLE = bytes(b if b in _WORD else 0x20 for b in range(256))
+DOC_BREAK = b"\x01"  # between documents in a chunk; the only non-word byte the chunk table keeps
+_CHUNK_TABLE = bytes(b if b in _WORD or b == DOC_BREAK[0] else 0x20 for b in range(256))
 # sklearn's ENGLISH_STOP_WORDS (a test holds them equal), written out so that a query does not
 # pay the second it takes to import sklearn.
 STOP_WORDS = frozenset(
@@ -78,7 +83,14 @@ def term_of(token: str) -> str | None:
 
 
 def tokens(text: str) -> list[str]:
-    return TOKEN.findall(text.lower())
+    return [t.decode() for t in text.encode("ascii", "replace").lower().translate(_TABLE).split() if len(t) > 1]
+
+
+def chunk_tokens(docs: Sequence[str]) -> list[bytes]:
+    """Raw tokens of many documents in one pass, DOC_BREAK between documents; one-byte tokens
+    are left for the caller to drop (cheaper per distinct token than per occurrence)."""
+    text = " \x01 ".join(d.replace("\x01", " ") for d in docs).encode("ascii", "replace").lower()
+    return text.translate(_CHUNK_TABLE).split()
 
 
 def terms(text: str) -> list[str]:

@@ -148,3 +148,19 @@ def test_tags_are_features_that_never_form_bigrams() -> None:
     names = {index.feature_name(c) for c in index.bigram_cols.tolist()}
     assert not any("tag:" in name for name in names)
     assert index.tag_matrix.shape == (len(papers), 2) and index.tag_matrix.sum() == len(papers)
+
+
+def test_tokens_are_ascii_word_runs_of_two_or_more() -> None:
+    import re
+
+    from ranking.text import tokens
+
+    text = "Sim-to-real for GPT_4o: a café, 3D and x\x01y über-fast."
+    assert tokens(text) == re.findall(r"(?a)\w\w+", text.lower())
+
+
+def test_a_control_character_in_a_document_does_not_shift_the_rest() -> None:
+    docs = ["alpha beta\x01gamma", "delta epsilon", "delta epsilon"]
+    index = build(["a", "b", "c"], docs, [0, 0, 0])
+    assert index.matrix[index.row_of["b"], index.columns_of("delta epsilon")[0]] > 0
+    assert index.matrix[index.row_of["a"], index.columns_of("gamma")[0]] > 0
