@@ -61,23 +61,38 @@ def select(
     order = np.lexsort((np.array([index.ids[r] for r in members]), -mainstream))
     members, counts = members[order], counts[order]
     excluded = set(exclude_ids)
-    chosen: list[int] = []  # positions in `members`
-    x = index.matrix
-    for position in _visit_order(n, profile.band, limit):
-        row = members[position]
-        if index.ids[row] in excluded:
-            continue
-        if chosen and (x[members[chosen]] @ x[row].T).max() >= DUPLICATE:
-            continue
-        chosen.append(position)
-        if len(chosen) == limit:
-            break
+    eligible = [p for p in _visit_order(n, profile.band, limit) if index.ids[members[p]] not in excluded]
+    chosen = _diverse(index, members, eligible, limit)
     chosen.sort()
     top = scores.relevance[members].max()
     picks = tuple(
         _pick(index, profile, scores, members[p], p, n, int(counts[p]), top) for p in chosen
     )
     return Ranking(picks=picks, pool_size=n, candidates=len(scores.candidates))
+
+
+def _diverse(index: TfidfIndex, members: np.ndarray, eligible: list[int], limit: int) -> list[int]:
+    """The first `limit` eligible positions, skipping any too similar to one already taken.
+
+    Similarities come from one product over a window of candidates (widened only if needed).
+    """
+    chosen: list[int] = []
+    start, window = 0, max(4 * limit, 40)
+    while start < len(eligible) and len(chosen) < limit:
+        batch = eligible[: start + window]
+        rows = members[batch]
+        sims = (index.matrix[rows] @ index.matrix[rows].T).toarray()
+        at = {p: i for i, p in enumerate(batch)}
+        taken = [at[p] for p in chosen]
+        for i in range(start, len(batch)):
+            if taken and sims[i, taken].max() >= DUPLICATE:
+                continue
+            chosen.append(batch[i])
+            taken.append(i)
+            if len(chosen) == limit:
+                break
+        start, window = len(batch), window * 4
+    return chosen
 
 
 def band_positions(n: int, band: tuple[int, int] | None) -> range:

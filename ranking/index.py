@@ -35,7 +35,7 @@ from ranking.text import terms as phrase_terms
 
 log = logging.getLogger(__name__)
 
-FORMAT = 3
+FORMAT = 4
 KEY_BASE = 1 << 31  # bigram key = a * KEY_BASE + b: stable while the vocabulary grows
 MIN_DF_TERM = 2  # a word seen in one paper only is a typo or a name: no use for matching niches
 MIN_DF_NGRAM = 3  # a phrase must recur to be a phrase
@@ -212,8 +212,12 @@ class TfidfIndex:
         self.tf = sp.vstack([self.tf, tf], format="csr")
         self.ids = self.ids + list(ids)
         self.dates = np.concatenate([self.dates, new_dates])
+        tag_rows = self.__dict__.get("tag_matrix")
         for name in ("row_of", "idf", "_term_of_column", "tag_matrix", "tag_columns", "tag_prior"):
             self.__dict__.pop(name, None)
+        if tag_rows is not None and not replaced and not any(t.startswith(TAG_PREFIX) for t in grown):
+            new_tags = (tf[:, self.tag_columns] > 0).astype(np.float32)
+            self.__dict__["tag_matrix"] = sp.vstack([tag_rows, new_tags], format="csr")
         if weighted is not None and len(self.ids) <= REWEIGH_GROWTH * max(self.weighted_rows, 1):
             # Old rows keep the idf they were weighed with until the corpus grows REWEIGH_GROWTH.
             self.__dict__["matrix"] = sp.vstack([weighted, _weigh(tf, self.idf)], format="csr")
