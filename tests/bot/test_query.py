@@ -147,3 +147,52 @@ def test_keyword_parsing() -> None:
     assert parse_keywords("selective scan, linear recurrence") == ["selective scan", "linear recurrence"]
     assert parse_keywords('"selective scan" mamba') == ["selective scan", "mamba"]
     assert parse_since("7d", datetime(2025, 1, 8, tzinfo=UTC)) == datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _atom_entry(pid: str, title: str, summary: str) -> str:
+    return f"""  <entry>
+    <id>http://arxiv.org/abs/{pid}v1</id>
+    <title>{title}</title>
+    <updated>2025-03-0{pid[-1]}T10:00:00Z</updated>
+    <published>2025-03-0{pid[-1]}T10:00:00Z</published>
+    <link href="https://arxiv.org/abs/{pid}v1" rel="alternate" type="text/html"/>
+    <summary>{summary}</summary>
+    <category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
+    <arxiv:primary_category term="cs.LG"/>
+    <author><name>Ada Quill</name></author>
+  </entry>
+"""
+
+
+LIVE_FEED = (
+    """<?xml version='1.0' encoding='UTF-8'?>
+<feed xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns="http://www.w3.org/2005/Atom">
+  <id>https://arxiv.org/api/midlistlive</id>
+  <title>arXiv Query</title>
+  <updated>2025-03-09T00:00:00Z</updated>
+  <opensearch:itemsPerPage>3</opensearch:itemsPerPage>
+  <opensearch:totalResults>3</opensearch:totalResults>
+  <opensearch:startIndex>0</opensearch:startIndex>
+"""
+    + _atom_entry("2503.00001", "Selective scan kernels", "A selective scan for long sequences.")
+    + _atom_entry("2503.00002", "Linear recurrence at scale", "A linear recurrence with a selective scan.")
+    + _atom_entry("2503.00003", "Robot grasping", "A robot learns grasping.")
+    + "</feed>\n"
+)
+
+
+def test_live_asks_the_configured_arxiv_endpoint_and_ranks_in_memory(tmp_path: Path, httpserver) -> None:  # type: ignore[no-untyped-def]
+    httpserver.expect_request("/api/query").respond_with_data(LIVE_FEED, content_type="application/atom+xml")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
+        f"sources:\n  arxiv:\n    api_url: {httpserver.url_for('/api/query')}\n    delay_seconds: 0\n"
+        "    timeout_seconds: 5\n    retries: 0\n",
+        encoding="utf-8",
+    )
+    code, out = _query(config, "selective scan, linear recurrence", "--live", "--json", "--band", "top")
+    assert code == 0, out
+    records = json.loads(out)
+    assert [r["id"] for r in records] == ["2503.00002", "2503.00001"]
+    assert "all:" in httpserver.log[0][0].args["search_query"]
+    assert not (tmp_path / "index").exists()  # nothing stored, nothing indexed
