@@ -27,7 +27,9 @@ class Corpus:
 
 def load_corpus(path: Path = CORPUS) -> Corpus:
     if not path.exists():
-        raise SystemExit(f"{path} not found: the harnesses need the shared arXiv corpus beside the project")
+        raise SystemExit(
+            f"{path} not found: the harnesses need the shared arXiv corpus beside the project"
+        )
     ids, titles, docs, cats, dates = [], [], [], [], []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for line in fh:

@@ -70,7 +70,11 @@ def simulate_niche(
     before = rank(index, profile, limit=PICKS, exclude_ids=user)
     after = rank(index, taught, limit=PICKS, exclude_ids=user)
     return NicheResult(
-        profile.name, len(saved), len(skipped), _precision(before, on), _precision(after, on),
+        profile.name,
+        len(saved),
+        len(skipped),
+        _precision(before, on),
+        _precision(after, on),
         (before.pool_size, after.pool_size),
     )
 
@@ -81,13 +85,20 @@ def _precision(ranking: Ranking, on: set[str]) -> float:
 
 
 def simulate(
-    index: TfidfIndex, corpus: Corpus, niches: Sequence[dict[str, Any]], band: tuple[int, int] = BAND
+    index: TfidfIndex,
+    corpus: Corpus,
+    niches: Sequence[dict[str, Any]],
+    band: tuple[int, int] = BAND,
 ) -> list[NicheResult]:
     """One result per niche, on an index built from `corpus`."""
     user, held_out = split(corpus.ids)
     results = []
     for niche in niches:
-        on = {pid for pid, cats in zip(corpus.ids, corpus.categories, strict=True) if niche["label"] in cats}
+        on = {
+            pid
+            for pid, cats in zip(corpus.ids, corpus.categories, strict=True)
+            if niche["label"] in cats
+        }
         profile = NicheProfile(name=niche["name"], keywords=tuple(niche["keywords"]), band=band)
         results.append(simulate_niche(index, on, profile, user, held_out))
     return results

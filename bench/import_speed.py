@@ -75,7 +75,9 @@ def main() -> int:
     ok_rate = rate >= GOAL_RATE
     ok_rss = peak_mb <= GOAL_RSS_MB
     print(f"goal      >= {GOAL_RATE:,} papers/s: {'PASS' if ok_rate else 'FAIL'} ({rate:,.0f})")
-    print(f"goal      peak RSS <= {GOAL_RSS_MB} MB: {'PASS' if ok_rss else 'FAIL'} ({peak_mb:.0f} MB)")
+    print(
+        f"goal      peak RSS <= {GOAL_RSS_MB} MB: {'PASS' if ok_rss else 'FAIL'} ({peak_mb:.0f} MB)"
+    )
     return 0 if ok_rate and ok_rss else 1
 
 
@@ -87,7 +89,9 @@ def _timed(run):  # type: ignore[no-untyped-def]
 
 def _peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024  # KB on Linux, bytes on macOS
+    return (
+        peak / 1024 if sys.platform != "darwin" else peak / 1024 / 1024
+    )  # KB on Linux, bytes on macOS
 
 
 def _lines(path: Path):  # type: ignore[no-untyped-def]
@@ -110,8 +114,14 @@ def _naive(path: Path, limit: int, db: Path) -> float:
             r = json.loads(line)
             conn.execute(
                 "INSERT OR REPLACE INTO papers VALUES (?, ?, ?, ?, ?, ?)",
-                (r["id"], r["title"], r.get("abstract"), r.get("authors"), r.get("categories"),
-                 r.get("update_date")),
+                (
+                    r["id"],
+                    r["title"],
+                    r.get("abstract"),
+                    r.get("authors"),
+                    r.get("categories"),
+                    r.get("update_date"),
+                ),
             )
             conn.commit()
             n += 1

@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         totals += figures
         where = " ".join(f"{p.percentile:.0f}" for p in band.picks)
         print(
-            f"{niche['name']:<22}{label:<9}" + "".join(f"{f:>6.2f}" for f in figures)
+            f"{niche['name']:<22}{label:<9}"
+            + "".join(f"{f:>6.2f}" for f in figures)
             + f"{band.pool_size:>6}  {where}"
         )
     mean = totals / len(niches)

@@ -52,14 +52,18 @@ def profiles() -> list[NicheProfile]:
 def time_query(workdir: Path, runs: int) -> list[float]:
     """Import the corpus with `midlist import`, build the index with one query, then time queries."""
     config = workdir / "config.yaml"
-    config.write_text("storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n", encoding="utf-8")
+    config.write_text(
+        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n", encoding="utf-8"
+    )
     midlist = [str(Path(sys.executable).with_name("midlist")), "--config", str(config)]
     subprocess.run([*midlist, "import", str(CORPUS)], check=True, capture_output=True)
     subprocess.run([*midlist, "query", QUERY], check=True, capture_output=True)  # builds the index
     walls = []
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run([*midlist, "query", QUERY, "--json"], check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [*midlist, "query", QUERY, "--json"], check=True, capture_output=True, text=True
+        )
         walls.append(time.perf_counter() - start)
         assert done.stdout.lstrip().startswith("["), done.stdout[:200]
     return walls
@@ -88,7 +92,9 @@ def _projection_child(replicas: int, out: mp.Queue) -> None:  # type: ignore[typ
         TfidfIndex.load(Path(tmp) / "index").matrix  # noqa: B018
         loaded = time.perf_counter() - start
     start = time.perf_counter()
-    index.add([f"new{i}" for i in range(NEW)], corpus.docs[:NEW], corpus.dates[:NEW], tags(corpus, 0, NEW))
+    index.add(
+        [f"new{i}" for i in range(NEW)], corpus.docs[:NEW], corpus.dates[:NEW], tags(corpus, 0, NEW)
+    )
     for profile in profiles():
         rank(index, profile, limit=10)
     add_rank = time.perf_counter() - start
@@ -110,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query-runs", type=int, default=5)
     parser.add_argument("--skip-projection", action="store_true")
     args = parser.parse_args(argv)
-    print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (machine shared; figures from this run)")
+    print(
+        f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (machine shared; figures from this run)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         walls = time_query(Path(tmp), args.query_runs)
@@ -145,14 +153,24 @@ def main(argv: list[str] | None = None) -> int:
         ("cold build, midlist", f"{cold:.1f} s", ""),
         ("fit, arxiv-sanity-lite config", f"{asl_time:.1f} s", f"(child RSS {asl_rss:.0f} MB)"),
         ("speed-up", f"{ratio:.1f}x", "goal >= 4x", ratio >= 4),
-        (f"add {NEW} papers + save + rank 10 niches", f"{add_rank:.2f} s", "goal <= 1 s", add_rank <= 1),
+        (
+            f"add {NEW} papers + save + rank 10 niches",
+            f"{add_rank:.2f} s",
+            "goal <= 1 s",
+            add_rank <= 1,
+        ),
         (
             f"midlist query, fresh process (median of {len(walls)})",
             f"{statistics.median(walls):.2f} s",
             f"max {max(walls):.2f} s; goal <= 1.5 s",
             statistics.median(walls) <= 1.5,
         ),
-        ("peak RSS (this process, query processes)", f"{own_rss:.0f} MB", "goal <= 1536 MB", own_rss <= 1536),
+        (
+            "peak RSS (this process, query processes)",
+            f"{own_rss:.0f} MB",
+            "goal <= 1536 MB",
+            own_rss <= 1536,
+        ),
     ]
     print(f"{n} papers, {index.n_features} features, {index.tf.nnz} non-zeros")
     ok = True
@@ -162,9 +180,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row[0]:<46}{row[1]:>10}  {row[2]} {verdict}")
 
     if not args.skip_projection:
-        size, built, loaded, add_rank_big, disk, nnz, big_rss = in_child(_projection_child, args.replicas)
+        size, built, loaded, add_rank_big, disk, nnz, big_rss = in_child(
+            _projection_child, args.replicas
+        )
         scale = FULL_ARXIV / size
-        print(f"\nprojection: {args.replicas}x replica = {size} papers measured, scaled by {scale:.1f} to 2.5M")
+        print(
+            f"\nprojection: {args.replicas}x replica = {size} papers measured, scaled by {scale:.1f} to 2.5M"
+        )
         print(f"{'':<30}{'measured':>12}{'2.5M (linear)':>16}")
         for name, value, unit in (
             ("cold build", built, "s"),

@@ -72,28 +72,36 @@ def build_collectors(settings: Settings) -> list[Collector]:
         collectors.append(arxiv_collector(settings))
     reddit = settings.sources.reddit
     if reddit.enabled and reddit.client_id and reddit.client_secret:
-        collectors.append(RedditCollector(RedditSpec(
-            client_id=reddit.client_id.get_secret_value(),
-            client_secret=reddit.client_secret.get_secret_value(),
-            user_agent=reddit.user_agent,
-            base_url=reddit.base_url,
-            auth_url=reddit.auth_url,
-            subreddits=tuple(reddit.subreddits),
-            thread_pattern=reddit.thread_pattern,
-            extra_searches=tuple(reddit.extra_searches),
-            lookback_days=reddit.lookback_days,
-            replace_more_limit=reddit.replace_more_limit,
-            timeout_seconds=reddit.timeout_seconds,
-        )))
+        collectors.append(
+            RedditCollector(
+                RedditSpec(
+                    client_id=reddit.client_id.get_secret_value(),
+                    client_secret=reddit.client_secret.get_secret_value(),
+                    user_agent=reddit.user_agent,
+                    base_url=reddit.base_url,
+                    auth_url=reddit.auth_url,
+                    subreddits=tuple(reddit.subreddits),
+                    thread_pattern=reddit.thread_pattern,
+                    extra_searches=tuple(reddit.extra_searches),
+                    lookback_days=reddit.lookback_days,
+                    replace_more_limit=reddit.replace_more_limit,
+                    timeout_seconds=reddit.timeout_seconds,
+                )
+            )
+        )
     for feed in settings.sources.feeds:
-        collectors.append(FeedCollector(FeedSpec(
-            name=feed.name,
-            url=feed.url,
-            kind=feed.kind,
-            announce_types=tuple(feed.announce_types),
-            timeout_seconds=feed.timeout_seconds,
-            max_bytes=feed.max_bytes,
-        )))
+        collectors.append(
+            FeedCollector(
+                FeedSpec(
+                    name=feed.name,
+                    url=feed.url,
+                    kind=feed.kind,
+                    announce_types=tuple(feed.announce_types),
+                    timeout_seconds=feed.timeout_seconds,
+                    max_bytes=feed.max_bytes,
+                )
+            )
+        )
     return collectors
 
 
@@ -129,7 +137,9 @@ def collect_all(
     for collector in collectors:
         if collector.name in wanted:
             state = store.state.get(collector.name)
-            report.sources.append(_run(store, collector.name, lambda c=collector, s=state: c.collect(s)))
+            report.sources.append(
+                _run(store, collector.name, lambda c=collector, s=state: c.collect(s))
+            )
     if LOOKUP in wanted:
         arxiv = next((c for c in collectors if isinstance(c, ArxivCollector)), None)
         looker = arxiv or arxiv_collector(settings)

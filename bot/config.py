@@ -426,7 +426,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         update={"url": url, "index_dir": resolve(settings.storage.index_dir)}
     )
     channels = {
-        name: ch.model_copy(update={"path": resolve(ch.path)}) if isinstance(ch, FileChannel) else ch
+        name: ch.model_copy(update={"path": resolve(ch.path)})
+        if isinstance(ch, FileChannel)
+        else ch
         for name, ch in settings.channels.items()
     }
     return settings.model_copy(update={"storage": storage, "channels": channels})

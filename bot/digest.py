@@ -174,7 +174,9 @@ def build_digest(
     )
 
 
-def _item(paper: Paper, reasons: Sequence[str], percentile: float, found: list[Mention]) -> DigestItem:
+def _item(
+    paper: Paper, reasons: Sequence[str], percentile: float, found: list[Mention]
+) -> DigestItem:
     return DigestItem(
         paper_id=paper.id,
         title=clip(paper.title, TITLE_CHARS) or paper.id,
@@ -262,7 +264,9 @@ def send_digests(
         report.notes.append("no niches are configured; add one under `niches:` in config.yaml")
     for n in niches:
         if not n.channels:
-            report.notes.append(f"niche {n.name!r} has no channels; add `channels: [console]` to it")
+            report.notes.append(
+                f"niche {n.name!r} has no channels; add `channels: [console]` to it"
+            )
         for channel in n.channels:
             job = _Job(settings, store, n, channel, day, rank)
             report.outcomes.append(_send_one(job, dry_run, force, console or sys.stdout))
@@ -323,7 +327,9 @@ def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> Outcome
             _remember_failure(job, reason)
         outcome = Outcome(name, channel, "failed", reason, digest)
     if run_id is not None:
-        store.state.finish_run(run_id, outcome.status != "failed", f"{outcome.status}: {outcome.detail}"[:2000])
+        store.state.finish_run(
+            run_id, outcome.status != "failed", f"{outcome.status}: {outcome.detail}"[:2000]
+        )
     return outcome
 
 
@@ -354,10 +360,14 @@ def _remember_failure(job: _Job, reason: str) -> None:
 
 
 def _store_ranker(settings: Settings, store: Store) -> Ranker:
-    def run(niche: Niche, since: datetime | None, exclude: Collection[str]) -> tuple[Ranking, dict[str, Paper]]:
+    def run(
+        niche: Niche, since: datetime | None, exclude: Collection[str]
+    ) -> tuple[Ranking, dict[str, Paper]]:
         from bot import rank  # the ranking pipeline is heavy; load it only when a digest is built
 
         profile = rank.profile_for(niche, store)
-        return rank.rank_niche(settings, store, profile, since=since, limit=niche.size, exclude_ids=exclude)
+        return rank.rank_niche(
+            settings, store, profile, since=since, limit=niche.size, exclude_ids=exclude
+        )
 
     return run

@@ -57,7 +57,22 @@ _LATEX_SPECIAL = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
-_STOPWORDS = {"a", "an", "the", "on", "of", "for", "to", "in", "and", "with", "towards", "toward", "is", "are"}
+_STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "on",
+    "of",
+    "for",
+    "to",
+    "in",
+    "and",
+    "with",
+    "towards",
+    "toward",
+    "is",
+    "are",
+}
 
 
 class ExportError(MidlistError):
@@ -156,7 +171,9 @@ def write_anki(items: Iterable[QueueItem], path: Path) -> int:
             deck_id = int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)
             deck = decks[niche] = genanki.Deck(deck_id, name)
         url = paper.url or paper_url(paper.id)
-        link = f'<a href="{html.escape(url)}">{html.escape(url)}</a>' if url else html.escape(paper.id)
+        link = (
+            f'<a href="{html.escape(url)}">{html.escape(url)}</a>' if url else html.escape(paper.id)
+        )
         deck.add_note(
             genanki.Note(
                 model=_MODEL,

@@ -80,7 +80,9 @@ def import_snapshot(
         line_number = 0
         try:
             for line_number, line in enumerate(lines, start=1):
-                line = line.strip()  # a truncated line reads "unterminated", not "control character"
+                line = (
+                    line.strip()
+                )  # a truncated line reads "unterminated", not "control character"
                 if not line:
                     continue
                 try:

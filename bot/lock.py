@@ -40,8 +40,8 @@ class Holder:
 def lock_path(storage_url: str, index_dir: str) -> Path:
     """Beside a SQLite file; for a server database, in the data directory of this machine."""
     prefix = "sqlite:///"
-    if storage_url.startswith(prefix) and storage_url[len(prefix):] not in ("", ":memory:"):
-        return Path(storage_url[len(prefix):] + ".scheduler.lock")
+    if storage_url.startswith(prefix) and storage_url[len(prefix) :] not in ("", ":memory:"):
+        return Path(storage_url[len(prefix) :] + ".scheduler.lock")
     return Path(index_dir).expanduser().parent / "scheduler.lock"
 
 
@@ -67,7 +67,9 @@ class SchedulerLock:
             ) from None
         stale = read_holder(self.path)
         if stale is not None:
-            log.warning("recovered a scheduler lock left by a process that is gone (%s)", stale.describe())
+            log.warning(
+                "recovered a scheduler lock left by a process that is gone (%s)", stale.describe()
+            )
         me = Holder(os.getpid(), socket.gethostname(), datetime.now(UTC))
         file.seek(0)
         file.truncate()
@@ -92,7 +94,10 @@ class SchedulerLock:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.release()
 

@@ -68,13 +68,14 @@ def rank_niche(
 def rank_papers(
     papers: Iterable[Paper], profile: NicheProfile, *, limit: int | None = None
 ) -> tuple[Ranking, dict[str, Paper]]:
-    """Rank papers held in memory (a live arXiv search) with the same ranker; nothing is stored.
-
-    """
+    """Rank papers held in memory (a live arXiv search) with the same ranker; nothing is stored."""
     by_id = {p.id: p for p in papers}
     ids = list(by_id)
     index = build(
-        ids, [document(by_id[i]) for i in ids], [_paper_date(by_id[i]) for i in ids], [by_id[i].categories for i in ids]
+        ids,
+        [document(by_id[i]) for i in ids],
+        [_paper_date(by_id[i]) for i in ids],
+        [by_id[i].categories for i in ids],
     )
     ranking = rank(index, profile, limit=limit or DEFAULT_LIMIT)
     return ranking, {p.paper_id: by_id[p.paper_id] for p in ranking.picks}
@@ -101,7 +102,10 @@ def update_index(settings: Settings, store: Store) -> TfidfIndex:
         return index
     added = fresh + filled
     index.add(
-        [p.id for p in added], [document(p) for p in added], [_paper_date(p) for p in added], [p.categories for p in added]
+        [p.id for p in added],
+        [document(p) for p in added],
+        [_paper_date(p) for p in added],
+        [p.categories for p in added],
     )
     if index.needs_refit():
         return _rebuild(directory, store, started)
@@ -146,7 +150,14 @@ def _rebuild(directory: Path, store: Store, started: datetime) -> TfidfIndex:
     return index
 
 
-def _stamp(index: TfidfIndex, store: Store, started: datetime, *, placeholders: set[str], papers: list[Paper]) -> None:
+def _stamp(
+    index: TfidfIndex,
+    store: Store,
+    started: datetime,
+    *,
+    placeholders: set[str],
+    papers: list[Paper],
+) -> None:
     waiting = placeholders | {p.id for p in papers if not p.abstract}
     index.extra.update(
         store=store.url,

@@ -44,6 +44,7 @@ JOBS_TABLE = "apscheduler_jobs"
 
 # ---- cron ------------------------------------------------------------------------------------
 
+
 def cron_trigger(expr: str, timezone: str, key: str) -> CronTrigger:
     """`parse_cron`, with errors that name the config key."""
     try:
@@ -146,7 +147,13 @@ def recorded(store: Store, job: str, body: Callable[[], tuple[bool, str]]) -> Ou
         log.exception("job %s failed", job)
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     store.state.finish_run(run_id, ok, detail)
-    log.log(logging.INFO if ok else logging.ERROR, "job %s %s: %s", job, "ok" if ok else "FAILED", detail)
+    log.log(
+        logging.INFO if ok else logging.ERROR,
+        "job %s %s: %s",
+        job,
+        "ok" if ok else "FAILED",
+        detail,
+    )
     return Outcome(job, ok, detail)
 
 
@@ -256,7 +263,9 @@ def _same(job: Job, spec: JobSpec) -> bool:
 
 
 @contextmanager
-def started(settings: Settings, store: Store, specs: list[JobSpec]) -> Iterator[BackgroundScheduler]:
+def started(
+    settings: Settings, store: Store, specs: list[JobSpec]
+) -> Iterator[BackgroundScheduler]:
     """A running scheduler with the planned jobs; on exit it stops after the running job ends."""
     scheduler = make_scheduler(settings, store)
     scheduler.start(paused=True)  # the job store is open, nothing fires until the jobs are synced
@@ -316,7 +325,9 @@ def serve(settings: Settings, store: Store, specs: list[JobSpec]) -> None:
             watch = SleepWatch()
             while not stop.wait(1.0):
                 if watch.slept():
-                    log.info("the wall clock jumped ahead (the machine slept?); checking for due jobs")
+                    log.info(
+                        "the wall clock jumped ahead (the machine slept?); checking for due jobs"
+                    )
                     scheduler.wakeup()
             log.info("received %s", signal.Signals(received[0]).name)
     finally:

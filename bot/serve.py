@@ -51,16 +51,19 @@ def slack_channel(settings: Settings, name: str | None = None) -> tuple[str, Sla
             "no Slack channel has signing_secret set; add `signing_secret: ${SLACK_SIGNING_SECRET}` "
             "to the Slack channel whose app has the buttons (Slack app settings > Basic Information)"
         )
-    raise ConfigError(f"several Slack channels have a signing secret; pass --channel (one of {', '.join(signed)})")
+    raise ConfigError(
+        f"several Slack channels have a signing secret; pass --channel (one of {', '.join(signed)})"
+    )
 
 
 def build_app(channel: SlackChannel, store: Store) -> App:
     """A bolt App that verifies every request and turns button clicks into queue changes."""
     if channel.signing_secret is None:
-        raise ConfigError("the Slack channel has no signing_secret; Slack requests cannot be verified without it")
+        raise ConfigError(
+            "the Slack channel has no signing_secret; Slack requests cannot be verified without it"
+        )
     token = channel.token.get_secret_value() if channel.token else None
     client = WebClient(token=token, base_url=channel.base_url, timeout=int(channel.timeout_seconds))
-
 
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
         # One workspace, one configured token (or none, for webhook channels: replies go through
@@ -92,7 +95,9 @@ class ReplayGuard:
         self._seen: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, request: BoltRequest, next_: Callable[[], BoltResponse]) -> BoltResponse | None:
+    def __call__(
+        self, request: BoltRequest, next_: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
         signature = request.headers.get("x-slack-signature", [""])[0]
         now = time.monotonic()
         with self._lock:
@@ -105,12 +110,19 @@ class ReplayGuard:
 
 
 def _on_click(store: Store, state: str) -> Callable[..., None]:
-    def handle(ack: Callable[[], None], action: dict[str, Any], body: dict[str, Any], respond: Any) -> None:
+    def handle(
+        ack: Callable[[], None], action: dict[str, Any], body: dict[str, Any], respond: Any
+    ) -> None:
         ack()  # within Slack's 3 seconds, before any database work
         user = (body.get("user") or {}).get("id", "?")
         niche, _, paper_id = str(action.get("value", "")).partition("|")
         if not niche or not paper_id:
-            log.warning("button %s from %s has a malformed value %r", action.get("action_id"), user, action.get("value"))
+            log.warning(
+                "button %s from %s has a malformed value %r",
+                action.get("action_id"),
+                user,
+                action.get("value"),
+            )
             _tell(respond, "This button carries no paper; it may come from an older digest.")
             return
         try:
@@ -121,7 +133,10 @@ def _on_click(store: Store, state: str) -> Callable[..., None]:
             return
         except Exception:  # e.g. the database is locked or gone: the clicker must not hear nothing
             log.exception("button %s from %s failed", action.get("action_id"), user)
-            _tell(respond, f"Could not update the queue; try again, or run `midlist queue {_VERB[state]} {paper_id}`.")
+            _tell(
+                respond,
+                f"Could not update the queue; try again, or run `midlist queue {_VERB[state]} {paper_id}`.",
+            )
             return
         paper = store.papers.get(marked.paper_id)
         title = paper.title if paper else marked.paper_id
@@ -136,7 +151,9 @@ def _tell(respond: Any, text: str) -> None:
     escaped = html.escape(text, quote=False)
     try:
         respond(text=escaped, response_type="ephemeral", replace_original=False)
-    except Exception as exc:  # the store already changed; a failed courtesy message must not hide that
+    except (
+        Exception
+    ) as exc:  # the store already changed; a failed courtesy message must not hide that
         log.warning("could not acknowledge the click to the user: %s", exc)
 
 
@@ -148,9 +165,13 @@ class _QuietHandler(WSGIRequestHandler):
 def http_server(app: App, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
     """A WSGI server for the app at /slack/events; `serve_forever()` runs it, `shutdown()` stops it."""
     try:
-        return make_server(host, port, SlackRequestHandler(app, EVENTS_PATH), handler_class=_QuietHandler)
+        return make_server(
+            host, port, SlackRequestHandler(app, EVENTS_PATH), handler_class=_QuietHandler
+        )
     except OSError as exc:
-        raise MidlistError(f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port") from exc
+        raise MidlistError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
+        ) from exc
 
 
 def run_socket_mode(app: App, channel: SlackChannel) -> None:

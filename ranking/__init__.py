@@ -1,7 +1,7 @@
 """Pure ranking: corpus + niche in, ordered picks with reasons out. Never imports bot/.
 
-    index = build(ids, docs, dates)        # or TfidfIndex.load(dir), then index.add(...)
-    ranking = rank(index, profile, limit=7, mentions={...}, since=epoch_seconds)
+index = build(ids, docs, dates)        # or TfidfIndex.load(dir), then index.add(...)
+ranking = rank(index, profile, limit=7, mentions={...}, since=epoch_seconds)
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def rank(
     if len(index) == 0:
         return Ranking(picks=(), pool_size=0, candidates=0)
     scores = score(index, profile, rows, weights)
-    ranking = select(index, profile, scores, limit=limit, mentions=mentions, exclude_ids=exclude_ids)
+    ranking = select(
+        index, profile, scores, limit=limit, mentions=mentions, exclude_ids=exclude_ids
+    )
     notes = tuple(f'no paper uses "{k}"' for k in scores.unknown_keywords) + tuple(
         f"seed {s} is not in the corpus" for s in scores.missing_seeds
     )

@@ -61,7 +61,9 @@ def select(
     order = np.lexsort((np.array([index.ids[r] for r in members]), -mainstream))
     members, counts = members[order], counts[order]
     excluded = set(exclude_ids)
-    eligible = [p for p in _visit_order(n, profile.band, limit) if index.ids[members[p]] not in excluded]
+    eligible = [
+        p for p in _visit_order(n, profile.band, limit) if index.ids[members[p]] not in excluded
+    ]
     chosen = _diverse(index, members, eligible, limit)
     chosen.sort()
     top = scores.relevance[members].max()
@@ -131,13 +133,21 @@ def _pick(
 ) -> Pick:
     vector = index.matrix[row]
     present = set(vector.indices.tolist())
-    matched = tuple(p for p, cols in scores.keyword_columns.items() if cols and present.issuperset(cols))
+    matched = tuple(
+        p for p, cols in scores.keyword_columns.items() if cols and present.issuperset(cols)
+    )
     percentile = 100.0 * position / pool_size
     reasons = []
     if matched:
         reasons.append("matches " + ", ".join(f'"{m}"' for m in matched))
     partial = sorted(
-        {index.feature_name(c) for p, cols in scores.word_columns.items() if p not in matched for c in cols if c in present}
+        {
+            index.feature_name(c)
+            for p, cols in scores.word_columns.items()
+            if p not in matched
+            for c in cols
+            if c in present
+        }
     )
     if partial:
         reasons.append("mentions " + ", ".join(f'"{w}"' for w in partial))

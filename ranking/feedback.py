@@ -51,9 +51,13 @@ def feedback_scores(
     n_rows = X.shape[0]
     if tags is not None:
         if tags.shape[0] != n_rows:
-            raise ValueError(f"tags has {tags.shape[0]} rows, X has {n_rows}; they must describe the same papers")
+            raise ValueError(
+                f"tags has {tags.shape[0]} rows, X has {n_rows}; they must describe the same papers"
+            )
         if tags.shape[1]:
-            X = sp.hstack([sp.csr_matrix(X), normalize(sp.csr_matrix(tags, dtype=np.float64))], format="csr")
+            X = sp.hstack(
+                [sp.csr_matrix(X), normalize(sp.csr_matrix(tags, dtype=np.float64))], format="csr"
+            )
     saved = _rows(saved_rows, n_rows, "saved_rows")
     skipped = _rows(skipped_rows, n_rows, "skipped_rows") - saved
     if not saved or (len(saved) < MIN_LABELS and len(skipped) < MIN_LABELS):

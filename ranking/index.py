@@ -109,7 +109,11 @@ class TfidfIndex:
     @cached_property
     def tag_columns(self) -> np.ndarray:
         return np.array(
-            [c for t, c in zip(self.terms, self.term_cols.tolist(), strict=True) if t.startswith(TAG_PREFIX)],
+            [
+                c
+                for t, c in zip(self.terms, self.term_cols.tolist(), strict=True)
+                if t.startswith(TAG_PREFIX)
+            ],
             dtype=np.int64,
         )
 
@@ -145,7 +149,11 @@ class TfidfIndex:
         seq = np.array(ids, dtype=np.int64)
         keys = seq[:-1] * KEY_BASE + seq[1:]
         pos = np.searchsorted(self.bigrams, keys)
-        if len(self.bigrams) and pos.max() < len(self.bigrams) and np.array_equal(self.bigrams[pos], keys):
+        if (
+            len(self.bigrams)
+            and pos.max() < len(self.bigrams)
+            and np.array_equal(self.bigrams[pos], keys)
+        ):
             return [int(c) for c in self.bigram_cols[pos]]
         return sorted({int(self.term_cols[i]) for i in ids})
 
@@ -195,12 +203,17 @@ class TfidfIndex:
             self.terms = self.terms + grown
             self.term_cols = np.concatenate([self.term_cols, np.arange(first, first + len(grown))])
             self.df = np.concatenate([self.df, np.zeros(len(grown), np.int64)])
-            self.tf = sp.csr_matrix((self.tf.data, self.tf.indices, self.tf.indptr), shape=(len(self.ids), self.n_features))
+            self.tf = sp.csr_matrix(
+                (self.tf.data, self.tf.indices, self.tf.indptr),
+                shape=(len(self.ids), self.n_features),
+            )
         tf = _sublinear(_assemble(seq, doc_of, len(docs), self))
         replaced = [pid for pid in ids if pid in self.row_of]
         weighted = self.__dict__.pop("matrix", None)
         if weighted is not None and grown:  # new columns are empty in the old rows
-            weighted = sp.csr_matrix((weighted.data, weighted.indices, weighted.indptr), shape=self.tf.shape)
+            weighted = sp.csr_matrix(
+                (weighted.data, weighted.indices, weighted.indptr), shape=self.tf.shape
+            )
         if replaced:
             keep = np.array([pid not in fresh for pid in self.ids], dtype=bool)
             self.df = self.df - _presence(self.tf[~keep], self.n_features)
@@ -215,7 +228,11 @@ class TfidfIndex:
         tag_rows = self.__dict__.get("tag_matrix")
         for name in ("row_of", "idf", "_term_of_column", "tag_matrix", "tag_columns", "tag_prior"):
             self.__dict__.pop(name, None)
-        if tag_rows is not None and not replaced and not any(t.startswith(TAG_PREFIX) for t in grown):
+        if (
+            tag_rows is not None
+            and not replaced
+            and not any(t.startswith(TAG_PREFIX) for t in grown)
+        ):
             new_tags = (tf[:, self.tag_columns] > 0).astype(np.float32)
             self.__dict__["tag_matrix"] = sp.vstack([tag_rows, new_tags], format="csr")
         if weighted is not None and len(self.ids) <= REWEIGH_GROWTH * max(self.weighted_rows, 1):
@@ -276,7 +293,8 @@ class TfidfIndex:
                 raise IndexError_(f"{path}: index format {meta.get('format')}, expected {FORMAT}")
             arrays = np.load(path / "arrays.npz")
             indices, indptr, tf_data, weights = (
-                np.load(path / f"{name}.npy", mmap_mode="r") for name in ("indices", "indptr", "tf", "weights")
+                np.load(path / f"{name}.npy", mmap_mode="r")
+                for name in ("indices", "indptr", "tf", "weights")
             )
             shape = tuple(meta["shape"])
             index = cls(
@@ -415,7 +433,11 @@ def _sequence(
 
 
 def _with_tags(
-    seq: np.ndarray, doc_of: np.ndarray, tags: Sequence[Sequence[str]], start: int, resolve: Callable[[str], int]
+    seq: np.ndarray,
+    doc_of: np.ndarray,
+    tags: Sequence[Sequence[str]],
+    start: int,
+    resolve: Callable[[str], int],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Insert each document's tags, each after a break, at the end of its terms."""
     ids, docs = [], []
@@ -446,7 +468,9 @@ def _distinct(values: np.ndarray, presorted: bool = False) -> tuple[np.ndarray, 
     return ordered[starts], np.diff(np.append(starts, len(ordered)))
 
 
-def _coo(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+def _coo(
+    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
     out = sp.csr_matrix((data, (rows, cols)), shape=shape, dtype=np.float32)
     out.sum_duplicates()
     return out

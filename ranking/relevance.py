@@ -38,7 +38,6 @@ from ranking.models import NicheProfile
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Weights:
     """The blend's knobs. Defaults were chosen on the development niches (bench/quality.py)."""
@@ -67,7 +66,10 @@ class Scores:
 
 
 def score(
-    index: TfidfIndex, profile: NicheProfile, rows: np.ndarray | None = None, weights: Weights = DEFAULT
+    index: TfidfIndex,
+    profile: NicheProfile,
+    rows: np.ndarray | None = None,
+    weights: Weights = DEFAULT,
 ) -> Scores:
     """Relevance of the given rows (default all) to the profile; other rows score 0.
 
@@ -106,7 +108,9 @@ def score(
         has_phrase |= found[:, 2 * j] > 0
     keyword /= max(len(profile.keywords), 1)
 
-    seed_rows = np.array([index.row_of[s] for s in profile.seeds if s in index.row_of], dtype=np.int64)
+    seed_rows = np.array(
+        [index.row_of[s] for s in profile.seeds if s in index.row_of], dtype=np.int64
+    )
     missing = tuple(s for s in profile.seeds if s not in index.row_of)
     seed_sim = _similarity(x, seed_rows) if len(seed_rows) else None
 
@@ -121,10 +125,14 @@ def score(
         relevance[cand] += weights.expansion * _scaled(_similarity(x, best, cand))
         relevance[cand] += weights.categories * _scaled(_home_categories(index, best, cand))
     if seed_sim is not None and len(cand):
-        relevance[cand] = np.maximum(relevance[cand], (1 + weights.expansion) * _scaled(seed_sim[cand]))
+        relevance[cand] = np.maximum(
+            relevance[cand], (1 + weights.expansion) * _scaled(seed_sim[cand])
+        )
     fb = _feedback(index, profile)
     if fb is not None and len(cand):
-        relevance[cand] = (1 - weights.feedback) * _scaled(relevance[cand]) + weights.feedback * fb[cand]
+        relevance[cand] = (1 - weights.feedback) * _scaled(relevance[cand]) + weights.feedback * fb[
+            cand
+        ]
     relevance = np.where(is_candidate, relevance, 0.0)
     return Scores(
         relevance=relevance,
@@ -137,7 +145,9 @@ def score(
     )
 
 
-def _query_block(x: sp.csr_matrix, entries: list[tuple[int, int, float]], m: int, k: int) -> np.ndarray:
+def _query_block(
+    x: sp.csr_matrix, entries: list[tuple[int, int, float]], m: int, k: int
+) -> np.ndarray:
     """x @ Q for a query block Q given as (feature, column, weight) entries, as a dense n x k.
 
     One vectorised pass over x's column indices finds the few stored values a niche touches;
@@ -202,7 +212,9 @@ def _feedback(index: TfidfIndex, profile: NicheProfile) -> np.ndarray | None:
     return None if found is None else np.clip(np.asarray(found, dtype=np.float64), 0.0, 1.0)
 
 
-def _similarity(x: sp.csr_matrix, rows: Sequence[int] | np.ndarray, among: np.ndarray | None = None) -> np.ndarray:
+def _similarity(
+    x: sp.csr_matrix, rows: Sequence[int] | np.ndarray, among: np.ndarray | None = None
+) -> np.ndarray:
     """Cosine of every row (or of the rows `among`) to the centroid of `rows`."""
     centroid = np.asarray(x[rows].mean(axis=0)).ravel()
     norm = np.linalg.norm(centroid)

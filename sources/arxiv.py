@@ -116,7 +116,9 @@ class PoliteClient(arxiv.Client):
         finally:
             self._last_answer = time.monotonic()
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise _Retryable(f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After")))
+            raise _Retryable(
+                f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After"))
+            )
         if resp.status_code != 200:
             why = _api_error(resp.content) or resp.reason or "no reason given"
             raise FetchError(NAME, f"HTTP {resp.status_code}: {why} ({url})")
@@ -155,7 +157,9 @@ def check_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedF
     feed = parse(content)
     entries = len(root.findall(f"{_ATOM}entry"))
     if len(feed.results) < entries:
-        logger.warning("arXiv: skipped %d entries without id or dates%s", entries - len(feed.results), where)
+        logger.warning(
+            "arXiv: skipped %d entries without id or dates%s", entries - len(feed.results), where
+        )
     return feed
 
 
@@ -212,7 +216,9 @@ def to_paper(result: arxiv.Result) -> Paper:
     parsed = parse_arxiv_id(result.get_short_id())
     if parsed is None:
         raise ParseError(NAME, f"entry id {result.entry_id!r} is not an arXiv id")
-    categories = [c for c in [result.primary_category, *result.categories] if c and _CATEGORY.match(c)]
+    categories = [
+        c for c in [result.primary_category, *result.categories] if c and _CATEGORY.match(c)
+    ]
     return Paper(
         id=parsed.base,
         version=parsed.version,
@@ -294,7 +300,9 @@ class ArxivCollector:
         if len(failures) == len(self.targets):
             kinds = {type(e) for e in errors}
             cls = kinds.pop() if len(kinds) == 1 else FetchError
-            raise cls(NAME, "every category and query failed: " + "; ".join(failures)) from errors[-1]
+            raise cls(NAME, "every category and query failed: " + "; ".join(failures)) from errors[
+                -1
+            ]
         batch.papers = list(seen.values())
         return batch
 

@@ -50,7 +50,9 @@ class Backoff:
                 seconds = float(retry_after)
             except ValueError:
                 try:
-                    seconds = (parsedate_to_datetime(retry_after) - datetime.now(UTC)).total_seconds()
+                    seconds = (
+                        parsedate_to_datetime(retry_after) - datetime.now(UTC)
+                    ).total_seconds()
                 except (TypeError, ValueError):
                     seconds = self.base_seconds * 2**attempt
             return min(max(seconds, 0.0), self.max_seconds)
@@ -99,16 +101,24 @@ class FeedCollector:
         return f"feed:{self.spec.name}"
 
     def collect(self, state: Mapping[str, str]) -> Batch:
-        fetched = fetch(self.spec, self.name, etag=state.get("etag"), modified=state.get("modified"),
-                        backoff=self.backoff)
+        fetched = fetch(
+            self.spec,
+            self.name,
+            etag=state.get("etag"),
+            modified=state.get("modified"),
+            backoff=self.backoff,
+        )
         if fetched.status == 304:
             batch = Batch(state=dict(state))
             batch.notes.append("not modified since the last run")
             return batch
-        batch = parse_feed(fetched.body, self.spec, url=fetched.url, content_type=fetched.content_type)
+        batch = parse_feed(
+            fetched.body, self.spec, url=fetched.url, content_type=fetched.content_type
+        )
         if fetched.url != self.spec.url:
-            batch.notes.append(f"{self.spec.url} redirects to {fetched.url}; "
-                               "consider updating the feed's url")
+            batch.notes.append(
+                f"{self.spec.url} redirects to {fetched.url}; consider updating the feed's url"
+            )
         if fetched.truncated:
             batch.notes.append(
                 f"the feed is larger than max_bytes ({self.spec.max_bytes}); only the "
@@ -126,12 +136,20 @@ class FeedCollector:
 # ---- fetching --------------------------------------------------------------------------------
 
 
-def fetch(spec: FeedSpec, source: str, *, etag: str | None = None, modified: str | None = None,
-          backoff: Backoff | None = None) -> Fetched:
+def fetch(
+    spec: FeedSpec,
+    source: str,
+    *,
+    etag: str | None = None,
+    modified: str | None = None,
+    backoff: Backoff | None = None,
+) -> Fetched:
     """GET the feed with validators; retry timeouts, 429 (Retry-After) and 5xx; FetchError else."""
     backoff = backoff or Backoff()
-    headers = {"User-Agent": spec.user_agent, "Accept": "application/rss+xml, application/atom+xml, "
-               "application/xml;q=0.9, */*;q=0.5"}
+    headers = {
+        "User-Agent": spec.user_agent,
+        "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
+    }
     if etag:
         headers["If-None-Match"] = etag
     if modified:
@@ -139,20 +157,27 @@ def fetch(spec: FeedSpec, source: str, *, etag: str | None = None, modified: str
     for attempt in range(spec.retries + 1):
         last = attempt == spec.retries
         try:
-            with requests.get(spec.url, headers=headers, timeout=spec.timeout_seconds, stream=True,
-                              allow_redirects=True) as response:
+            with requests.get(
+                spec.url,
+                headers=headers,
+                timeout=spec.timeout_seconds,
+                stream=True,
+                allow_redirects=True,
+            ) as response:
                 if response.status_code == 304:
                     return Fetched(304, b"", response.url, "", etag, modified)
                 if response.status_code == 429 or response.status_code >= 500:
                     reason = f"HTTP {response.status_code} from {spec.url}"
                     if last:
-                        raise FetchError(source, f"{reason} after {spec.retries + 1} attempts; "
-                                                 "try again later")
+                        raise FetchError(
+                            source, f"{reason} after {spec.retries + 1} attempts; try again later"
+                        )
                     backoff.wait(attempt, response.headers.get("Retry-After"), reason)
                     continue
                 if response.status_code >= 400:
-                    raise FetchError(source, f"HTTP {response.status_code} from {spec.url}; "
-                                             "check the feed's url")
+                    raise FetchError(
+                        source, f"HTTP {response.status_code} from {spec.url}; check the feed's url"
+                    )
                 body, truncated = _read_capped(response, spec, source)
                 return Fetched(
                     status=200,
@@ -164,11 +189,15 @@ def fetch(spec: FeedSpec, source: str, *, etag: str | None = None, modified: str
                     truncated=truncated,
                 )
         except (requests.Timeout, requests.ConnectionError) as exc:
-            kind = "no answer within" if isinstance(exc, requests.Timeout) else "could not connect in"
+            kind = (
+                "no answer within" if isinstance(exc, requests.Timeout) else "could not connect in"
+            )
             reason = f"{kind} {spec.timeout_seconds:g}s from {spec.url}"
             if last:
-                raise FetchError(source, f"{reason} after {spec.retries + 1} attempts "
-                                         "(timeout_seconds sets the limit)") from exc
+                raise FetchError(
+                    source,
+                    f"{reason} after {spec.retries + 1} attempts (timeout_seconds sets the limit)",
+                ) from exc
             backoff.wait(attempt, None, reason)
         except requests.RequestException as exc:
             raise FetchError(source, f"cannot fetch {spec.url}: {exc}") from exc
@@ -184,8 +213,11 @@ def _read_capped(response: requests.Response, spec: FeedSpec, source: str) -> tu
         if len(buffer) > spec.max_bytes:
             return bytes(buffer[: spec.max_bytes]), True
         if time.monotonic() > deadline:
-            raise FetchError(source, f"{spec.url} took longer than {spec.timeout_seconds:g}s to send "
-                                     "the feed (timeout_seconds sets the limit)")
+            raise FetchError(
+                source,
+                f"{spec.url} took longer than {spec.timeout_seconds:g}s to send "
+                "the feed (timeout_seconds sets the limit)",
+            )
     return bytes(buffer), False
 
 
@@ -196,16 +228,22 @@ def parse_feed(body: bytes, spec: FeedSpec, *, url: str = "", content_type: str 
     """Papers and mentions from a feed document; never raises for a malformed one."""
     source = f"feed:{spec.name}"
     # Without a content type feedparser flags every feed; bytes we hold are XML until proven not.
-    headers = {"content-location": url or spec.url, "content-type": content_type or "application/xml"}
+    headers = {
+        "content-location": url or spec.url,
+        "content-type": content_type or "application/xml",
+    }
     # Relative links are ours to resolve: against the post's own link, as a reader would.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        io.BytesIO(body), response_headers=headers, resolve_relative_uris=False
+    )
     batch = Batch()
     problem = parsed.get("bozo_exception")
     if isinstance(problem, feedparser.CharacterEncodingOverride):
         log.info("%s: %s", source, problem)  # a wrong charset header; the text decoded fine
     elif parsed.get("bozo"):
-        batch.notes.append(f"the feed is not well-formed ({problem}); "
-                           f"read {len(parsed.entries)} entries from it")
+        batch.notes.append(
+            f"the feed is not well-formed ({problem}); read {len(parsed.entries)} entries from it"
+        )
         if not parsed.entries and not parsed.feed:
             return batch
     base = parsed.feed.get("link") or url or spec.url
@@ -264,7 +302,9 @@ def arxiv_entry(entry: Mapping[str, Any], source: str) -> tuple[Paper, str | Non
     return paper, str(announce).lower() if announce else None
 
 
-def post_mentions(entry: Mapping[str, Any], spec: FeedSpec, base: str) -> tuple[list[Paper], list[Mention]]:
+def post_mentions(
+    entry: Mapping[str, Any], spec: FeedSpec, base: str
+) -> tuple[list[Paper], list[Mention]]:
     """A post's own link (when it is a paper) and every paper it cites, as mentions."""
     source = f"feed:{spec.name}"
     title = " ".join(str(entry.get("title") or "").split())
@@ -277,7 +317,9 @@ def post_mentions(entry: Mapping[str, Any], spec: FeedSpec, base: str) -> tuple[
     own = canonical(link) if link else None
     if own:
         links.append(FoundLink(own[0], own[1], title or None, title))
-    body = "\n".join(str(c.get("value", "")) for c in entry.get("content") or [] if isinstance(c, Mapping))
+    body = "\n".join(
+        str(c.get("value", "")) for c in entry.get("content") or [] if isinstance(c, Mapping)
+    )
     body = body or str(entry.get("summary") or "")
     seen = {fl.paper_id for fl in links}
     for fl in find_links(body, html=True, base_url=link or base):
@@ -289,14 +331,30 @@ def post_mentions(entry: Mapping[str, Any], spec: FeedSpec, base: str) -> tuple[
     for fl in links:
         own_link = own is not None and fl.paper_id == own[0]
         context = title if own_link else f"{title}: {fl.context}" if title else fl.context
-        mentions.append(Mention(
-            paper_id=fl.paper_id, source=source, external_id=external, where=where, seen_at=when,
-            who=who, context=context, title_hint=fl.text,
-        ))
+        mentions.append(
+            Mention(
+                paper_id=fl.paper_id,
+                source=source,
+                external_id=external,
+                where=where,
+                seen_at=when,
+                who=who,
+                context=context,
+                title_hint=fl.text,
+            )
+        )
         if fl.text and not fl.is_arxiv:
             abstract = _text(body) if own_link and spec.kind == "paper-list" else ""
-            papers.append(Paper(id=fl.paper_id, title=fl.text, abstract=abstract, url=fl.url,
-                                published=when, source=source))
+            papers.append(
+                Paper(
+                    id=fl.paper_id,
+                    title=fl.text,
+                    abstract=abstract,
+                    url=fl.url,
+                    published=when,
+                    source=source,
+                )
+            )
     return papers, mentions
 
 

@@ -49,9 +49,15 @@ _NEURIPS = re.compile(
     r"^/(?:paper_files/)?paper/(?P<year>\d{4})/(?:hash|file)/(?P<hash>[0-9a-f]{32})"
     r"-(?:Abstract|Paper|Supplemental|Reviews|Metadata)(?P<track>-[\w_]+)?\.(?:html|pdf|zip|json)$"
 )
-_PMLR = re.compile(r"^/(?P<volume>v\d+)/(?P<key>[\w-]+?)(?:/(?P=key)(?:-supp)?\.pdf|\.html|\.pdf)?/?$")
-_ACL = re.compile(r"^/(?:anthology/)?(?P<key>[A-Z]\d{2}-\d{4}|\d{4}\.[a-z0-9-]+\.\d+)(?:\.pdf|\.bib)?/?$")
-_RXIV = re.compile(r"^/(?:cgi/)?content/(?:short/|abstract/|full/|10\.1101/)?(?P<key>(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,})(?:v\d+)?")
+_PMLR = re.compile(
+    r"^/(?P<volume>v\d+)/(?P<key>[\w-]+?)(?:/(?P=key)(?:-supp)?\.pdf|\.html|\.pdf)?/?$"
+)
+_ACL = re.compile(
+    r"^/(?:anthology/)?(?P<key>[A-Z]\d{2}-\d{4}|\d{4}\.[a-z0-9-]+\.\d+)(?:\.pdf|\.bib)?/?$"
+)
+_RXIV = re.compile(
+    r"^/(?:cgi/)?content/(?:short/|abstract/|full/|10\.1101/)?(?P<key>(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,})(?:v\d+)?"
+)
 _S2 = re.compile(r"^/paper/(?:[^/]+/)?(?P<hash>[0-9a-f]{40})/?$")
 _TRACKING = ("utm_", "ref", "source", "fbclid", "gclid")
 
@@ -210,7 +216,9 @@ def find_links(text: str, *, html: bool = False, base_url: str = "") -> list[Fou
     for m in _BARE_ID.finditer(masked):
         parsed = parse_arxiv_id(m.group("prefixed") or m.group("bare_old"))
         hits.append((m.start(), m.end()))
-        spans.append((m.start(), m.end(), (parsed.base, arxiv_url(parsed.base)) if parsed else None, None))
+        spans.append(
+            (m.start(), m.end(), (parsed.base, arxiv_url(parsed.base)) if parsed else None, None)
+        )
     for m in _BARE_DOI.finditer(_blank(masked, hits)):
         spans.append((m.start(1), m.end(1), doi_key(_trim(m.group(1))), None))
     for start, end, key, label in sorted(spans, key=lambda s: s[0]):
@@ -260,7 +268,12 @@ def _clean_label(label: str | None, url: str) -> str | None:
         return None
     label = " ".join(label.split()).strip(" :-")
     low = label.lower()
-    if not label or "://" in label or low.startswith(("www.", "arxiv.org")) or parse_arxiv_id(label):
+    if (
+        not label
+        or "://" in label
+        or low.startswith(("www.", "arxiv.org"))
+        or parse_arxiv_id(label)
+    ):
         return None
     if low in {"here", "link", "paper", "pdf", "this", "this paper", "arxiv", "abs", "code"}:
         return None
@@ -270,7 +283,9 @@ def _clean_label(label: str | None, url: str) -> str | None:
 def _context(plain: str, start: int, end: int) -> str:
     """The sentence around [start, end): back to the previous sentence end, on to the next."""
     left = max(plain.rfind("\n", 0, start), _last_sentence_end(plain, start))
-    right_candidates = [i for i in (plain.find("\n", end), _next_sentence_end(plain, end)) if i >= 0]
+    right_candidates = [
+        i for i in (plain.find("\n", end), _next_sentence_end(plain, end)) if i >= 0
+    ]
     right = min(right_candidates) if right_candidates else len(plain)
     window = " ".join(plain[left + 1 : right + 1].replace("\\_", "_").split())
     if len(window) > _CONTEXT_CHARS:
@@ -317,8 +332,29 @@ def _markdown_text(text: str) -> tuple[str, list[tuple[str, str, int, int]]]:
     return "".join(out), anchors
 
 
-_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
-               "blockquote", "pre", "section", "article", "table", "hr", "figure", "figcaption"}
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "table",
+    "hr",
+    "figure",
+    "figcaption",
+}
 
 
 class _TextAndAnchors(HTMLParser):

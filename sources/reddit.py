@@ -137,9 +137,18 @@ class RedditCollector:
                 ("new posts", lambda s=sub: s.new(limit=100)),
             ]
             if query:
-                listings.insert(0, ("search", lambda s=sub: s.search(
-                    query, sort="new", time_filter=_time_filter(self.spec.lookback_days), limit=100
-                )))
+                listings.insert(
+                    0,
+                    (
+                        "search",
+                        lambda s=sub: s.search(
+                            query,
+                            sort="new",
+                            time_filter=_time_filter(self.spec.lookback_days),
+                            limit=100,
+                        ),
+                    ),
+                )
             for what, listing in listings:
                 posts = self._call(lambda lst=listing: list(lst()), f"list {what} in r/{name}")
                 for post in posts:
@@ -153,9 +162,14 @@ class RedditCollector:
             sub = reddit.subreddit(name)
             for query in self.spec.extra_searches:
                 posts = self._call(
-                    lambda s=sub, q=query: list(s.search(
-                        q, sort="new", time_filter=_time_filter(self.spec.lookback_days), limit=100
-                    )),
+                    lambda s=sub, q=query: list(
+                        s.search(
+                            q,
+                            sort="new",
+                            time_filter=_time_filter(self.spec.lookback_days),
+                            limit=100,
+                        )
+                    ),
                     f"search r/{name} for {query!r}",
                 )
                 for post in posts:
@@ -165,26 +179,38 @@ class RedditCollector:
 
     # ---- mentions --------------------------------------------------------------------------
 
-    def _add(self, batch: Batch, papers: dict[str, Paper], links: list[FoundLink], thing: Any,
-             thread: Any) -> None:
+    def _add(
+        self,
+        batch: Batch,
+        papers: dict[str, Paper],
+        links: list[FoundLink],
+        thing: Any,
+        thread: Any,
+    ) -> None:
         if not links:
             return
         author = str(getattr(thing, "author", None) or "")
         where = WEB + (thing.permalink if hasattr(thing, "permalink") else thread.permalink)
         for fl in links:
-            batch.mentions.append(Mention(
-                paper_id=fl.paper_id,
-                source=SOURCE,
-                external_id=thing.fullname,
-                where=where,
-                seen_at=_created(thing),
-                who=f"u/{author}" if author and author not in ("[deleted]", "[removed]") else None,
-                context=fl.context,
-                score=getattr(thing, "score", None),
-                title_hint=fl.text,
-            ))
+            batch.mentions.append(
+                Mention(
+                    paper_id=fl.paper_id,
+                    source=SOURCE,
+                    external_id=thing.fullname,
+                    where=where,
+                    seen_at=_created(thing),
+                    who=f"u/{author}"
+                    if author and author not in ("[deleted]", "[removed]")
+                    else None,
+                    context=fl.context,
+                    score=getattr(thing, "score", None),
+                    title_hint=fl.text,
+                )
+            )
             if fl.text and not fl.is_arxiv and fl.paper_id not in papers:
-                papers[fl.paper_id] = Paper(id=fl.paper_id, title=fl.text, url=fl.url, source=SOURCE)
+                papers[fl.paper_id] = Paper(
+                    id=fl.paper_id, title=fl.text, url=fl.url, source=SOURCE
+                )
 
     # ---- the API ---------------------------------------------------------------------------
 
@@ -208,32 +234,52 @@ class RedditCollector:
                 return fn()
             except prawcore.exceptions.TooManyRequests as exc:
                 if last:
-                    raise FetchError(SOURCE, f"rate-limited (HTTP 429) while trying to {what}, "
-                                             f"{attempt + 1} times; try again later") from exc
-                self.backoff.wait(attempt, exc.response.headers.get("Retry-After"),
-                                  f"reddit: HTTP 429 while trying to {what}")
+                    raise FetchError(
+                        SOURCE,
+                        f"rate-limited (HTTP 429) while trying to {what}, "
+                        f"{attempt + 1} times; try again later",
+                    ) from exc
+                self.backoff.wait(
+                    attempt,
+                    exc.response.headers.get("Retry-After"),
+                    f"reddit: HTTP 429 while trying to {what}",
+                )
             except prawcore.exceptions.ServerError as exc:  # prawcore has already retried these
                 if last:
-                    raise FetchError(SOURCE, f"Reddit answered HTTP {exc.response.status_code} while "
-                                             f"trying to {what}; try again later") from exc
+                    raise FetchError(
+                        SOURCE,
+                        f"Reddit answered HTTP {exc.response.status_code} while "
+                        f"trying to {what}; try again later",
+                    ) from exc
                 self.backoff.wait(attempt, None, f"reddit: HTTP {exc.response.status_code}")
             except prawcore.exceptions.RequestException as exc:
-                raise FetchError(SOURCE, f"no answer within {self.spec.timeout_seconds:g}s while trying "
-                                         f"to {what} ({type(exc.original_exception).__name__}); check "
-                                         "sources.reddit.base_url / timeout_seconds") from exc
+                raise FetchError(
+                    SOURCE,
+                    f"no answer within {self.spec.timeout_seconds:g}s while trying "
+                    f"to {what} ({type(exc.original_exception).__name__}); check "
+                    "sources.reddit.base_url / timeout_seconds",
+                ) from exc
             except prawcore.exceptions.OAuthException as exc:
-                raise FetchError(SOURCE, "Reddit refused the app credentials "
-                                         f"({exc.error}); check REDDIT_CLIENT_ID and "
-                                         "REDDIT_CLIENT_SECRET") from exc
+                raise FetchError(
+                    SOURCE,
+                    "Reddit refused the app credentials "
+                    f"({exc.error}); check REDDIT_CLIENT_ID and "
+                    "REDDIT_CLIENT_SECRET",
+                ) from exc
             except prawcore.exceptions.ResponseException as exc:
                 status = exc.response.status_code
-                hint = ("check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET" if status in (401, 403)
-                        else "check sources.reddit.subreddits and base_url")
+                hint = (
+                    "check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET"
+                    if status in (401, 403)
+                    else "check sources.reddit.subreddits and base_url"
+                )
                 raise FetchError(SOURCE, f"HTTP {status} while trying to {what}; {hint}") from exc
             except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
                 raise FetchError(SOURCE, f"cannot {what}: {exc}") from exc
             except ValueError as exc:  # a body that is not JSON
-                raise FetchError(SOURCE, f"Reddit's answer was not JSON while trying to {what}") from exc
+                raise FetchError(
+                    SOURCE, f"Reddit's answer was not JSON while trying to {what}"
+                ) from exc
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 
@@ -243,7 +289,9 @@ def _post_links(post: Any) -> list[FoundLink]:
     own = None if post.is_self else canonical(post.url)
     title = _TAG.sub("", post.title).strip()
     return [
-        FoundLink(fl.paper_id, fl.url, fl.text or title, title) if own and fl.paper_id == own[0] else fl
+        FoundLink(fl.paper_id, fl.url, fl.text or title, title)
+        if own and fl.paper_id == own[0]
+        else fl
         for fl in find_links(text)
     ]
 

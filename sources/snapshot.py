@@ -95,7 +95,9 @@ def _day(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
     except ValueError as exc:
-        raise ValueError(f"'update_date' is not a date like 2024-05-01: {str(value)[:40]!r}") from exc
+        raise ValueError(
+            f"'update_date' is not a date like 2024-05-01: {str(value)[:40]!r}"
+        ) from exc
 
 
 def _authors(record: dict[str, Any]) -> tuple[str, ...]:

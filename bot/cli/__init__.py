@@ -82,12 +82,14 @@ def main() -> None:
 
 
 # Each module registers its commands on `cli` when imported.
-from bot.cli import collect  # noqa: E402,F401
-from bot.cli import export  # noqa: E402,F401
-from bot.cli import data  # noqa: E402,F401
-from bot.cli import digest  # noqa: E402,F401
-from bot.cli import queue  # noqa: E402,F401
-from bot.cli import run  # noqa: E402,F401
-from bot.cli import serve  # noqa: E402,F401
-from bot.cli import setup  # noqa: E402,F401
-from bot.cli import query  # noqa: E402,F401
+from bot.cli import (  # noqa: E402
+    collect,
+    data,
+    digest,
+    export,
+    query,
+    queue,
+    run,
+    serve,
+    setup,
+)

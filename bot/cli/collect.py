@@ -34,7 +34,9 @@ def collect(app: App, sources: tuple[str, ...]) -> None:
         for note in result.notes:
             console.print(f"[yellow]{escape(result.name)}:[/yellow] {escape(note)}", soft_wrap=True)
         if result.error:
-            console.print(f"[red]{escape(result.name)} failed:[/red] {escape(result.error)}", soft_wrap=True)
+            console.print(
+                f"[red]{escape(result.name)} failed:[/red] {escape(result.error)}", soft_wrap=True
+            )
     if not report.ok:
         sys.exit(1)
 
@@ -47,5 +49,7 @@ def report_table(report: CollectReport) -> Table:
     table.add_column("status")
     for r in report.sources:
         status = "[green]ok[/green]" if r.ok else "[red]failed[/red]"
-        table.add_row(escape(r.name), str(r.new), str(r.updated), str(r.unchanged), str(r.mentions), status)
+        table.add_row(
+            escape(r.name), str(r.new), str(r.updated), str(r.unchanged), str(r.mentions), status
+        )
     return table

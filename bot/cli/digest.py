@@ -12,8 +12,14 @@ from bot.cli import App, cli, err_console, pass_app
 
 @cli.command()
 @click.option("--niche", metavar="NAME", help="Only this niche (default: every niche).")
-@click.option("--dry-run", is_flag=True, help="Print what would be sent, as Markdown; send and record nothing.")
-@click.option("--force", is_flag=True, help="Build afresh and send again, even if today's digest went out.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print what would be sent, as Markdown; send and record nothing.",
+)
+@click.option(
+    "--force", is_flag=True, help="Build afresh and send again, even if today's digest went out."
+)
 @click.option(
     "--date",
     "day",

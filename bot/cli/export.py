@@ -14,7 +14,9 @@ DEFAULT_STATES = ("saved", "read", "queued")
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(exporter.FORMATS), required=True, help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(exporter.FORMATS), required=True, help="Output format."
+)
 @click.option("--niche", help="Only this niche (default: all).")
 @click.option(
     "--state",
@@ -30,7 +32,9 @@ DEFAULT_STATES = ("saved", "read", "queued")
     help="Write here (default: standard output; midlist.apkg for anki).",
 )
 @pass_app
-def export(app: App, fmt: str, niche: str | None, states: tuple[str, ...], output: Path | None) -> None:
+def export(
+    app: App, fmt: str, niche: str | None, states: tuple[str, ...], output: Path | None
+) -> None:
     """Export queued papers to BibTeX, Anki (.apkg), Markdown or JSON."""
     if niche is not None:
         app.settings.niche(niche)

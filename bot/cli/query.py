@@ -21,16 +21,34 @@ from sources.models import Paper
 
 WIDTH = 80
 _SPAN = re.compile(r"^\s*(\d+)\s*([hdwmy])\s*$")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
-          "m": timedelta(days=30), "y": timedelta(days=365)}
+_UNITS = {
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+    "m": timedelta(days=30),
+    "y": timedelta(days=365),
+}
 
 
 @cli.command()
 @click.argument("keywords", required=False, default="")
-@click.option("--band", metavar="LO-HI|top", help="Percentile band of the on-niche pool (default 15-40).")
-@click.option("--limit", type=click.IntRange(1, 200), help=f"How many papers (default {DEFAULT_LIMIT}).")
-@click.option("--since", metavar="SPAN|DATE", help="Only papers from the last 7d / 24h / 2w / 3m, or since 2025-06-01.")
-@click.option("--niche", "niche_name", metavar="NAME", help="Use a configured niche (its keywords, exclusions, seeds, band).")
+@click.option(
+    "--band", metavar="LO-HI|top", help="Percentile band of the on-niche pool (default 15-40)."
+)
+@click.option(
+    "--limit", type=click.IntRange(1, 200), help=f"How many papers (default {DEFAULT_LIMIT})."
+)
+@click.option(
+    "--since",
+    metavar="SPAN|DATE",
+    help="Only papers from the last 7d / 24h / 2w / 3m, or since 2025-06-01.",
+)
+@click.option(
+    "--niche",
+    "niche_name",
+    metavar="NAME",
+    help="Use a configured niche (its keywords, exclusions, seeds, band).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--live", is_flag=True, help="Ask the arXiv API instead of the local store.")
 @pass_app
@@ -54,17 +72,31 @@ def query(
         niche = app.settings.niche(niche_name)
         base = profile_for(niche, app.store)
         profile = NicheProfile(
-            base.name, base.keywords + tuple(p for p in phrases if p not in base.keywords),
-            base.exclude, base.seeds, base.band, base.saved, base.skipped,
+            base.name,
+            base.keywords + tuple(p for p in phrases if p not in base.keywords),
+            base.exclude,
+            base.seeds,
+            base.band,
+            base.saved,
+            base.skipped,
         )
         limit = limit or niche.size
     elif phrases:
         profile = NicheProfile("query", tuple(phrases))
     else:
-        raise click.UsageError('give KEYWORDS (e.g. "selective scan, linear recurrence") or --niche NAME')
+        raise click.UsageError(
+            'give KEYWORDS (e.g. "selective scan, linear recurrence") or --niche NAME'
+        )
     if band is not None:
-        profile = NicheProfile(profile.name, profile.keywords, profile.exclude, profile.seeds,
-                               parse_band(band), profile.saved, profile.skipped)
+        profile = NicheProfile(
+            profile.name,
+            profile.keywords,
+            profile.exclude,
+            profile.seeds,
+            parse_band(band),
+            profile.saved,
+            profile.skipped,
+        )
     cutoff = parse_since(since) if since else None
 
     if live:
@@ -76,7 +108,9 @@ def query(
     if as_json:
         click.echo(json.dumps(as_records(ranking, papers), indent=2, ensure_ascii=False))
         if not ranking.picks:
-            Console(stderr=True, highlight=False).print(no_match(ranking, profile, since, live, app))
+            Console(stderr=True, highlight=False).print(
+                no_match(ranking, profile, since, live, app)
+            )
         return
     if not ranking.picks:
         console.print(no_match(ranking, profile, since, live, app))
@@ -94,7 +128,9 @@ def parse_keywords(text: str) -> list[str]:
         try:
             parts = shlex.split(text)
         except ValueError as exc:
-            raise click.BadParameter(f"{exc}: close the quote around the phrase", param_hint="KEYWORDS") from exc
+            raise click.BadParameter(
+                f"{exc}: close the quote around the phrase", param_hint="KEYWORDS"
+            ) from exc
     return list(dict.fromkeys(p.strip().strip('"') for p in parts if p.strip().strip('"')))
 
 
@@ -103,7 +139,9 @@ def parse_band(text: str) -> tuple[int, int] | None:
         return None
     m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
     if not m or not 0 <= int(m.group(1)) < int(m.group(2)) <= 100:
-        raise click.BadParameter(f"expected two percentages like 15-40, or top; got {text!r}", param_hint="--band")
+        raise click.BadParameter(
+            f"expected two percentages like 15-40, or top; got {text!r}", param_hint="--band"
+        )
     return int(m.group(1)), int(m.group(2))
 
 
@@ -136,7 +174,9 @@ def as_records(ranking: Ranking, papers: dict[str, Paper]) -> list[dict[str, obj
                 "reasons": list(pick.reasons),
                 "matched_terms": list(pick.matched_terms),
                 "mentions": pick.mentions,
-                "published": paper.published.date().isoformat() if paper and paper.published else None,
+                "published": paper.published.date().isoformat()
+                if paper and paper.published
+                else None,
                 "pool_size": ranking.pool_size,
             }
         )
@@ -147,7 +187,10 @@ def table(ranking: Ranking, papers: dict[str, Paper], profile: NicheProfile) -> 
     band = "top" if profile.band is None else f"{profile.band[0]}-{profile.band[1]}%"
     out = Table(
         title=f"{len(ranking.picks)} picks, band {band} of a {ranking.pool_size}-paper pool",
-        width=WIDTH, show_lines=False, pad_edge=False, expand=False,
+        width=WIDTH,
+        show_lines=False,
+        pad_edge=False,
+        expand=False,
     )
     out.add_column("pct", justify="right", width=3, no_wrap=True)
     out.add_column("paper", ratio=1, overflow="fold")
@@ -155,18 +198,24 @@ def table(ranking: Ranking, papers: dict[str, Paper], profile: NicheProfile) -> 
     for pick in ranking.picks:
         paper = papers.get(pick.paper_id)
         cell = Text(paper.title if paper else pick.paper_id, style="bold")
-        cell.append("\n" + "; ".join(r for r in pick.reasons if not r.startswith("percentile")), style="dim")
+        cell.append(
+            "\n" + "; ".join(r for r in pick.reasons if not r.startswith("percentile")), style="dim"
+        )
         out.add_row(f"{pick.percentile:.0f}", cell, pick.paper_id)
     if ranking.notes:
         out.caption = "; ".join(ranking.notes)
     return out
 
 
-def no_match(ranking: Ranking, profile: NicheProfile, since: str | None, live: bool, app: App) -> str:
+def no_match(
+    ranking: Ranking, profile: NicheProfile, since: str | None, live: bool, app: App
+) -> str:
     tips = []
     if not live and app.store.papers.count() == 0:
-        return ("No papers in the store yet. Load some with `midlist import FILE` (a Kaggle arXiv "
-                "snapshot) or `midlist collect`, or search arXiv directly with --live.")
+        return (
+            "No papers in the store yet. Load some with `midlist import FILE` (a Kaggle arXiv "
+            "snapshot) or `midlist collect`, or search arXiv directly with --live."
+        )
     if ranking.notes:
         tips.append("; ".join(ranking.notes) + ": try other spellings or fewer words per phrase")
     if since:
@@ -189,14 +238,19 @@ def _live(app: App, profile: NicheProfile, limit: int | None, cutoff: datetime |
 
     cfg = app.settings.sources.arxiv
     collector = ArxivCollector(
-        api_url=cfg.api_url, delay_seconds=cfg.delay_seconds, timeout_seconds=cfg.timeout_seconds,
-        page_size=cfg.page_size, retries=cfg.retries,
+        api_url=cfg.api_url,
+        delay_seconds=cfg.delay_seconds,
+        timeout_seconds=cfg.timeout_seconds,
+        page_size=cfg.page_size,
+        retries=cfg.retries,
     )
     terms = " OR ".join(f'all:"{k}"' if " " in k else f"all:{k}" for k in profile.keywords)
     try:
         found = collector.search(terms, max_results=max(100, 10 * (limit or DEFAULT_LIMIT)))
     except SourceError as exc:
-        raise MidlistError(f"arXiv search failed: {exc.reason} (check sources.arxiv.api_url, or retry later)") from exc
+        raise MidlistError(
+            f"arXiv search failed: {exc.reason} (check sources.arxiv.api_url, or retry later)"
+        ) from exc
     if cutoff is not None:
         found = [p for p in found if (p.published or p.updated or cutoff) >= cutoff]
     return rank_papers(found, profile, limit=limit)

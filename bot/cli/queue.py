@@ -24,7 +24,11 @@ def queue(ctx: click.Context) -> None:
 @queue.command("list")
 @click.option("--niche", help="Only this niche (default: all).")
 @click.option(
-    "--state", "states", multiple=True, type=click.Choice(STATES), help="Only these states (repeatable)."
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(STATES),
+    help="Only these states (repeatable).",
 )
 @pass_app
 def list_queue(app: App, niche: str | None, states: tuple[str, ...]) -> None:
@@ -79,7 +83,9 @@ def resolve_niche(app: App, name: str | None) -> str:
         return niches[0].name
     if not niches:
         raise ConfigError("no niches are configured; add one under `niches:` in the config")
-    raise ConfigError(f"several niches are configured; pass --niche (one of {', '.join(n.name for n in niches)})")
+    raise ConfigError(
+        f"several niches are configured; pass --niche (one of {', '.join(n.name for n in niches)})"
+    )
 
 
 for _verb, _state in _VERBS.items():

@@ -38,7 +38,9 @@ def run(app: App, once: bool) -> None:
     logging.getLogger().setLevel(logging.DEBUG if app.verbose else logging.INFO)
     if not app.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    specs = scheduler.plan(settings, str(app.config_file.resolve()))  # bad cron: fail before locking
+    specs = scheduler.plan(
+        settings, str(app.config_file.resolve())
+    )  # bad cron: fail before locking
     with SchedulerLock(lock_path(settings.storage.url, settings.storage.index_dir)):
         scheduler.serve(settings, app.store, specs)
 
@@ -66,8 +68,10 @@ def status(app: App) -> None:
     if not last:
         click.echo("  none yet")
     for r in last:
-        click.echo(f"  {r.kind:<8} {r.target:<24} {_outcome(r):<8} {_when(r.started_at, tz)}"
-                   f"{_first_line(r.detail)}")
+        click.echo(
+            f"  {r.kind:<8} {r.target:<24} {_outcome(r):<8} {_when(r.started_at, tz)}"
+            f"{_first_line(r.detail)}"
+        )
 
     failures = store.state.recent_failures(limit=5)
     if failures:

@@ -9,10 +9,19 @@ from bot.cli import App, cli, pass_app
 
 
 @cli.command()
-@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="HTTP port.")
+@click.option(
+    "--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="HTTP port."
+)
 @click.option("--host", default="0.0.0.0", show_default=True, help="Interface to listen on.")
-@click.option("--channel", help="The Slack channel whose app sends the clicks (default: the one with a signing secret).")
-@click.option("--socket-mode", is_flag=True, help="Connect out to Slack instead of listening (needs app_token).")
+@click.option(
+    "--channel",
+    help="The Slack channel whose app sends the clicks (default: the one with a signing secret).",
+)
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="Connect out to Slack instead of listening (needs app_token).",
+)
 @pass_app
 def serve(app: App, port: int, host: str, channel: str | None, socket_mode: bool) -> None:
     """Run the Slack endpoint for the digest's Save / Skip / Read buttons."""

@@ -77,7 +77,9 @@ def send_email(
             retryable=False,
         ) from exc
     except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"channel {name}: {cfg.host}:{cfg.port} refused the digest: {_say(exc)}") from exc
+        raise DeliveryError(
+            f"channel {name}: {cfg.host}:{cfg.port} refused the digest: {_say(exc)}"
+        ) from exc
 
 
 def _send_once(cfg: EmailChannel, msg: EmailMessage) -> None:
@@ -106,11 +108,18 @@ def _transient(exc: BaseException) -> bool:
         return all(400 <= code < 500 for code, _ in exc.recipients.values())
     if isinstance(exc, smtplib.SMTPResponseException):
         return 400 <= exc.smtp_code < 500
-    return isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError))
+    return isinstance(
+        exc,
+        (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError),
+    )
 
 
 def _say(exc: BaseException | None) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        text = (
+            exc.smtp_error.decode(errors="replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
         return f"{exc.smtp_code} {text}"
     return f"{type(exc).__name__}: {exc}" if exc is not None else "unknown error"

@@ -40,7 +40,11 @@ MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_FALLBACK = 3000
 ITEMS_PER_MESSAGE = 10
-ACTIONS = (("midlist_save", "Save", "primary"), ("midlist_read", "Mark read", None), ("midlist_skip", "Skip", None))
+ACTIONS = (
+    ("midlist_save", "Save", "primary"),
+    ("midlist_read", "Mark read", None),
+    ("midlist_skip", "Skip", None),
+)
 # Errors that no retry can fix, with what the user should do about them.
 _PERMANENT = {
     "invalid_auth": "the token is not valid; check channels.<name>.token",
@@ -99,7 +103,10 @@ def render_messages(digest: Digest, *, buttons: bool) -> list[SlackMessage]:
 def _head_blocks(digest: Digest) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(digest.title, MAX_HEADER)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(escape(digest.basis), MAX_SECTION)}]},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _cut(escape(digest.basis), MAX_SECTION)}],
+        },
     ]
     if digest.note:
         blocks.append(_section(escape(digest.note)))
@@ -139,7 +146,9 @@ def _item_blocks(digest: Digest, n: int, item: DigestItem, buttons: bool) -> lis
 
 def _summary_blocks(digest: Digest, parts: int, room: int) -> list[dict[str, Any]]:
     """Numbered linked titles, as many sections as 3000 characters each need."""
-    lines = [f"{i}. {link(item.url, _cut(item.title, 150))}" for i, item in enumerate(digest.items, 1)]
+    lines = [
+        f"{i}. {link(item.url, _cut(item.title, 150))}" for i, item in enumerate(digest.items, 1)
+    ]
     sections: list[str] = []
     for line in lines:
         line = _cut_escaped(line, MAX_SECTION) if len(line) > MAX_SECTION else line
@@ -149,12 +158,22 @@ def _summary_blocks(digest: Digest, parts: int, room: int) -> list[dict[str, Any
             sections.append(line)
     blocks = [_section(s) for s in sections[: room - 1]]
     blocks.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Details in {parts} more message{'s' if parts > 1 else ''} ↓"}]}
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Details in {parts} more message{'s' if parts > 1 else ''} ↓",
+                }
+            ],
+        }
     )
     return blocks
 
 
-def _pack(groups: list[list[dict[str, Any]]], max_blocks: int, max_items: int) -> list[list[dict[str, Any]]]:
+def _pack(
+    groups: list[list[dict[str, Any]]], max_blocks: int, max_items: int
+) -> list[list[dict[str, Any]]]:
     parts: list[list[dict[str, Any]]] = [[]]
     items = 0
     for group in groups:
@@ -217,7 +236,9 @@ def send_slack(
     elif webhook is not None:
         post = _webhook_poster(name, cfg, webhook.get_secret_value())
     else:  # the config model refuses this; say so rather than post nowhere
-        raise DeliveryError(f"channel {name}: needs a token and channel, or a webhook_url", retryable=False)
+        raise DeliveryError(
+            f"channel {name}: needs a token and channel, or a webhook_url", retryable=False
+        )
     for i in range(start, len(messages)):
         thread = (progress.get("ts"), progress.get("channel_id")) if i > 0 else (None, None)
         ts, channel_id = post(messages[i], *thread)
@@ -261,11 +282,17 @@ def _bot_poster(name: str, cfg: SlackChannel, token: str, channel: str) -> Poste
                 unfurl_media=False,
             )
         except SlackApiError as exc:
-            code = exc.response.get("error", "unknown_error") if exc.response is not None else "unknown_error"
+            code = (
+                exc.response.get("error", "unknown_error")
+                if exc.response is not None
+                else "unknown_error"
+            )
             status = getattr(exc.response, "status_code", None)
             raise _api_error(name, str(code), status) from exc
         except (SlackClientError, URLError, OSError) as exc:
-            raise DeliveryError(f"channel {name}: cannot reach Slack at {cfg.base_url}: {exc}") from exc
+            raise DeliveryError(
+                f"channel {name}: cannot reach Slack at {cfg.base_url}: {exc}"
+            ) from exc
         return response.get("ts"), response.get("channel")
 
     return post
@@ -275,9 +302,12 @@ def _api_error(name: str, code: str, status: int | None) -> DeliveryError:
     hint = _PERMANENT.get(code)
     if hint is None:
         where = f"HTTP {status}, " if status and status != 200 else ""
-        return DeliveryError(f"channel {name}: Slack answered {where}error {code!r}; will retry on the next run")
+        return DeliveryError(
+            f"channel {name}: Slack answered {where}error {code!r}; will retry on the next run"
+        )
     return DeliveryError(
-        f"channel {name}: Slack answered error {code!r}: {hint.replace('<name>', name)}", retryable=False
+        f"channel {name}: Slack answered error {code!r}: {hint.replace('<name>', name)}",
+        retryable=False,
     )
 
 
@@ -288,7 +318,9 @@ def _webhook_poster(name: str, cfg: SlackChannel, url: str) -> Poster:
         retry_handlers=_retry_handlers(cfg.retries),
     )
 
-    def post(message: SlackMessage, _ts: str | None, _channel: str | None) -> tuple[str | None, str | None]:
+    def post(
+        message: SlackMessage, _ts: str | None, _channel: str | None
+    ) -> tuple[str | None, str | None]:
         try:
             response = client.send(
                 text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False

@@ -74,7 +74,9 @@ class DigestRepo:
             with self._store.begin() as conn:
                 if conn.execute(select(digests.c.id).where(*key)).first() is None:
                     conn.execute(
-                        digests.insert().values(niche=niche, channel=channel, day=day, attempts=0, **values)
+                        digests.insert().values(
+                            niche=niche, channel=channel, day=day, attempts=0, **values
+                        )
                     )
                 else:
                     conn.execute(digests.update().where(*key).values(**values))
@@ -89,7 +91,9 @@ class DigestRepo:
         """Written after every partial send (a Slack thread reply), so a retry resumes there."""
         with self._store.begin() as conn:
             conn.execute(
-                digests.update().where(digests.c.id == digest_id).values(progress=json.dumps(progress))
+                digests.update()
+                .where(digests.c.id == digest_id)
+                .values(progress=json.dumps(progress))
             )
 
     def mark_failed(self, digest_id: int, error: str) -> None:
@@ -107,7 +111,9 @@ class DigestRepo:
             conn.execute(
                 digests.update()
                 .where(digests.c.id == digest_id)
-                .values(status="sent", sent_at=now, last_error=None, attempts=digests.c.attempts + 1)
+                .values(
+                    status="sent", sent_at=now, last_error=None, attempts=digests.c.attempts + 1
+                )
             )
             ids = list(dict.fromkeys(paper_ids))
             if not ids:

@@ -40,7 +40,12 @@ def settings_for(script: ArxivScript, **extra: object) -> Settings:
 
 
 def mention_of(paper_id: str) -> Mention:
-    return Mention(paper_id=paper_id, source="reddit", external_id=f"c-{paper_id}", where="https://reddit.example/t")
+    return Mention(
+        paper_id=paper_id,
+        source="reddit",
+        external_id=f"c-{paper_id}",
+        where="https://reddit.example/t",
+    )
 
 
 def test_collect_all_stores_papers_cursor_and_run(httpserver: HTTPServer, store: Store) -> None:
@@ -59,7 +64,9 @@ def test_collect_all_stores_papers_cursor_and_run(httpserver: HTTPServer, store:
     assert runs["arxiv"].ok and runs["arxiv"].detail.startswith("4 new, 0 updated")
 
 
-def test_placeholder_is_filled_and_a_new_version_replaces_the_old(httpserver: HTTPServer, store: Store) -> None:
+def test_placeholder_is_filled_and_a_new_version_replaces_the_old(
+    httpserver: HTTPServer, store: Store
+) -> None:
     store.papers.add_mentions([mention_of("2405.00002")])
     assert store.papers.placeholders() == ["2405.00002"]
     script = ArxivScript(httpserver, [Step("v1.xml"), Step("page1.xml"), Step("page2.xml")])
@@ -81,19 +88,29 @@ def test_placeholder_is_filled_and_a_new_version_replaces_the_old(httpserver: HT
     assert len(store.papers.mentions_of(["2405.00002"])["2405.00002"]) == 1
 
 
-def test_failing_source_is_recorded_and_does_not_stop_the_other(httpserver: HTTPServer, store: Store) -> None:
-    kept = Paper(id="2301.00001", title="Stored Before", abstract="Already here.", version=1, source="import")
+def test_failing_source_is_recorded_and_does_not_stop_the_other(
+    httpserver: HTTPServer, store: Store
+) -> None:
+    kept = Paper(
+        id="2301.00001", title="Stored Before", abstract="Already here.", version=1, source="import"
+    )
     store.papers.upsert([kept])
     before = store.papers.get(kept.id)
     store.state.put("arxiv", {"cursor:cat:cs.LG": "2024-01-01T00:00:00+00:00"})
     store.papers.add_mentions([mention_of("2405.00002")])
-    script = ArxivScript(httpserver, [Step("maintenance.html", content_type="text/html"), Step("v1.xml")])
+    script = ArxivScript(
+        httpserver, [Step("maintenance.html", content_type="text/html"), Step("v1.xml")]
+    )
 
     report = collect_all(settings_for(script), store)
 
     arxiv, lookup = report.sources
     assert not report.ok
-    assert not arxiv.ok and arxiv.error is not None and "HTML page instead of an Atom feed" in arxiv.error
+    assert (
+        not arxiv.ok
+        and arxiv.error is not None
+        and "HTML page instead of an Atom feed" in arxiv.error
+    )
     assert lookup.ok and lookup.updated == 1
     assert before is not None and store.papers.get(kept.id) == before
     assert store.state.get("arxiv") == {"cursor:cat:cs.LG": "2024-01-01T00:00:00+00:00"}
@@ -126,7 +143,9 @@ def test_a_batch_that_cannot_be_written_leaves_nothing_behind(store: Store) -> N
     bad = Batch(papers=papers, mentions=[mention_of("2405.00007")], state={"etag": None})  # type: ignore[dict-item]
     store.state.put("feed:x", {"etag": "old"})
     broken = StaticCollector("feed:x", batch=bad)
-    good = StaticCollector("feed:y", batch=Batch(papers=[Paper(id="2405.00008", title="Fine", version=1)]))
+    good = StaticCollector(
+        "feed:y", batch=Batch(papers=[Paper(id="2405.00008", title="Fine", version=1)])
+    )
     settings = parse_settings({"sources": {"arxiv": {"enabled": False}}})
 
     report = collect_all(settings, store, collectors=[broken, good])
@@ -141,22 +160,34 @@ def test_a_batch_that_cannot_be_written_leaves_nothing_behind(store: Store) -> N
 
 
 def test_source_errors_are_reported_by_reason(store: Store) -> None:
-    failing = StaticCollector("feed:z", error=FetchError("feed:z", "HTTP 404 from https://blog.example/feed"))
+    failing = StaticCollector(
+        "feed:z", error=FetchError("feed:z", "HTTP 404 from https://blog.example/feed")
+    )
     settings = parse_settings({"sources": {"arxiv": {"enabled": False}}})
     [result] = collect_all(settings, store, collectors=[failing]).sources
     assert (result.ok, result.error) == (False, "HTTP 404 from https://blog.example/feed")
-    assert [r.detail for r in store.state.recent_failures()] == ["HTTP 404 from https://blog.example/feed"]
+    assert [r.detail for r in store.state.recent_failures()] == [
+        "HTTP 404 from https://blog.example/feed"
+    ]
 
 
 def test_unknown_source_name_is_a_config_error(store: Store) -> None:
     settings = parse_settings({"sources": {"arxiv": {"categories": ["cs.LG"]}}})
-    with pytest.raises(ConfigError, match=r"no configured source named 'reddit' \(configured: arxiv, arxiv-lookup\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"no configured source named 'reddit' \(configured: arxiv, arxiv-lookup\)",
+    ):
         collect_all(settings, store, only=["reddit"])
 
 
 def test_build_collectors_follows_the_config() -> None:
     assert build_collectors(parse_settings({})) == []
-    assert build_collectors(parse_settings({"sources": {"arxiv": {"categories": ["cs.LG"], "enabled": False}}})) == []
+    assert (
+        build_collectors(
+            parse_settings({"sources": {"arxiv": {"categories": ["cs.LG"], "enabled": False}}})
+        )
+        == []
+    )
     [arxiv] = build_collectors(parse_settings({"sources": {"arxiv": {"queries": ["ti:kernels"]}}}))
     assert isinstance(arxiv, ArxivCollector) and arxiv.targets == ["ti:kernels"]
 
@@ -191,7 +222,9 @@ def test_cli_collect_prints_counts_per_source(httpserver: HTTPServer, tmp_path: 
     assert (tmp_path / "midlist.db").exists()
 
 
-def test_cli_collect_exits_1_and_says_why_when_a_source_fails(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_cli_collect_exits_1_and_says_why_when_a_source_fails(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
     script = ArxivScript(httpserver, [Step("malformed.xml")])
     config = write_config(tmp_path, script.url)
 
@@ -199,8 +232,9 @@ def test_cli_collect_exits_1_and_says_why_when_a_source_fails(httpserver: HTTPSe
 
     assert result.exit_code == 1
     assert row(result.output, "arxiv") == ["0", "0", "0", "0", "failed"]
-    assert "arxiv failed: every category and query failed: cat:cs.LG: malformed XML at line" in " ".join(
-        result.output.split()
+    assert (
+        "arxiv failed: every category and query failed: cat:cs.LG: malformed XML at line"
+        in " ".join(result.output.split())
     )
     assert LOOKUP not in result.output
 

@@ -33,7 +33,10 @@ HOSTILE, UNICODE, LATEX, PLAIN = "2511.01001", "2511.01002", "2511.01003", "2511
 
 def fixture_papers() -> list[Paper]:
     raw = json.loads((FIXTURES / "digest" / "papers.json").read_text(encoding="utf-8"))
-    return [Paper(**{**p, "authors": tuple(p["authors"]), "categories": tuple(p["categories"])}) for p in raw]
+    return [
+        Paper(**{**p, "authors": tuple(p["authors"]), "categories": tuple(p["categories"])})
+        for p in raw
+    ]
 
 
 def many_papers(n: int, start: int = 2000) -> list[Paper]:
@@ -75,7 +78,15 @@ def settings_for(store: Store, channels: dict[str, Any], size: int = 7, **niche:
         {
             "storage": {"url": store.url},
             "sources": {"arxiv": {"categories": ["cs.LG", "cs.AI"]}},
-            "niches": [{"name": "ssm", "keywords": ["state space model"], "size": size, "channels": list(channels), **niche}],
+            "niches": [
+                {
+                    "name": "ssm",
+                    "keywords": ["state space model"],
+                    "size": size,
+                    "channels": list(channels),
+                    **niche,
+                }
+            ],
             "channels": channels,
         }
     )
@@ -98,13 +109,21 @@ def test_build_digest_states_its_basis_and_describes_each_pick() -> None:
     papers = fixture_papers()
     ranking, by_id = ListRanker(papers)(Niche(name="ssm", keywords=["x"]), None, ())
     mention = Mention(
-        paper_id=PLAIN, source="reddit", external_id="c1", where="https://reddit.com/r/ML/c1",
-        who="alice", context="Loved the   ablations, especially the <!here> part",
+        paper_id=PLAIN,
+        source="reddit",
+        external_id="c1",
+        where="https://reddit.com/r/ML/c1",
+        who="alice",
+        context="Loved the   ablations, especially the <!here> part",
     )
     second = Mention(paper_id=PLAIN, source="reddit", external_id="c2", who="bob")
     listing = Mention(paper_id=PLAIN, source="arxiv", external_id="new")
     digest = build_digest(
-        Niche(name="ssm", keywords=["x"]), DAY, ranking, by_id, {PLAIN: [mention, second, listing]},
+        Niche(name="ssm", keywords=["x"]),
+        DAY,
+        ranking,
+        by_id,
+        {PLAIN: [mention, second, listing]},
         categories=["cs.LG", "cs.AI"],
     )
     assert digest.basis == "4 picks from 412 new cs.LG / cs.AI papers (58 on-niche), band 15-40%"
@@ -121,10 +140,15 @@ def test_build_digest_states_its_basis_and_describes_each_pick() -> None:
 
 @pytest.mark.parametrize(
     ("candidates", "note"),
-    [(0, "Nothing new today: no papers arrived since the last digest."), (30, "No picks today: 30 new")],
+    [
+        (0, "Nothing new today: no papers arrived since the last digest."),
+        (30, "No picks today: 30 new"),
+    ],
 )
 def test_build_digest_says_plainly_when_there_is_nothing(candidates: int, note: str) -> None:
-    digest = build_digest(Niche(name="ssm", keywords=["x"], band="top"), DAY, Ranking((), 0, candidates), {})
+    digest = build_digest(
+        Niche(name="ssm", keywords=["x"], band="top"), DAY, Ranking((), 0, candidates), {}
+    )
     assert digest.items == ()
     assert digest.note.startswith(note)
     assert digest.basis.endswith("top picks")
@@ -139,7 +163,12 @@ def test_digest_payload_round_trips_unchanged() -> None:
 
 @pytest.mark.parametrize(
     ("authors", "expected"),
-    [((), ""), (("A",), "A"), (("A", "B", "C"), "A, B, C"), (("A", "B", "C", "D"), "A, B, C et al. (4 authors)")],
+    [
+        ((), ""),
+        (("A",), "A"),
+        (("A", "B", "C"), "A, B, C"),
+        (("A", "B", "C", "D"), "A, B, C et al. (4 authors)"),
+    ],
 )
 def test_short_authors(authors: tuple[str, ...], expected: str) -> None:
     assert short_authors(authors) == expected
@@ -210,7 +239,9 @@ def test_sent_digest_is_delivered_queued_and_logged_together(store: Store) -> No
     assert {item.paper.id for item in store.queue.list("ssm")} == {HOSTILE, UNICODE, LATEX}
     record = store.digests.get("ssm", "out", DAY.isoformat())
     assert record is not None and record.status == "sent" and record.attempts == 1
-    assert [(r.kind, r.target, r.ok) for r in store.state.last_runs("digest")] == [("digest", "ssm/out", True)]
+    assert [(r.kind, r.target, r.ok) for r in store.state.last_runs("digest")] == [
+        ("digest", "ssm/out", True)
+    ]
 
 
 def test_next_day_never_repeats_a_delivered_paper(store: Store) -> None:
@@ -218,7 +249,9 @@ def test_next_day_never_repeats_a_delivered_paper(store: Store) -> None:
     settings = settings_for(store, {"out": {"type": "console"}}, size=2)
     ranker = ListRanker(papers)
     send_digests(settings, store, today=DAY, ranker=ranker, console=io.StringIO())
-    report = send_digests(settings, store, today=date(2026, 11, 20), ranker=ranker, console=io.StringIO())
+    report = send_digests(
+        settings, store, today=date(2026, 11, 20), ranker=ranker, console=io.StringIO()
+    )
     assert report.outcomes[0].digest is not None
     assert report.outcomes[0].digest.paper_ids == [LATEX, PLAIN]
     since, exclude = ranker.calls[1]
@@ -235,11 +268,15 @@ def test_empty_day_is_sent_as_a_plain_note(store: Store) -> None:
     assert "arXiv announces nothing on Friday and Saturday nights" in out.getvalue()
 
 
-def test_failure_between_record_and_send_is_resent_unchanged_once(store: Store, tmp_path: Path) -> None:
+def test_failure_between_record_and_send_is_resent_unchanged_once(
+    store: Store, tmp_path: Path
+) -> None:
     papers = stored(store, fixture_papers())
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a directory should be")
-    broken = settings_for(store, {"archive": {"type": "file", "path": str(blocker / "{niche}-{date}.md")}}, size=2)
+    broken = settings_for(
+        store, {"archive": {"type": "file", "path": str(blocker / "{niche}-{date}.md")}}, size=2
+    )
     first = send_digests(broken, store, today=DAY, ranker=ListRanker(papers), console=io.StringIO())
     assert first.outcomes[0].status == "failed"
     assert "cannot write" in first.outcomes[0].detail
@@ -248,12 +285,20 @@ def test_failure_between_record_and_send_is_resent_unchanged_once(store: Store, 
     assert count(store, deliveries) == 0
 
     # the ranking changed overnight, but the recorded digest is what gets sent
-    fixed = settings_for(store, {"archive": {"type": "file", "path": str(tmp_path / "out" / "{niche}-{date}.md")}}, size=2)
-    second = send_digests(fixed, store, today=DAY, ranker=ListRanker(papers[::-1]), console=io.StringIO())
+    fixed = settings_for(
+        store,
+        {"archive": {"type": "file", "path": str(tmp_path / "out" / "{niche}-{date}.md")}},
+        size=2,
+    )
+    second = send_digests(
+        fixed, store, today=DAY, ranker=ListRanker(papers[::-1]), console=io.StringIO()
+    )
     assert second.outcomes[0].status == "sent"
     written = list((tmp_path / "out").iterdir())
     assert [p.name for p in written] == ["ssm-2026-11-19.md"]
-    assert written[0].read_text(encoding="utf-8") == render_markdown(Digest.from_json(record.payload))
+    assert written[0].read_text(encoding="utf-8") == render_markdown(
+        Digest.from_json(record.payload)
+    )
     assert store.digests.delivered_ids("archive") == {HOSTILE, UNICODE}
     assert [r.ok for r in _runs(store)] == [False, True]
 
@@ -267,8 +312,13 @@ def test_one_failing_channel_does_not_stop_the_others(store: Store, tmp_path: Pa
         {"broken": {"type": "file", "path": str(blocker / "x.md")}, "out": {"type": "console"}},
         size=2,
     )
-    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers), console=io.StringIO())
-    assert [(o.channel, o.status) for o in report.outcomes] == [("broken", "failed"), ("out", "sent")]
+    report = send_digests(
+        settings, store, today=DAY, ranker=ListRanker(papers), console=io.StringIO()
+    )
+    assert [(o.channel, o.status) for o in report.outcomes] == [
+        ("broken", "failed"),
+        ("out", "sent"),
+    ]
     assert not report.ok
 
 
@@ -286,7 +336,9 @@ def test_dry_run_shows_what_would_be_sent_and_records_nothing(store: Store) -> N
     papers = stored(store, fixture_papers())
     settings = settings_for(store, {"out": {"type": "console"}}, size=2)
     out = io.StringIO()
-    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers), dry_run=True, console=out)
+    report = send_digests(
+        settings, store, today=DAY, ranker=ListRanker(papers), dry_run=True, console=out
+    )
     assert report.outcomes[0].status == "dry-run"
     assert report.outcomes[0].detail.startswith("# midlist · ssm · 2026-11-19\n\n2 picks from 412")
     assert out.getvalue() == ""
@@ -296,7 +348,9 @@ def test_dry_run_shows_what_would_be_sent_and_records_nothing(store: Store) -> N
 def test_cli_dry_run_prints_the_recorded_payload(store: Store, tmp_path: Path) -> None:
     """A pending digest (recorded, then the process died) is what --dry-run shows, unchanged."""
     digest, config = _pending_digest_and_config(store, tmp_path)
-    result = CliRunner().invoke(cli, ["--config", str(config), "digest", "--dry-run", "--date", "2026-11-19"])
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "digest", "--dry-run", "--date", "2026-11-19"]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == "<!-- niche ssm -> channel out -->\n" + render_markdown(digest) + "\n"
     assert store.digests.get("ssm", "out", DAY.isoformat()).status == "pending"  # type: ignore[union-attr]
@@ -344,5 +398,7 @@ def test_a_failing_ranker_fails_the_channel_without_raising(store: Store) -> Non
     assert [(o.status, o.detail) for o in report.outcomes] == [
         ("failed", "RuntimeError: index is missing; run midlist collect")
     ]
-    assert store.digests.get("ssm", "out", DAY.isoformat()) is None  # nothing built, nothing recorded
+    assert (
+        store.digests.get("ssm", "out", DAY.isoformat()) is None
+    )  # nothing built, nothing recorded
     assert [r.ok for r in _runs(store)] == [False]

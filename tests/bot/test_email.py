@@ -57,7 +57,9 @@ class Inbox:
         self.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
         return "250 OK"
 
-    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
             return AuthResult(success=False, handled=False)
         self.logins.append((mechanism, auth_data.login))
@@ -114,7 +116,11 @@ def email_channel(port: int, **extra: Any) -> dict[str, Any]:
 
 
 def parts(message: EmailMessage) -> dict[str, str]:
-    return {part.get_content_type(): part.get_content() for part in message.walk() if not part.is_multipart()}
+    return {
+        part.get_content_type(): part.get_content()
+        for part in message.walk()
+        if not part.is_multipart()
+    }
 
 
 def test_digest_email_is_multipart_with_date_message_id_and_escaped_html(
@@ -135,13 +141,22 @@ def test_digest_email_is_multipart_with_date_message_id_and_escaped_html(
     assert message.get_content_type() == "multipart/alternative"
     body = parts(message)
     assert set(body) == {"text/plain", "text/html"}
-    assert "&lt;!channel&gt; Selective scans are &lt;https://evil.example|arxiv.org&gt; all &amp; you need" in body["text/html"]
+    assert (
+        "&lt;!channel&gt; Selective scans are &lt;https://evil.example|arxiv.org&gt; all &amp; you need"
+        in body["text/html"]
+    )
     assert "<script" not in body["text/html"] and "<img" not in body["text/html"]
     assert "Schrödinger-Brücken für lange Sequenzen: 日本語の状態空間モデル 🧪" in body["text/html"]
-    assert body["text/plain"].replace("\r\n", "\n").startswith("# midlist · ssm · 2026-11-19\n\n4 picks")
+    assert (
+        body["text/plain"]
+        .replace("\r\n", "\n")
+        .startswith("# midlist · ssm · 2026-11-19\n\n4 picks")
+    )
 
 
-def test_a_transient_failure_is_retried_within_the_run(store: Store, smtp: tuple[Inbox, int]) -> None:
+def test_a_transient_failure_is_retried_within_the_run(
+    store: Store, smtp: tuple[Inbox, int]
+) -> None:
     inbox, port = smtp
     inbox.fail_next = 1
     report = send_digests_to(store, email_channel(port), stored(store, fixture_papers()))
@@ -171,7 +186,9 @@ def test_a_failed_send_is_resent_next_run_once_with_the_same_message_id(
 def test_a_refused_login_is_reported_at_once(smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     cfg = EmailChannel.model_validate(email_channel(port, password="wrong"))
-    with pytest.raises(DeliveryError, match="refused the login .*check channels.mail.username and password") as caught:
+    with pytest.raises(
+        DeliveryError, match="refused the login .*check channels.mail.username and password"
+    ) as caught:
         send_email("mail", cfg, digest_of(fixture_papers()), {}, lambda p: None)
     assert caught.value.retryable is False
     assert inbox.logins == [("LOGIN", USER.encode())] and inbox.received == []  # tried once
@@ -194,7 +211,9 @@ def test_unreachable_server_is_a_retryable_delivery_error() -> None:
 def send_digests_to(store: Store, channel: dict[str, Any], papers: Any) -> Any:
     from bot.digest import send_digests
 
-    return send_digests(settings_for(store, {"mail": channel}), store, today=DAY, ranker=ListRanker(papers))
+    return send_digests(
+        settings_for(store, {"mail": channel}), store, today=DAY, ranker=ListRanker(papers)
+    )
 
 
 # ---- the HTML in a real browser ---------------------------------------------------------------
@@ -213,11 +232,24 @@ def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]
     profile = tmp_path / "profile"
     return subprocess.run(
         [
-            chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", "--window-size=420,1200", "--hide-scrollbars", *args,
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--window-size=420,1200",
+            "--hide-scrollbars",
+            *args,
         ],
-        capture_output=True, text=True, timeout=90, check=True,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
     )
 
 
@@ -242,7 +274,10 @@ def ink_rows(png: Path) -> int:
     previous = bytearray(stride)
     rows = 0
     for y in range(len(raw) // (stride + 1)):
-        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
         _unfilter(kind, line, previous, channels)
         # a dark pixel (text #1d1d1b, links #1a56a8, authors #6b6b63; not the grey #9a9a90 numbers)
         if any(

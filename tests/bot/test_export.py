@@ -58,8 +58,18 @@ def test_latex_escape_covers_every_special_character() -> None:
 
 def test_citation_keys_unique_and_independent_of_order() -> None:
     twins = [
-        Paper(id="2401.00001", title="The Same Title", authors=("Ann Lee",), published=PAPERS[0].published),
-        Paper(id="2401.00002", title="The Same Title", authors=("Ann Lee",), published=PAPERS[0].published),
+        Paper(
+            id="2401.00001",
+            title="The Same Title",
+            authors=("Ann Lee",),
+            published=PAPERS[0].published,
+        ),
+        Paper(
+            id="2401.00002",
+            title="The Same Title",
+            authors=("Ann Lee",),
+            published=PAPERS[0].published,
+        ),
         Paper(id="doi:10.1/x", title="", authors=()),
     ]
     keys = citation_keys(twins)
@@ -97,7 +107,9 @@ def test_anki_package_is_a_zip_with_one_card_per_paper(filled: Store, tmp_path: 
     assert grasp[1] == QUESTION
     assert grasp[2] == "We study grasping with soft fingers. It works on $5 hardware."
     assert 'href="https://arxiv.org/abs/2405.00001"' in grasp[3]
-    assert {"midlist::robotics", "midlist::strings"} <= {d["name"] for d in json.loads(decks).values()}
+    assert {"midlist::robotics", "midlist::strings"} <= {
+        d["name"] for d in json.loads(decks).values()
+    }
 
 
 def test_anki_ids_are_stable_across_exports(filled: Store, tmp_path: Path) -> None:
@@ -129,7 +141,9 @@ def test_cli_json_to_stdout_filters_by_state(filled: Store, tmp_path: Path) -> N
     code, out = invoke(write_config(tmp_path), "export", "--format", "json", "--state", "saved")
     assert code == 0
     data = json.loads(out)
-    assert [(d["id"], d["niche"], d["state"]) for d in data] == [("2405.00002", "robotics", "saved")]
+    assert [(d["id"], d["niche"], d["state"]) for d in data] == [
+        ("2405.00002", "robotics", "saved")
+    ]
     assert data[0]["url"] == "https://arxiv.org/abs/2405.00002"
 
 
@@ -138,12 +152,23 @@ def test_cli_default_leaves_out_skipped(filled: Store, tmp_path: Path) -> None:
     target = tmp_path / "out.bib"
     code, out = invoke(write_config(tmp_path), "export", "--format", "bibtex", "-o", str(target))
     assert (code, out) == (0, f"Wrote 1 papers to {target}.\n")
-    assert [e.key for e in bibtexparser.parse_string(target.read_text()).entries] == ["lovelace2024grasping"]
+    assert [e.key for e in bibtexparser.parse_string(target.read_text()).entries] == [
+        "lovelace2024grasping"
+    ]
 
 
 def test_cli_anki_writes_package(filled: Store, tmp_path: Path) -> None:
     target = tmp_path / "q.apkg"
-    code, out = invoke(write_config(tmp_path), "export", "--format", "anki", "--niche", "robotics", "-o", str(target))
+    code, out = invoke(
+        write_config(tmp_path),
+        "export",
+        "--format",
+        "anki",
+        "--niche",
+        "robotics",
+        "-o",
+        str(target),
+    )
     assert (code, out) == (0, f"Wrote 2 cards to {target}.\n")
     assert zipfile.is_zipfile(target)
 
@@ -152,11 +177,16 @@ def test_cli_anki_writes_package(filled: Store, tmp_path: Path) -> None:
     "args, message",
     [
         (["--state", "read"], "nothing to export: no read papers (see `midlist queue list`"),
-        (["--niche", "strings"], "nothing to export: no saved or read or queued papers in niche strings"),
+        (
+            ["--niche", "strings"],
+            "nothing to export: no saved or read or queued papers in niche strings",
+        ),
         (["--niche", "nope"], "no niche named 'nope'"),
     ],
 )
-def test_cli_nothing_to_export_is_a_clear_error(filled: Store, tmp_path: Path, args: list[str], message: str) -> None:
+def test_cli_nothing_to_export_is_a_clear_error(
+    filled: Store, tmp_path: Path, args: list[str], message: str
+) -> None:
     code, out = invoke(write_config(tmp_path), "export", "--format", "markdown", *args)
     assert code == 1
     assert message in " ".join(out.split())

@@ -24,7 +24,12 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "snapshot"
 
 def _line(n: int) -> str:
     return json.dumps(
-        {"id": f"2503.{n:05d}", "title": f"Paper {n}", "authors": "A. B", "update_date": "2025-03-01"}
+        {
+            "id": f"2503.{n:05d}",
+            "title": f"Paper {n}",
+            "authors": "A. B",
+            "update_date": "2025-03-01",
+        }
     )
 
 
@@ -36,7 +41,10 @@ def test_import_reports_bad_lines_with_their_numbers_and_keeps_the_good(store: S
     assert report.bad[2] == (5, "'id' is not an arXiv id: 'not-an-id'")
     assert report.bad_lines == 6
     assert report.summary() == "2 papers: 2 new, 0 updated, 0 unchanged, 6 bad lines"
-    assert sorted(store.papers.get_many(["2501.00001", "2501.00005"])) == ["2501.00001", "2501.00005"]
+    assert sorted(store.papers.get_many(["2501.00001", "2501.00005"])) == [
+        "2501.00001",
+        "2501.00005",
+    ]
     assert store.papers.get("2501.00005").authors == ("Eve Fox", "Gil Ho")
 
 
@@ -170,7 +178,10 @@ def _zip(path: Path, members: int = 1) -> None:
     ],
 )
 def test_import_refuses_a_file_that_is_not_a_snapshot(
-    store: Store, tmp_path: Path, make, expected: str  # type: ignore[no-untyped-def]
+    store: Store,
+    tmp_path: Path,
+    make,
+    expected: str,  # type: ignore[no-untyped-def]
 ) -> None:
     path = tmp_path / "arxiv-metadata-oai-snapshot.json"
     if make:
@@ -192,7 +203,9 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_cli_import_prints_the_summary_and_the_bad_lines(config: Path) -> None:
-    result = CliRunner().invoke(cli, ["--config", str(config), "import", str(FIXTURES / "mixed.jsonl")])
+    result = CliRunner().invoke(
+        cli, ["--config", str(config), "import", str(FIXTURES / "mixed.jsonl")]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "2 papers: 2 new, 0 updated, 0 unchanged, 6 bad lines",
@@ -221,9 +234,13 @@ def test_cli_import_lists_only_the_first_bad_lines_unless_verbose(
     quiet = CliRunner().invoke(cli, ["--config", str(config), "import", str(path)])
     assert quiet.stdout.splitlines()[0] == "1 paper: 1 new, 0 updated, 0 unchanged, 12 bad lines"
     assert len(quiet.stdout.splitlines()) == 1 + 10 + 1
-    assert quiet.stdout.splitlines()[-1] == "  ... and 2 more bad lines (midlist -v import shows all)"
+    assert (
+        quiet.stdout.splitlines()[-1] == "  ... and 2 more bad lines (midlist -v import shows all)"
+    )
     loud = CliRunner().invoke(cli, ["--config", str(config), "-v", "import", str(path)])
-    assert loud.stdout.splitlines()[1:] == [f"  line {n}: 'id' is not an arXiv id: 'x'" for n in range(2, 14)]
+    assert loud.stdout.splitlines()[1:] == [
+        f"  line {n}: 'id' is not an arXiv id: 'x'" for n in range(2, 14)
+    ]
 
 
 def test_cli_import_a_bad_file_is_one_error_line(config: Path, tmp_path: Path) -> None:
@@ -244,11 +261,21 @@ def test_import_the_real_kaggle_sample(store: Store, shared_data: Path) -> None:
     report = import_snapshot(shared_data / "arxiv-oai-snapshot-sample.jsonl", store)
     assert report.summary() == "200 papers: 200 new, 0 updated, 0 unchanged, 0 bad lines"
     withdrawn = store.papers.get("0704.0156")
-    assert withdrawn is not None and withdrawn.abstract == "This paper has been withdrawn by the authors."
+    assert (
+        withdrawn is not None
+        and withdrawn.abstract == "This paper has been withdrawn by the authors."
+    )
     paper = store.papers.get("0704.0001")
-    assert paper.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    assert (
+        paper.title
+        == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    )
     assert paper.authors == ("C. Bal\u00e1zs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")
-    assert (paper.version, paper.doi, paper.categories) == (2, "10.1103/PhysRevD.76.013009", ("hep-ph",))
+    assert (paper.version, paper.doi, paper.categories) == (
+        2,
+        "10.1103/PhysRevD.76.013009",
+        ("hep-ph",),
+    )
     assert paper.published == datetime(2007, 4, 2, 19, 18, 42, tzinfo=UTC)
     assert paper.updated == datetime(2007, 7, 24, 20, 10, 27, tzinfo=UTC)
     again = import_snapshot(shared_data / "arxiv-oai-snapshot-sample.jsonl", store)
@@ -256,9 +283,14 @@ def test_import_the_real_kaggle_sample(store: Store, shared_data: Path) -> None:
 
 
 @pytest.mark.shared
-def test_import_a_prefix_of_the_real_cs_corpus(store: Store, shared_data: Path, tmp_path: Path) -> None:
+def test_import_a_prefix_of_the_real_cs_corpus(
+    store: Store, shared_data: Path, tmp_path: Path
+) -> None:
     prefix = tmp_path / "prefix.jsonl"
-    with gzip.open(shared_data / "arxiv-cs-2025-2026.jsonl.gz", "rb") as src, prefix.open("wb") as dst:
+    with (
+        gzip.open(shared_data / "arxiv-cs-2025-2026.jsonl.gz", "rb") as src,
+        prefix.open("wb") as dst,
+    ):
         dst.writelines(itertools.islice(src, 5000))
     report = import_snapshot(prefix, store)
     assert report.summary() == "5,000 papers: 5,000 new, 0 updated, 0 unchanged, 0 bad lines"

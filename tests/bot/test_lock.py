@@ -75,7 +75,9 @@ def test_lock_held_by_another_process_is_refused_then_recovered_when_it_dies(
 
 def test_stale_file_from_a_dead_pid_does_not_block(tmp_path: Path) -> None:
     path = tmp_path / "m.db.scheduler.lock"
-    path.write_text(json.dumps({"pid": 999999, "host": "elsewhere", "since": "2026-01-01T00:00:00+00:00"}))
+    path.write_text(
+        json.dumps({"pid": 999999, "host": "elsewhere", "since": "2026-01-01T00:00:00+00:00"})
+    )
     assert current_holder(path) is None
     with SchedulerLock(path):
         assert read_holder(path).pid == os.getpid()  # type: ignore[union-attr]

@@ -37,7 +37,12 @@ def config(tmp_path: Path) -> Path:
 def filled(config: Path) -> Store:
     store = Store(f"sqlite:///{config.parent / 'midlist.db'}")
     dated = [
-        Paper(id=p.id, title=p.title, abstract=p.abstract, published=datetime(2025, 1, 1 + i % 20, tzinfo=UTC))
+        Paper(
+            id=p.id,
+            title=p.title,
+            abstract=p.abstract,
+            published=datetime(2025, 1, 1 + i % 20, tzinfo=UTC),
+        )
         for i, p in enumerate(corpus())
     ]
     store.papers.upsert(dated)
@@ -51,12 +56,17 @@ def _query(config: Path, *args: str) -> tuple[int, str]:
 
 
 def test_json_lists_ranked_papers_with_the_documented_keys(config: Path, filled: Store) -> None:
-    code, out = _query(config, "selective scan, linear recurrence", "--json", "--band", "top", "--limit", "3")
+    code, out = _query(
+        config, "selective scan, linear recurrence", "--json", "--band", "top", "--limit", "3"
+    )
     assert code == 0, out
     records = json.loads(out)
     assert len(records) == 3 and all(KEYS <= set(r) for r in records)
     assert all(r["id"].startswith("2501.3") for r in records)  # the state space papers
-    assert records[0]["percentile"] == 0 and records[0]["url"] == f"https://arxiv.org/abs/{records[0]['id']}"
+    assert (
+        records[0]["percentile"] == 0
+        and records[0]["url"] == f"https://arxiv.org/abs/{records[0]['id']}"
+    )
     assert (config.parent / "index" / "meta.json").is_file()
 
 
@@ -95,13 +105,25 @@ def test_empty_store_points_at_import(config: Path) -> None:
         (["x", "--niche", "nope"], "no niche named 'nope'"),
     ],
 )
-def test_bad_input_gets_a_clear_error(config: Path, filled: Store, args: list[str], message: str) -> None:
+def test_bad_input_gets_a_clear_error(
+    config: Path, filled: Store, args: list[str], message: str
+) -> None:
     code, out = _query(config, *args)
     assert code != 0 and message in out
 
 
 def test_since_keeps_only_recent_papers(config: Path, filled: Store) -> None:
-    code, out = _query(config, "selective scan", "--since", "2025-01-08", "--json", "--band", "top", "--limit", "50")
+    code, out = _query(
+        config,
+        "selective scan",
+        "--since",
+        "2025-01-08",
+        "--json",
+        "--band",
+        "top",
+        "--limit",
+        "50",
+    )
     records = json.loads(out)
     assert code == 0 and records
     assert all(r["published"] >= "2025-01-08" for r in records)
@@ -109,17 +131,27 @@ def test_since_keeps_only_recent_papers(config: Path, filled: Store) -> None:
 
 
 def test_new_papers_reach_the_persisted_index(config: Path, filled: Store) -> None:
-    settings = parse_settings({"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}})
+    settings = parse_settings(
+        {"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}}
+    )
     profile = NicheProfile("n", ("tokamak plasma",), band=None)
     assert rank_niche(settings, filled, profile)[0].picks == ()
-    fresh = Paper(id="2502.00001", title="Tokamak plasma control", abstract="We steer tokamak plasma with learning.")
+    fresh = Paper(
+        id="2502.00001",
+        title="Tokamak plasma control",
+        abstract="We steer tokamak plasma with learning.",
+    )
     filled.papers.upsert([fresh])
     ranking, papers = rank_niche(settings, filled, profile, limit=3)
-    assert [p.paper_id for p in ranking.picks] == ["2502.00001"] and papers["2502.00001"].title == fresh.title
+    assert [p.paper_id for p in ranking.picks] == ["2502.00001"] and papers[
+        "2502.00001"
+    ].title == fresh.title
 
 
 def test_rank_niche_excludes_delivered_and_counts_mentions(config: Path, filled: Store) -> None:
-    settings = parse_settings({"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}})
+    settings = parse_settings(
+        {"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}}
+    )
     profile = NicheProfile("n", ("grasping", "tactile sensing"))
     first, _ = rank_niche(settings, filled, profile, limit=3)
     gone = {p.paper_id for p in first.picks}
@@ -127,9 +159,14 @@ def test_rank_niche_excludes_delivered_and_counts_mentions(config: Path, filled:
     assert len(again.picks) == 3 and not gone & set(papers)
     target = again.picks[-1].paper_id
     filled.papers.add_mentions(
-        [Mention(paper_id=target, source="reddit", external_id=f"c{i}", who=f"u{i}") for i in range(2)]
+        [
+            Mention(paper_id=target, source="reddit", external_id=f"c{i}", who=f"u{i}")
+            for i in range(2)
+        ]
     )
-    ranked, _ = rank_niche(settings, filled, NicheProfile("n", profile.keywords, band=None), limit=30)
+    ranked, _ = rank_niche(
+        settings, filled, NicheProfile("n", profile.keywords, band=None), limit=30
+    )
     assert {p.paper_id: p.mentions for p in ranked.picks}[target] == 2
 
 
@@ -144,7 +181,10 @@ def test_profile_for_maps_queue_states_to_feedback(filled: Store) -> None:
 
 
 def test_keyword_parsing() -> None:
-    assert parse_keywords("selective scan, linear recurrence") == ["selective scan", "linear recurrence"]
+    assert parse_keywords("selective scan, linear recurrence") == [
+        "selective scan",
+        "linear recurrence",
+    ]
     assert parse_keywords('"selective scan" mamba') == ["selective scan", "mamba"]
     assert parse_since("7d", datetime(2025, 1, 8, tzinfo=UTC)) == datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -175,14 +215,20 @@ LIVE_FEED = (
   <opensearch:startIndex>0</opensearch:startIndex>
 """
     + _atom_entry("2503.00001", "Selective scan kernels", "A selective scan for long sequences.")
-    + _atom_entry("2503.00002", "Linear recurrence at scale", "A linear recurrence with a selective scan.")
+    + _atom_entry(
+        "2503.00002", "Linear recurrence at scale", "A linear recurrence with a selective scan."
+    )
     + _atom_entry("2503.00003", "Robot grasping", "A robot learns grasping.")
     + "</feed>\n"
 )
 
 
-def test_live_asks_the_configured_arxiv_endpoint_and_ranks_in_memory(tmp_path: Path, httpserver) -> None:  # type: ignore[no-untyped-def]
-    httpserver.expect_request("/api/query").respond_with_data(LIVE_FEED, content_type="application/atom+xml")
+def test_live_asks_the_configured_arxiv_endpoint_and_ranks_in_memory(
+    tmp_path: Path, httpserver
+) -> None:  # type: ignore[no-untyped-def]
+    httpserver.expect_request("/api/query").respond_with_data(
+        LIVE_FEED, content_type="application/atom+xml"
+    )
     config = tmp_path / "config.yaml"
     config.write_text(
         "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
@@ -190,7 +236,9 @@ def test_live_asks_the_configured_arxiv_endpoint_and_ranks_in_memory(tmp_path: P
         "    timeout_seconds: 5\n    retries: 0\n",
         encoding="utf-8",
     )
-    code, out = _query(config, "selective scan, linear recurrence", "--live", "--json", "--band", "top")
+    code, out = _query(
+        config, "selective scan, linear recurrence", "--live", "--json", "--band", "top"
+    )
     assert code == 0, out
     records = json.loads(out)
     assert [r["id"] for r in records] == ["2503.00002", "2503.00001"]

@@ -113,13 +113,17 @@ def test_mark_adds_a_stored_paper_that_was_never_queued(filled: Store) -> None:
 
 
 def test_mark_unknown_paper_is_refused_and_changes_nothing(filled: Store) -> None:
-    with pytest.raises(QueueError, match=r"no paper '2101\.99999' in the store; collect or import it"):
+    with pytest.raises(
+        QueueError, match=r"no paper '2101\.99999' in the store; collect or import it"
+    ):
         filled.queue.mark("robotics", "2101.99999v1", "saved")
     assert "2101.99999" not in filled.queue.states("robotics")
 
 
 def test_mark_unknown_state_is_refused(filled: Store) -> None:
-    with pytest.raises(QueueError, match="unknown state 'liked'; use one of queued, saved, read, skipped"):
+    with pytest.raises(
+        QueueError, match="unknown state 'liked'; use one of queued, saved, read, skipped"
+    ):
         filled.queue.mark("robotics", "2405.00001", "liked")
 
 
@@ -174,7 +178,9 @@ def test_cli_needs_niche_when_several_are_configured(filled: Store, tmp_path: Pa
 
 
 def test_cli_single_niche_is_the_default(filled: Store, tmp_path: Path) -> None:
-    config = write_config(tmp_path, niches="niches:\n  - name: robotics\n    keywords: [grasping]\n")
+    config = write_config(
+        tmp_path, niches="niches:\n  - name: robotics\n    keywords: [grasping]\n"
+    )
     code, out = invoke(config, "queue", "read", "2405.00002", "2405.00001")
     assert code == 0
     assert out.splitlines() == [

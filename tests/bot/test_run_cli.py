@@ -38,7 +38,9 @@ EMPTY_ATOM = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def write_config(tmp_path: Path, *, arxiv_url: str | None = None, digest: str = "30 8 * * *") -> Path:
+def write_config(
+    tmp_path: Path, *, arxiv_url: str | None = None, digest: str = "30 8 * * *"
+) -> Path:
     arxiv = (
         f"  arxiv:\n    api_url: {arxiv_url}\n    categories: [cs.LG]\n"
         "    delay_seconds: 0\n    retries: 0\n    timeout_seconds: 10\n"
@@ -78,7 +80,10 @@ def run_daemon_until(
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIDLIST_")}
     daemon = subprocess.Popen(
         [sys.executable, "-m", "bot", "--config", str(config), "run"],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         ready(daemon)
@@ -219,5 +224,8 @@ def test_run_once_exits_0_when_nothing_failed(tmp_path: Path) -> None:
         "digest: ok\n  niche 'ssm' has no channels; add `channels: [console]` to it\n"
     )
     last, failures = stored_runs(config)
-    assert [(r.target, r.ok) for r in last if r.kind == "job"] == [("collect", True), ("digest", True)]
+    assert [(r.target, r.ok) for r in last if r.kind == "job"] == [
+        ("collect", True),
+        ("digest", True),
+    ]
     assert failures == []

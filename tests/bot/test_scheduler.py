@@ -129,7 +129,9 @@ def test_digest_stays_at_local_morning_across_berlin_dst_changes() -> None:
         utc(2026, 10, 24, 6, 30),
         utc(2026, 10, 25, 7, 30),
     ]
-    local = [t.astimezone(ZoneInfo("Europe/Berlin")) for t in fires(digest.trigger, utc(2026, 3, 28), 2)]
+    local = [
+        t.astimezone(ZoneInfo("Europe/Berlin")) for t in fires(digest.trigger, utc(2026, 3, 28), 2)
+    ]
     assert [(t.hour, t.minute) for t in local] == [(8, 30), (8, 30)]
 
 
@@ -151,7 +153,9 @@ def test_no_shared_digest_job_when_every_niche_has_its_own_schedule() -> None:
 
 
 def test_bad_niche_schedule_is_a_config_error_with_its_key() -> None:
-    with pytest.raises(ConfigError, match=r"niches\[0\]\.schedule: 'every day' is not a crontab line"):
+    with pytest.raises(
+        ConfigError, match=r"niches\[0\]\.schedule: 'every day' is not a crontab line"
+    ):
         settings_with(niches=[{"name": "a", "keywords": ["x"], "schedule": "every day"}])
 
 
@@ -161,7 +165,9 @@ def test_bad_niche_schedule_is_a_config_error_with_its_key() -> None:
 def tick_spec(path: Path, hours_ago: int = 6) -> JobSpec:
     """Daily at a UTC hour a few hours back, so its last due time is `hours_ago` hours past."""
     hour = (datetime.now(UTC) - timedelta(hours=hours_ago)).hour
-    return JobSpec("tick", "tick", tick, cron_trigger(f"0 {hour} * * *", "UTC", "test"), {"path": str(path)})
+    return JobSpec(
+        "tick", "tick", tick, cron_trigger(f"0 {hour} * * *", "UTC", "test"), {"path": str(path)}
+    )
 
 
 def persist_as_missed(store: Store, settings: Settings, spec: JobSpec, days: int) -> None:
@@ -212,9 +218,10 @@ def test_config_change_applies_on_restart(store: Store) -> None:
     jobs = {j.job: j for j in persisted_jobs(store)}
     assert sorted(jobs) == ["collect", "digest"]
     assert jobs["digest"].trigger == "0 6 * * * Europe/Berlin"
-    assert jobs["digest"].next_run is not None and jobs["digest"].next_run.astimezone(
-        ZoneInfo("Europe/Berlin")
-    ).hour == 6
+    assert (
+        jobs["digest"].next_run is not None
+        and jobs["digest"].next_run.astimezone(ZoneInfo("Europe/Berlin")).hour == 6
+    )
 
 
 def test_missed_runs_are_caught_up_exactly_once(store: Store, tmp_path: Path) -> None:

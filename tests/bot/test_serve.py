@@ -28,9 +28,13 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 @pytest.fixture
 def endpoint(filled: Store) -> Iterator[str]:
-    channel = SlackChannel(type="slack", webhook_url="http://127.0.0.1:9/hook", signing_secret=SECRET)
+    channel = SlackChannel(
+        type="slack", webhook_url="http://127.0.0.1:9/hook", signing_secret=SECRET
+    )
     server = http_server(build_app(channel, filled), "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/slack/events"
     server.shutdown()
@@ -93,7 +97,11 @@ def response_url(httpserver: HTTPServer) -> HTTPServer:
 
 @pytest.mark.parametrize(
     "action_id, state, said",
-    [("midlist_save", "saved", "Saved"), ("midlist_skip", "skipped", "Skipped"), ("midlist_read", "read", "Marked as read")],
+    [
+        ("midlist_save", "saved", "Saved"),
+        ("midlist_skip", "skipped", "Skipped"),
+        ("midlist_read", "read", "Marked as read"),
+    ],
 )
 def test_signed_click_updates_store_and_replies(
     endpoint: str, response_url: HTTPServer, filled: Store, action_id: str, state: str, said: str
@@ -113,11 +121,17 @@ def test_signed_click_updates_store_and_replies(
     "headers",
     [
         pytest.param(lambda body: signed(body, secret="not-the-secret"), id="wrong-secret"),
-        pytest.param(lambda body: {**signed(body), "X-Slack-Signature": "v0=" + "0" * 64}, id="tampered"),
-        pytest.param(lambda body: signed(body, age=6 * 60), id="stale"),
-        pytest.param(lambda body: {"Content-Type": "application/x-www-form-urlencoded"}, id="missing"),
         pytest.param(
-            lambda body: {k: v for k, v in signed(body).items() if k != "X-Slack-Request-Timestamp"},
+            lambda body: {**signed(body), "X-Slack-Signature": "v0=" + "0" * 64}, id="tampered"
+        ),
+        pytest.param(lambda body: signed(body, age=6 * 60), id="stale"),
+        pytest.param(
+            lambda body: {"Content-Type": "application/x-www-form-urlencoded"}, id="missing"
+        ),
+        pytest.param(
+            lambda body: {
+                k: v for k, v in signed(body).items() if k != "X-Slack-Request-Timestamp"
+            },
             id="no-timestamp",
         ),
     ],
@@ -155,7 +169,9 @@ def test_replayed_request_within_the_window_is_rejected(
     assert len(response_url.log) == 1
 
 
-def test_signature_over_a_different_body_is_rejected(endpoint: str, response_url: HTTPServer, filled: Store) -> None:
+def test_signature_over_a_different_body_is_rejected(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
     body = click_body(response_url, "midlist_save", "robotics|2405.00001")
     other = click_body(response_url, "midlist_skip", "robotics|2405.00001")
     assert post(endpoint, other, signed(body)) == 401
@@ -179,14 +195,19 @@ def test_bad_button_value_gets_a_clear_reply(
     assert filled.queue.states("robotics") == {"2405.00001": "queued", "2405.00002": "queued"}
 
 
-def test_store_failure_still_gets_a_reply(endpoint: str, response_url: HTTPServer, filled: Store) -> None:
+def test_store_failure_still_gets_a_reply(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
     filled.engine.dispose()
     (Path(filled.url.removeprefix("sqlite:///"))).unlink()
     Path(filled.url.removeprefix("sqlite:///")).mkdir()  # the database file is now a directory
     body = click_body(response_url, "midlist_read", "robotics|2405.00001")
     assert post(endpoint, body, signed(body)) == 200
     [reply] = replies(response_url)
-    assert reply["text"] == "Could not update the queue; try again, or run `midlist queue read 2405.00001`."
+    assert (
+        reply["text"]
+        == "Could not update the queue; try again, or run `midlist queue read 2405.00001`."
+    )
 
 
 def test_other_paths_are_not_found(endpoint: str) -> None:
@@ -205,7 +226,9 @@ def test_slack_channel_picks_the_one_with_a_signing_secret() -> None:
     )
     assert slack_channel(settings)[0] == "team"
     assert slack_channel(settings, "other")[0] == "other"
-    with pytest.raises(ConfigError, match=r"no Slack channel named 'mail' \(Slack channels: other, team\)"):
+    with pytest.raises(
+        ConfigError, match=r"no Slack channel named 'mail' \(Slack channels: other, team\)"
+    ):
         slack_channel(settings, "mail")
 
 

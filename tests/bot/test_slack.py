@@ -37,7 +37,13 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def bot_channel(slack: FakeSlack, **extra: Any) -> dict[str, Any]:
-    return {"type": "slack", "token": TOKEN, "channel": "#papers", "base_url": slack.base_url, **extra}
+    return {
+        "type": "slack",
+        "token": TOKEN,
+        "channel": "#papers",
+        "base_url": slack.base_url,
+        **extra,
+    }
 
 
 def webhook_channel(slack: FakeSlack) -> dict[str, Any]:
@@ -71,38 +77,66 @@ def button_values(messages: list[Any]) -> list[str]:
     ]
 
 
-def test_short_queue_is_one_message_with_buttons_and_a_fallback(store: Store, slack: FakeSlack) -> None:
+def test_short_queue_is_one_message_with_buttons_and_a_fallback(
+    store: Store, slack: FakeSlack
+) -> None:
     papers = stored(store, fixture_papers())
     settings = settings_for(store, {"team": bot_channel(slack)})
     report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
     assert [o.status for o in report.outcomes] == ["sent"]
     [message] = slack.messages
     assert message.channel == "C0PAPERS" and message.thread_ts is None
-    assert message.text.startswith("midlist · ssm · 2026-11-19: 4 picks from 412 cs.LG / cs.AI papers")
+    assert message.text.startswith(
+        "midlist · ssm · 2026-11-19: 4 picks from 412 cs.LG / cs.AI papers"
+    )
     assert button_values([message]) == [f"ssm|{p.id}" for p in papers]
     actions = [b for b in message.blocks if b["type"] == "actions"]
-    assert [e["action_id"] for e in actions[0]["elements"]] == ["midlist_save", "midlist_read", "midlist_skip"]
+    assert [e["action_id"] for e in actions[0]["elements"]] == [
+        "midlist_save",
+        "midlist_read",
+        "midlist_skip",
+    ]
     record = store.digests.get("ssm", "team", DAY.isoformat())
-    assert record is not None and record.progress == {"ts": message.ts, "channel_id": "C0PAPERS", "parts_sent": 1}
+    assert record is not None and record.progress == {
+        "ts": message.ts,
+        "channel_id": "C0PAPERS",
+        "parts_sent": 1,
+    }
 
 
-def test_hostile_titles_ping_nobody_and_link_only_to_the_paper(store: Store, slack: FakeSlack) -> None:
+def test_hostile_titles_ping_nobody_and_link_only_to_the_paper(
+    store: Store, slack: FakeSlack
+) -> None:
     papers = stored(store, fixture_papers())
     store.papers.add_mentions(
         [
             Mention(
-                paper_id=HOSTILE, source="reddit", external_id="c1", who="mallory",
-                where="https://reddit.com/r/ML/c1", context="<!here> go <https://evil.example|click> &amp; win",
+                paper_id=HOSTILE,
+                source="reddit",
+                external_id="c1",
+                who="mallory",
+                where="https://reddit.com/r/ML/c1",
+                context="<!here> go <https://evil.example|click> &amp; win",
             )
         ]
     )
-    send_digests(settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker(papers))
+    send_digests(
+        settings_for(store, {"team": bot_channel(slack)}),
+        store,
+        today=DAY,
+        ranker=ListRanker(papers),
+    )
     [message] = slack.messages
     texts = all_mrkdwn(message.blocks) + [message.text]
     links = [m for t in texts for m in LINK.findall(t)]
-    assert links == [f"{p.url}|{escape(p.title)}" for p in papers]  # one per item, each to its paper
+    assert links == [
+        f"{p.url}|{escape(p.title)}" for p in papers
+    ]  # one per item, each to its paper
     joined = "\n".join(texts)
-    assert "&lt;!channel&gt; Selective scans are &lt;https://evil.example|arxiv.org&gt; all &amp; you need" in joined
+    assert (
+        "&lt;!channel&gt; Selective scans are &lt;https://evil.example|arxiv.org&gt; all &amp; you need"
+        in joined
+    )
     assert "&lt;!here&gt; go &lt;https://evil.example|click&gt; &amp;amp; win" in joined
     assert "Mallory &lt;!everyone&gt; Attacker, Eve &amp; Co" in joined
     assert "<!" not in joined
@@ -110,13 +144,20 @@ def test_hostile_titles_ping_nobody_and_link_only_to_the_paper(store: Store, sla
 
 def test_unicode_and_latex_titles_arrive_as_written(store: Store, slack: FakeSlack) -> None:
     papers = stored(store, fixture_papers())
-    send_digests(settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker(papers))
+    send_digests(
+        settings_for(store, {"team": bot_channel(slack)}),
+        store,
+        today=DAY,
+        ranker=ListRanker(papers),
+    )
     joined = "\n".join(all_mrkdwn(slack.messages[0].blocks))
     assert "Schrödinger-Brücken für lange Sequenzen: 日本語の状態空間モデル 🧪 — “quoted”" in joined
     assert r"$\mathcal{O}(n \log n)$ linear recurrences with $\alpha$-entmax gates" in joined
 
 
-def test_sixty_papers_become_a_summary_and_a_thread_within_limits(store: Store, slack: FakeSlack) -> None:
+def test_sixty_papers_become_a_summary_and_a_thread_within_limits(
+    store: Store, slack: FakeSlack
+) -> None:
     papers = stored(store, many_papers(60))
     settings = settings_for(store, {"team": bot_channel(slack)}, size=60)
     report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
@@ -124,9 +165,13 @@ def test_sixty_papers_become_a_summary_and_a_thread_within_limits(store: Store, 
     summary, *replies = slack.messages
     assert summary.thread_ts is None and len(replies) == 6
     assert all(r.thread_ts == summary.ts for r in replies)
-    assert all(len(m.blocks) <= MAX_BLOCKS and not block_problems(m.__dict__) for m in slack.messages)
+    assert all(
+        len(m.blocks) <= MAX_BLOCKS and not block_problems(m.__dict__) for m in slack.messages
+    )
     assert button_values(replies) == [f"ssm|{p.id}" for p in papers]
-    assert "60. <https://arxiv.org/abs/2511.02059|Paper number 60" in "\n".join(all_mrkdwn(summary.blocks))
+    assert "60. <https://arxiv.org/abs/2511.02059|Paper number 60" in "\n".join(
+        all_mrkdwn(summary.blocks)
+    )
     assert replies[-1].text == "midlist · ssm · 2026-11-19: papers 51-60 of 60"
 
 
@@ -148,7 +193,9 @@ def test_a_half_posted_thread_resumes_where_it_stopped(store: Store, slack: Fake
     assert third.outcomes[0].status == "already-sent" and len(slack.messages) == 7
 
 
-def test_a_failed_channel_then_a_good_run_sends_exactly_one_message(store: Store, slack: FakeSlack) -> None:
+def test_a_failed_channel_then_a_good_run_sends_exactly_one_message(
+    store: Store, slack: FakeSlack
+) -> None:
     papers = stored(store, fixture_papers())
     settings = settings_for(store, {"team": bot_channel(slack, retries=0)})
     slack.server_errors_next = 1
@@ -206,12 +253,16 @@ def test_webhook_posts_the_parts_in_order_without_buttons(store: Store, slack: F
 def test_webhook_refusal_is_a_clear_permanent_error(slack: FakeSlack) -> None:
     slack.error = "no_service"
     cfg = SlackChannel.model_validate(webhook_channel(slack))
-    with pytest.raises(DeliveryError, match=r"refused the message \(HTTP 400: no_service\); check channels.hook"):
+    with pytest.raises(
+        DeliveryError, match=r"refused the message \(HTTP 400: no_service\); check channels.hook"
+    ):
         send_slack("hook", cfg, digest_of(fixture_papers()), {}, lambda p: None)
 
 
 def test_empty_day_posts_a_plain_note(store: Store, slack: FakeSlack) -> None:
-    report = send_digests(settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker([]))
+    report = send_digests(
+        settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker([])
+    )
     assert report.outcomes[0].status == "nothing-new"
     [message] = slack.messages
     assert any("Nothing new today" in t for t in all_mrkdwn(message.blocks))
@@ -220,9 +271,13 @@ def test_empty_day_posts_a_plain_note(store: Store, slack: FakeSlack) -> None:
 
 def test_no_section_exceeds_3000_characters_however_long_the_paper() -> None:
     base = many_papers(1)[0]
-    huge = Paper(id=base.id, title="&<>" * 400, abstract="x&y " * 2000, authors=("A & B",) * 50, url=base.url)
+    huge = Paper(
+        id=base.id, title="&<>" * 400, abstract="x&y " * 2000, authors=("A & B",) * 50, url=base.url
+    )
     digest = digest_of([huge])
-    wordy = replace(digest, items=tuple(replace(i, reasons=("r&" * 99,) * 30) for i in digest.items))
+    wordy = replace(
+        digest, items=tuple(replace(i, reasons=("r&" * 99,) * 30) for i in digest.items)
+    )
     for buttons in (True, False):
         for message in render_messages(wordy, buttons=buttons):
             assert block_problems({"text": message.text, "blocks": message.blocks}) == []

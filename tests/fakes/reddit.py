@@ -60,10 +60,14 @@ class FakeReddit:
             failure = queued.pop(0)
             time.sleep(failure.delay)
             if failure.status:
-                return Response("{}", failure.status, failure.headers, content_type="application/json")
+                return Response(
+                    "{}", failure.status, failure.headers, content_type="application/json"
+                )
         if path == "/api/v1/access_token":
             if self.token_status != 200:
-                return _json({"message": "Unauthorized", "error": self.token_status}, self.token_status)
+                return _json(
+                    {"message": "Unauthorized", "error": self.token_status}, self.token_status
+                )
             return _json(TOKEN)
         if not request.headers.get("Authorization", "").startswith("bearer "):
             return _json({"message": "Unauthorized", "error": 401}, 401)

@@ -43,7 +43,9 @@ class FakeSlack:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -63,7 +65,9 @@ class FakeSlack:
 
     # ---- what a request gets back ---------------------------------------------------------
 
-    def answer(self, path: str, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    def answer(
+        self, path: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, str], str]:
         with self._lock:
             self.requests += 1
             if self.rate_limit_next > 0:
@@ -78,7 +82,9 @@ class FakeSlack:
                 return self._post_message(headers, body)
             return 404, {}, _api_error("unknown_method")
 
-    def _post_message(self, headers: dict[str, str], body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
+    def _post_message(
+        self, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, str], str]:
         if headers.get("authorization") != f"Bearer {TOKEN}":
             return 200, {}, _api_error("invalid_auth")
         if self.error:
@@ -96,7 +102,13 @@ class FakeSlack:
             return 200, {}, _api_error("thread_not_found")
         ts = f"1700000000.{len(self.messages) + 1:06d}"
         self.messages.append(Posted(channel, ts, body["text"], body["blocks"], thread_ts))
-        return 200, {}, json.dumps({"ok": True, "channel": channel, "ts": ts, "message": {"text": body["text"]}})
+        return (
+            200,
+            {},
+            json.dumps(
+                {"ok": True, "channel": channel, "ts": ts, "message": {"text": body["text"]}}
+            ),
+        )
 
     def _webhook(self, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
         if self.error:
@@ -104,7 +116,9 @@ class FakeSlack:
         problems = block_problems(body)
         if problems:
             return 400, {}, "invalid_blocks"
-        self.messages.append(Posted("webhook", f"w{len(self.messages) + 1}", body["text"], body["blocks"]))
+        self.messages.append(
+            Posted("webhook", f"w{len(self.messages) + 1}", body["text"], body["blocks"])
+        )
         return 200, {}, "ok"
 
 
@@ -138,7 +152,9 @@ def block_problems(body: dict[str, Any]) -> list[str]:
             elements = block["elements"]
             ids = [e["action_id"] for e in elements]
             if len(elements) > 25 or len(ids) != len(set(ids)):
-                problems.append(f"blocks[{i}]: actions need at most 25 elements with unique action_ids")
+                problems.append(
+                    f"blocks[{i}]: actions need at most 25 elements with unique action_ids"
+                )
             for e in elements:
                 if len(e["text"]["text"]) > 75 or len(e.get("value", "")) > 2000:
                     problems.append(f"blocks[{i}]: button text or value too long")

@@ -61,7 +61,9 @@ def test_same_input_same_picks_whatever_the_order(index) -> None:  # type: ignor
     profile = NicheProfile("robot", ("grasping", "tactile sensing"))
     first = rank(index, profile, limit=3)
     assert rank(index, profile, limit=3) == first
-    assert [p.paper_id for p in rank(_index(papers), profile, limit=3).picks] == [p.paper_id for p in first.picks]
+    assert [p.paper_id for p in rank(_index(papers), profile, limit=3).picks] == [
+        p.paper_id for p in first.picks
+    ]
 
 
 def test_exclusions_remove_papers(index) -> None:  # type: ignore[no-untyped-def]
@@ -129,7 +131,9 @@ def test_no_near_duplicates_among_picks(index) -> None:  # type: ignore[no-untyp
 
 
 def test_reasons_name_terms_percentile_and_pool(index) -> None:  # type: ignore[no-untyped-def]
-    pick = rank(index, NicheProfile("ssm", ("selective scan", "linear recurrence")), limit=1).picks[0]
+    pick = rank(index, NicheProfile("ssm", ("selective scan", "linear recurrence")), limit=1).picks[
+        0
+    ]
     assert pick.matched_terms and pick.reasons[0].startswith("matches ")
     assert any(r.startswith("percentile ") and r.endswith("-paper pool") for r in pick.reasons)
     assert 0 < pick.score <= 1
@@ -141,8 +145,13 @@ def test_home_category_lifts_papers_of_the_niches_category() -> None:
     twin_a = Paper(id="2502.00001", title="Grasping notes", abstract="A robot and an auction.")
     twin_b = Paper(id="2502.00002", title="Grasping notes", abstract="A robot and an auction.")
     papers += [twin_a, twin_b]
-    tags = [("cs.RO",) if p.id[5] == "2" else ("cs.GT",) for p in papers[:-2]] + [("cs.RO",), ("cs.GT",)]
-    index = build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))), tags)
+    tags = [("cs.RO",) if p.id[5] == "2" else ("cs.GT",) for p in papers[:-2]] + [
+        ("cs.RO",),
+        ("cs.GT",),
+    ]
+    index = build(
+        [p.id for p in papers], [document(p) for p in papers], list(range(len(papers))), tags
+    )
     profile = NicheProfile("robot", ("grasping",))
     a, b = index.row_of["2502.00001"], index.row_of["2502.00002"]  # twins: only one is ever picked
     lifted = score(index, profile).relevance

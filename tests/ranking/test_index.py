@@ -33,7 +33,9 @@ def test_phrase_is_a_bigram_feature() -> None:
     index = _build(corpus())
     [column] = index.columns_of("Selective Scan")
     assert index.feature_name(column) == "selective scan"
-    assert [index.feature_name(c) for c in index.columns_of("linear recurrences")] == ["linear recurrence"]
+    assert [index.feature_name(c) for c in index.columns_of("linear recurrences")] == [
+        "linear recurrence"
+    ]
 
 
 def test_three_word_phrase_needs_both_bigrams_and_unknown_words_match_nothing() -> None:
@@ -46,7 +48,10 @@ def test_three_word_phrase_needs_both_bigrams_and_unknown_words_match_nothing() 
 
 def test_unseen_bigram_of_known_words_needs_all_its_words() -> None:
     index = _build(corpus())
-    assert sorted(index.feature_name(c) for c in index.columns_of("space state")) == ["space", "state"]
+    assert sorted(index.feature_name(c) for c in index.columns_of("space state")) == [
+        "space",
+        "state",
+    ]
 
 
 def test_add_grows_the_vocabulary_with_new_words() -> None:
@@ -62,7 +67,9 @@ def test_save_and_load_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-
     index.extra["note"] = "kept"
     index.save(tmp_path / "index")
     loaded = TfidfIndex.load(tmp_path / "index")
-    assert loaded.ids == index.ids and loaded.terms == index.terms and loaded.extra == {"note": "kept"}
+    assert (
+        loaded.ids == index.ids and loaded.terms == index.terms and loaded.extra == {"note": "kept"}
+    )
     assert (loaded.matrix != index.matrix).nnz == 0
 
 
@@ -78,7 +85,9 @@ def _rows_by_name(index: TfidfIndex) -> dict[str, dict[str, float]]:
     out = {}
     for i, pid in enumerate(index.ids):
         row = m[i]
-        out[pid] = {index.feature_name(c): float(v) for c, v in zip(row.indices, row.data, strict=True)}
+        out[pid] = {
+            index.feature_name(c): float(v) for c, v in zip(row.indices, row.data, strict=True)
+        }
     return out
 
 
@@ -137,13 +146,20 @@ def test_weighting_matches_sklearn_tfidf_and_survives_a_reload(tmp_path) -> None
     reference = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
     np.testing.assert_allclose(index.matrix.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
     index.save(tmp_path / "index")
-    np.testing.assert_allclose(TfidfIndex.load(tmp_path / "index").matrix.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        TfidfIndex.load(tmp_path / "index").matrix.toarray(),
+        reference.toarray(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_tags_are_features_that_never_form_bigrams() -> None:
     papers = corpus()
     tags = [("cs.RO",) if p.id[5] == "2" else ("cs.GT",) for p in papers]
-    index = build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))), tags)
+    index = build(
+        [p.id for p in papers], [document(p) for p in papers], list(range(len(papers))), tags
+    )
     assert {"tag:cs.ro", "tag:cs.gt"} <= set(index.terms)
     names = {index.feature_name(c) for c in index.bigram_cols.tolist()}
     assert not any("tag:" in name for name in names)

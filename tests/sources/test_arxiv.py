@@ -58,7 +58,9 @@ class ArxivScript:
         if step.sleep:
             time.sleep(step.sleep)
         body = step.body if isinstance(step.body, bytes) else (ARXIV / step.body).read_bytes()
-        return Response(body, status=step.status, headers=step.headers, content_type=step.content_type)
+        return Response(
+            body, status=step.status, headers=step.headers, content_type=step.content_type
+        )
 
     def gaps(self) -> list[float]:
         return [b.at - a.at for a, b in zip(self.hits, self.hits[1:], strict=False)]
@@ -82,11 +84,21 @@ def test_collect_pages_newest_first_and_maps_every_field(httpserver: HTTPServer)
     script = ArxivScript(httpserver, [Step("page1.xml"), Step("page2.xml")])
     batch = collector(script).collect({})
 
-    assert [p.id for p in batch.papers] == ["2405.00003", "2405.00002", "2405.00001", "hep-th/9901001"]
-    assert [(h.args["start"], h.args["max_results"]) for h in script.hits] == [("0", "2"), ("2", "2")]
+    assert [p.id for p in batch.papers] == [
+        "2405.00003",
+        "2405.00002",
+        "2405.00001",
+        "hep-th/9901001",
+    ]
+    assert [(h.args["start"], h.args["max_results"]) for h in script.hits] == [
+        ("0", "2"),
+        ("2", "2"),
+    ]
     first = script.hits[0].args
     assert (first["search_query"], first["sortBy"], first["sortOrder"]) == (
-        "cat:cs.LG", "submittedDate", "descending"
+        "cat:cs.LG",
+        "submittedDate",
+        "descending",
     )
     sparse, kernels = batch.papers[0], batch.papers[1]
     assert sparse.title == "Sparse Probes for Recurrent Memory"
@@ -139,7 +151,9 @@ def test_no_results_is_an_empty_batch_not_an_error(httpserver: HTTPServer) -> No
 
 
 def test_429_with_retry_after_is_honoured_then_succeeds(httpserver: HTTPServer) -> None:
-    steps = [Step(b"slow down", status=429, headers={"Retry-After": "1"}, content_type="text/plain")]
+    steps = [
+        Step(b"slow down", status=429, headers={"Retry-After": "1"}, content_type="text/plain")
+    ]
     script = ArxivScript(httpserver, [*steps, Step("v1.xml")])
     papers = collector(script).lookup(["2405.00002"])
 
@@ -150,14 +164,23 @@ def test_429_with_retry_after_is_honoured_then_succeeds(httpserver: HTTPServer) 
 
 def test_a_retry_after_beyond_reason_fails_now_instead_of_hanging(httpserver: HTTPServer) -> None:
     script = ArxivScript(httpserver, [Step(b"", status=429, headers={"Retry-After": "3600"})])
-    with pytest.raises(FetchError, match="HTTP 429; the server asks to wait 3600 s, so try again later"):
+    with pytest.raises(
+        FetchError, match="HTTP 429; the server asks to wait 3600 s, so try again later"
+    ):
         collector(script).lookup(["2405.00002"])
     assert len(script.hits) == 1
 
 
 @pytest.mark.parametrize(
     ("header", "seconds"),
-    [("7", 7.0), (" 2.5 ", 2.5), ("0", 0.0), ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("soon", None), (None, None)],
+    [
+        ("7", 7.0),
+        (" 2.5 ", 2.5),
+        ("0", 0.0),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),
+        ("soon", None),
+        (None, None),
+    ],
 )
 def test_retry_after_reads_seconds_and_dates(header: str | None, seconds: float | None) -> None:
     assert _retry_after(header) == seconds
@@ -173,7 +196,9 @@ def test_connection_refused_is_retried_then_reported() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    arxiv = ArxivCollector(api_url=f"http://127.0.0.1:{port}/api/query", delay_seconds=DELAY, retries=1)
+    arxiv = ArxivCollector(
+        api_url=f"http://127.0.0.1:{port}/api/query", delay_seconds=DELAY, retries=1
+    )
     with pytest.raises(FetchError, match=r"cannot connect \(ConnectionError\) after 2 tries"):
         arxiv.search("ti:kernels")
 
@@ -193,7 +218,10 @@ def test_read_timeouts_exhaust_retries_with_a_clear_reason(httpserver: HTTPServe
 
 
 def test_5xx_is_retried_with_growing_backoff(httpserver: HTTPServer) -> None:
-    errors = [Step(b"oops", status=503, content_type="text/plain"), Step(b"oops", status=502, content_type="text/plain")]
+    errors = [
+        Step(b"oops", status=503, content_type="text/plain"),
+        Step(b"oops", status=502, content_type="text/plain"),
+    ]
     script = ArxivScript(httpserver, [*errors, Step("v1.xml")])
     assert [p.id for p in collector(script).lookup(["2405.00002"])] == ["2405.00002"]
     gaps = script.gaps()
@@ -210,7 +238,9 @@ def test_5xx_everywhere_fails_the_collect(httpserver: HTTPServer) -> None:
 
 def test_html_with_status_200_is_a_fetch_error_not_an_empty_result(httpserver: HTTPServer) -> None:
     script = ArxivScript(httpserver, [Step("maintenance.html", content_type="text/html")])
-    with pytest.raises(FetchError, match=r"HTML page instead of an Atom feed.*sources.arxiv.api_url"):
+    with pytest.raises(
+        FetchError, match=r"HTML page instead of an Atom feed.*sources.arxiv.api_url"
+    ):
         collector(script).collect({})
     assert len(script.hits) == 1
 
@@ -231,17 +261,23 @@ def test_api_error_body_is_reported_and_not_retried(httpserver: HTTPServer) -> N
 def test_one_failing_query_does_not_lose_the_others(httpserver: HTTPServer) -> None:
     steps = [Step("error_400.xml", status=400), Step("v1.xml")]
     script = ArxivScript(httpserver, steps)
-    batch = collector(script, categories=[], queries=["id:nope", "ti:kernels"], page_size=10).collect({})
+    batch = collector(
+        script, categories=[], queries=["id:nope", "ti:kernels"], page_size=10
+    ).collect({})
 
     assert [p.id for p in batch.papers] == ["2405.00002"]
     assert batch.state == {"cursor:ti:kernels": "2024-05-02T12:00:00+00:00"}
-    assert len(batch.notes) == 1 and batch.notes[0].startswith("id:nope: HTTP 400: incorrect id format")
+    assert len(batch.notes) == 1 and batch.notes[0].startswith(
+        "id:nope: HTTP 400: incorrect id format"
+    )
 
 
 def test_requests_are_at_least_delay_seconds_apart(httpserver: HTTPServer) -> None:
     steps = [Step("page1.xml"), Step("page2.xml"), Step("no_results.xml"), Step("no_results.xml")]
     script = ArxivScript(httpserver, steps)
-    collector(script, categories=["cs.LG", "stat.ML"], queries=["ti:kernels"], delay_seconds=0.15).collect({})
+    collector(
+        script, categories=["cs.LG", "stat.ML"], queries=["ti:kernels"], delay_seconds=0.15
+    ).collect({})
 
     assert len(script.hits) == 4
     assert min(script.gaps()) >= 0.15
@@ -260,7 +296,9 @@ def test_second_collect_stops_at_the_cursor(httpserver: HTTPServer) -> None:
 
 def test_lookup_batches_ids_and_normalises_them(httpserver: HTTPServer) -> None:
     script = ArxivScript(httpserver, [Step("v1.xml"), Step("no_results.xml")])
-    wanted = ["2405.00002v1", "arXiv:2405.00002", "not-an-id"] + [f"2301.{n:05d}" for n in range(1, 120)]
+    wanted = ["2405.00002v1", "arXiv:2405.00002", "not-an-id"] + [
+        f"2301.{n:05d}" for n in range(1, 120)
+    ]
     papers = collector(script, page_size=200).lookup(wanted)
 
     assert [(p.id, p.version) for p in papers] == [("2405.00002", 1)]
@@ -276,7 +314,11 @@ def test_search_asks_for_relevance_order(httpserver: HTTPServer) -> None:
 
     assert [p.title for p in papers] == ["Cross-Listed Kernels"]
     args = script.hits[0].args
-    assert (args["search_query"], args["sortBy"], args["max_results"]) == ("ti:kernels", "relevance", "5")
+    assert (args["search_query"], args["sortBy"], args["max_results"]) == (
+        "ti:kernels",
+        "relevance",
+        "5",
+    )
 
 
 def test_collect_with_nothing_configured_says_so(httpserver: HTTPServer) -> None:
@@ -294,7 +336,10 @@ _NS = {"a": "http://www.w3.org/2005/Atom"}
 def _entries(body: bytes) -> list[tuple[str, str]]:
     root = ET.fromstring(body)
     return [
-        (e.findtext("a:id", namespaces=_NS) or "", " ".join((e.findtext("a:title", namespaces=_NS) or "").split()))
+        (
+            e.findtext("a:id", namespaces=_NS) or "",
+            " ".join((e.findtext("a:title", namespaces=_NS) or "").split()),
+        )
         for e in root.findall("a:entry", _NS)
     ]
 

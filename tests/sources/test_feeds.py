@@ -49,35 +49,51 @@ def test_blog_post_links_become_mentions_with_context(server: HTTPServer) -> Non
     batch = feed(server).collect({})
 
     by_paper = {m.paper_id: m for m in batch.mentions}
-    assert list(by_paper) == ["2406.04093", "https://notes.example.org/files/sae-details.pdf",
-                              "doi:10.5281/zenodo.1234567", "2309.08600"]
+    assert list(by_paper) == [
+        "2406.04093",
+        "https://notes.example.org/files/sae-details.pdf",
+        "doi:10.5281/zenodo.1234567",
+        "2309.08600",
+    ]
     sae = by_paper["2406.04093"]
     assert (sae.source, sae.external_id, sae.who) == ("feed:notes", "notes-post-41", "Ada Lovelace")
     assert sae.where == "https://notes.example.org/posts/sae"
-    assert sae.context == ("What we learned from sparse autoencoders: Our starting point was "
-                           "Scaling and evaluating sparse autoencoders.")
+    assert sae.context == (
+        "What we learned from sparse autoencoders: Our starting point was "
+        "Scaling and evaluating sparse autoencoders."
+    )
     assert sae.title_hint == "Scaling and evaluating sparse autoencoders"
     assert sae.seen_at == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
     # a post that *is* a paper link: the post title is the paper's title; who falls back to the feed
     mono = by_paper["2309.08600"]
-    assert (mono.title_hint, mono.who, mono.context) == ("Towards Monosemanticity", "notes",
-                                                         "Towards Monosemanticity")
+    assert (mono.title_hint, mono.who, mono.context) == (
+        "Towards Monosemanticity",
+        "notes",
+        "Towards Monosemanticity",
+    )
     # the relative PDF link resolved against the post; its link text is its title
     assert [(p.id, p.title) for p in batch.papers] == [
-        ("https://notes.example.org/files/sae-details.pdf", "our technical report")]
+        ("https://notes.example.org/files/sae-details.pdf", "our technical report")
+    ]
 
 
 def test_conditional_get_304_means_nothing_new(server: HTTPServer) -> None:
     server.expect_ordered_request("/feed").respond_with_data(
-        body("blog.xml"), content_type=RSS,
-        headers={"ETag": '"v1"', "Last-Modified": "Mon, 05 Jan 2026 10:00:00 GMT"})
+        body("blog.xml"),
+        content_type=RSS,
+        headers={"ETag": '"v1"', "Last-Modified": "Mon, 05 Jan 2026 10:00:00 GMT"},
+    )
     server.expect_ordered_request(
-        "/feed", headers={"If-None-Match": '"v1"', "If-Modified-Since": "Mon, 05 Jan 2026 10:00:00 GMT"}
+        "/feed",
+        headers={"If-None-Match": '"v1"', "If-Modified-Since": "Mon, 05 Jan 2026 10:00:00 GMT"},
     ).respond_with_data(b"", status=304)
     collector = feed(server)
     first = collector.collect({})
-    assert first.state == {"url": server.url_for("/feed"), "etag": '"v1"',
-                           "modified": "Mon, 05 Jan 2026 10:00:00 GMT"}
+    assert first.state == {
+        "url": server.url_for("/feed"),
+        "etag": '"v1"',
+        "modified": "Mon, 05 Jan 2026 10:00:00 GMT",
+    }
     second = collector.collect(first.state)
     assert (second.papers, second.mentions) == ([], [])
     assert second.state == first.state
@@ -87,13 +103,16 @@ def test_conditional_get_304_means_nothing_new(server: HTTPServer) -> None:
 
 def test_redirect_is_followed_and_the_final_url_recorded(server: HTTPServer) -> None:
     server.expect_request("/old").respond_with_data(
-        b"", status=301, headers={"Location": server.url_for("/new")})
+        b"", status=301, headers={"Location": server.url_for("/new")}
+    )
     server.expect_request("/new").respond_with_data(body("blog.xml"), content_type=RSS)
     batch = feed(server, "/old").collect({})
     assert len(batch.mentions) == 4
     assert batch.state["url"] == server.url_for("/new")
-    assert batch.notes == [f"{server.url_for('/old')} redirects to {server.url_for('/new')}; "
-                           "consider updating the feed's url"]
+    assert batch.notes == [
+        f"{server.url_for('/old')} redirects to {server.url_for('/new')}; "
+        "consider updating the feed's url"
+    ]
 
 
 def test_malformed_feed_is_read_as_far_as_it_goes(server: HTTPServer) -> None:
@@ -110,13 +129,17 @@ def test_iso_8859_1_feed_decodes(server: HTTPServer) -> None:
     batch = feed(server, name="cafe").collect({})
     [mention] = batch.mentions
     assert mention.paper_id == "1706.03762"
-    assert mention.context.startswith("Über Aufmerksamkeit und Café: Wir lesen Attention Is All You Need")
+    assert mention.context.startswith(
+        "Über Aufmerksamkeit und Café: Wir lesen Attention Is All You Need"
+    )
     assert batch.notes == []
 
 
 def test_oversized_feed_is_cut_at_max_bytes_and_reported(server: HTTPServer) -> None:
     big = body("blog.xml").replace(b"</channel>", b"<!--" + b"x" * 200_000 + b"--></channel>")
-    server.expect_request("/feed").respond_with_data(big, content_type=RSS, headers={"ETag": '"big"'})
+    server.expect_request("/feed").respond_with_data(
+        big, content_type=RSS, headers={"ETag": '"big"'}
+    )
     batch = feed(server, max_bytes=len(body("blog.xml"))).collect({})
     assert len(batch.mentions) == 4  # everything before the cut is kept
     assert any("larger than max_bytes" in n and "Raise max_bytes" in n for n in batch.notes)
@@ -136,16 +159,20 @@ def test_slow_feed_times_out_with_a_clear_reason(server: HTTPServer) -> None:
 
 
 def test_429_retry_after_then_success(server: HTTPServer) -> None:
-    server.expect_ordered_request("/feed").respond_with_data(b"slow down", status=429,
-                                                             headers={"Retry-After": "0"})
+    server.expect_ordered_request("/feed").respond_with_data(
+        b"slow down", status=429, headers={"Retry-After": "0"}
+    )
     server.expect_ordered_request("/feed").respond_with_data(body("blog.xml"), content_type=RSS)
     assert len(feed(server).collect({}).mentions) == 4
 
 
-@pytest.mark.parametrize(("status", "message"), [
-    (404, "HTTP 404 from .*; check the feed's url"),
-    (503, "HTTP 503 from .* after 3 attempts; try again later"),
-])
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (404, "HTTP 404 from .*; check the feed's url"),
+        (503, "HTTP 503 from .* after 3 attempts; try again later"),
+    ],
+)
 def test_http_errors_become_fetch_errors(server: HTTPServer, status: int, message: str) -> None:
     server.expect_request("/feed").respond_with_data(b"no", status=status)
     with pytest.raises(FetchError, match=message):
@@ -161,20 +188,29 @@ def test_arxiv_rss_keeps_the_configured_announce_types(server: HTTPServer) -> No
     assert first.abstract == "We show that a little noise goes a long way."
     assert first.authors == ("Ada Lovelace", "Alan Turing")
     assert first.categories == ("cs.LG", "stat.ML")
-    assert (first.version, first.url, first.source) == (1, "https://arxiv.org/abs/2601.01001", "feed:cs.LG")
+    assert (first.version, first.url, first.source) == (
+        1,
+        "https://arxiv.org/abs/2601.01001",
+        "feed:cs.LG",
+    )
     assert batch.mentions == []
     assert batch.notes == ["skipped 1 replace, 1 replace-cross (not in announce_types)"]
 
-    replaced = parse_feed(body("arxiv_rss.xml"), FeedSpec("cs.LG", "x", kind="arxiv-rss",
-                                                          announce_types=("replace",)))
+    replaced = parse_feed(
+        body("arxiv_rss.xml"), FeedSpec("cs.LG", "x", kind="arxiv-rss", announce_types=("replace",))
+    )
     assert [(p.id, p.version) for p in replaced.papers] == [("2511.09999", 3)]
 
 
 def test_same_paper_from_two_feeds_is_one_paper_with_two_mentions(server: HTTPServer) -> None:
     server.expect_request("/a").respond_with_data(body("blog.xml"), content_type=RSS)
-    server.expect_request("/b").respond_with_data(body("other_blog.xml"), content_type="application/atom+xml")
-    mentions = [*feed(server, "/a", name="notes").collect({}).mentions,
-                *feed(server, "/b", name="weekly").collect({}).mentions]
+    server.expect_request("/b").respond_with_data(
+        body("other_blog.xml"), content_type="application/atom+xml"
+    )
+    mentions = [
+        *feed(server, "/a", name="notes").collect({}).mentions,
+        *feed(server, "/b", name="weekly").collect({}).mentions,
+    ]
     sae = [(m.source, m.who) for m in mentions if m.paper_id == "2406.04093"]
     assert sae == [("feed:notes", "Ada Lovelace"), ("feed:weekly", "Grace Hopper")]
 
@@ -226,14 +262,25 @@ def test_configured_feeds_run_through_collect(server: HTTPServer, store) -> None
     from bot.config import parse_settings
 
     server.expect_request("/a").respond_with_data(body("blog.xml"), content_type=RSS)
-    server.expect_request("/b").respond_with_data(body("other_blog.xml"), content_type="application/atom+xml")
-    settings = parse_settings({"sources": {"arxiv": {"enabled": False}, "feeds": [
-        {"name": "notes", "url": server.url_for("/a")},
-        {"name": "weekly", "url": server.url_for("/b")},
-    ]}})
+    server.expect_request("/b").respond_with_data(
+        body("other_blog.xml"), content_type="application/atom+xml"
+    )
+    settings = parse_settings(
+        {
+            "sources": {
+                "arxiv": {"enabled": False},
+                "feeds": [
+                    {"name": "notes", "url": server.url_for("/a")},
+                    {"name": "weekly", "url": server.url_for("/b")},
+                ],
+            }
+        }
+    )
     report = collect_all(settings, store)
     assert [(r.name, r.ok, r.mentions) for r in report.sources] == [
-        ("feed:notes", True, 4), ("feed:weekly", True, 1)]
+        ("feed:notes", True, 4),
+        ("feed:weekly", True, 1),
+    ]
     assert store.papers.mention_counts()["2406.04093"] == 2
     assert store.state.get("feed:notes") == {"url": server.url_for("/a")}
 
@@ -247,7 +294,13 @@ def test_paper_list_entries_are_papers_with_their_abstracts() -> None:
     batch = parse_feed(xml, FeedSpec("list", "https://list.example.org/rss", kind="paper-list"))
     [paper] = batch.papers
     assert (paper.id, paper.title, paper.abstract) == (
-        "openreview:HyxR5V2xx", "Deep Sets", "Functions on sets, permutation invariant.")
+        "openreview:HyxR5V2xx",
+        "Deep Sets",
+        "Functions on sets, permutation invariant.",
+    )
     [mention] = batch.mentions
     assert (mention.paper_id, mention.who, mention.where) == (
-        "openreview:HyxR5V2xx", "list", "https://openreview.net/forum?id=HyxR5V2xx")
+        "openreview:HyxR5V2xx",
+        "list",
+        "https://openreview.net/forum?id=HyxR5V2xx",
+    )

@@ -9,13 +9,20 @@ from hypothesis import strategies as st
 from sources.links import canonical, doi_key, find_links
 
 NEW_ID = st.builds(
-    lambda yy, mm, n, five: f"{yy:02d}{mm:02d}.{n:05d}" if five else f"{yy:02d}{mm:02d}.{n % 10000:04d}",
-    st.integers(15, 29), st.integers(1, 12), st.integers(0, 99999), st.booleans(),
+    lambda yy, mm, n, five: (
+        f"{yy:02d}{mm:02d}.{n:05d}" if five else f"{yy:02d}{mm:02d}.{n % 10000:04d}"
+    ),
+    st.integers(15, 29),
+    st.integers(1, 12),
+    st.integers(0, 99999),
+    st.booleans(),
 )
 OLD_ID = st.builds(
     lambda archive, yy, mm, n: f"{archive}/{yy:02d}{mm:02d}{n:03d}",
     st.sampled_from(["hep-th", "math", "cs", "quant-ph", "cond-mat", "astro-ph"]),
-    st.sampled_from([91, 95, 99, 0, 3, 7]), st.integers(1, 12), st.integers(1, 999),
+    st.sampled_from([91, 95, 99, 0, 3, 7]),
+    st.integers(1, 12),
+    st.integers(1, 999),
 )
 VERSION = st.one_of(st.just(""), st.integers(1, 30).map(lambda v: f"v{v}"))
 ARXIV_SHAPES = [
@@ -37,11 +44,13 @@ ARXIV_SHAPES = [
     "[the paper](https://arxiv.org/abs/{id}{v})",
     "<https://arxiv.org/abs/{id}{v}>",
 ]
-TRAILING = st.sampled_from(["", ".", ",", ")", ";", "!", "?", ":", "'", "\"", "...", ")."])
+TRAILING = st.sampled_from(["", ".", ",", ")", ";", "!", "?", ":", "'", '"', "...", ")."])
 
 
 @given(NEW_ID | OLD_ID, VERSION, st.sampled_from(ARXIV_SHAPES), TRAILING)
-def test_every_arxiv_shape_gives_the_versionless_id(paper: str, version: str, shape: str, end: str) -> None:
+def test_every_arxiv_shape_gives_the_versionless_id(
+    paper: str, version: str, shape: str, end: str
+) -> None:
     text = f"I liked ({shape.format(id=paper, v=version)}{end} a lot"
     if not shape.startswith("[") and end.startswith(")"):
         text = text.replace("I liked (", "I liked ")
@@ -57,9 +66,16 @@ def test_ids_come_back_once_each_in_order(ids: list[str]) -> None:
     assert [f.paper_id for f in find_links(text)] == ids
 
 
-@given(st.from_regex(r"10\.\d{4,6}/[A-Za-z0-9][A-Za-z0-9.\-_/]{0,30}[A-Za-z0-9]", fullmatch=True), TRAILING)
+@given(
+    st.from_regex(r"10\.\d{4,6}/[A-Za-z0-9][A-Za-z0-9.\-_/]{0,30}[A-Za-z0-9]", fullmatch=True),
+    TRAILING,
+)
 def test_dois_round_trip_lower_cased(doi: str, end: str) -> None:
-    for text in (f"see https://doi.org/{doi}{end}", f"doi: {doi}{end} here", f"dx.doi.org/{doi}{end}"):
+    for text in (
+        f"see https://doi.org/{doi}{end}",
+        f"doi: {doi}{end} here",
+        f"dx.doi.org/{doi}{end}",
+    ):
         [found] = find_links(text)
         assert found.paper_id == f"doi:{doi.lower()}"
 
@@ -75,23 +91,43 @@ def test_dois_round_trip_lower_cased(doi: str, end: str) -> None:
         ("https://openreview.net/pdf?id=rJ4km2R5t7", "openreview:rJ4km2R5t7"),
         ("http://dx.doi.org/10.1145/3292500.3330701", "doi:10.1145/3292500.3330701"),
         ("https://dl.acm.org/doi/abs/10.1145/3292500.3330701", "doi:10.1145/3292500.3330701"),
-        ("https://www.biorxiv.org/content/10.1101/2023.12.16.571984v2.full.pdf", "doi:10.1101/2023.12.16.571984"),
-        ("https://aclanthology.org/2023.acl-long.1.pdf", "https://aclanthology.org/2023.acl-long.1/"),
+        (
+            "https://www.biorxiv.org/content/10.1101/2023.12.16.571984v2.full.pdf",
+            "doi:10.1101/2023.12.16.571984",
+        ),
+        (
+            "https://aclanthology.org/2023.acl-long.1.pdf",
+            "https://aclanthology.org/2023.acl-long.1/",
+        ),
         ("https://aclanthology.org/P19-1001/", "https://aclanthology.org/P19-1001/"),
-        ("https://proceedings.neurips.cc/paper_files/paper/2023/file/"
-         "0123456789abcdef0123456789abcdef-Paper-Conference.pdf",
-         "https://proceedings.neurips.cc/paper_files/paper/2023/hash/"
-         "0123456789abcdef0123456789abcdef-Abstract-Conference.html"),
-        ("https://proceedings.neurips.cc/paper/2020/hash/1457c0d6bfcb4967418bfb8ac142f64a-Abstract.html",
-         "https://proceedings.neurips.cc/paper_files/paper/2020/hash/"
-         "1457c0d6bfcb4967418bfb8ac142f64a-Abstract.html"),
-        ("http://proceedings.mlr.press/v139/radford21a/radford21a.pdf",
-         "https://proceedings.mlr.press/v139/radford21a.html"),
-        ("https://proceedings.mlr.press/v139/radford21a.html", "https://proceedings.mlr.press/v139/radford21a.html"),
-        ("https://www.semanticscholar.org/paper/Attention-is-All-you-Need-Vaswani/"
-         "204e3073870fae3d05bcbc2f6a8e263d9b72e776",
-         "https://www.semanticscholar.org/paper/204e3073870fae3d05bcbc2f6a8e263d9b72e776"),
-        ("http://WWW.Example.com/papers/x.PDF?utm_source=tw#p2", "https://example.com/papers/x.PDF"),
+        (
+            "https://proceedings.neurips.cc/paper_files/paper/2023/file/"
+            "0123456789abcdef0123456789abcdef-Paper-Conference.pdf",
+            "https://proceedings.neurips.cc/paper_files/paper/2023/hash/"
+            "0123456789abcdef0123456789abcdef-Abstract-Conference.html",
+        ),
+        (
+            "https://proceedings.neurips.cc/paper/2020/hash/1457c0d6bfcb4967418bfb8ac142f64a-Abstract.html",
+            "https://proceedings.neurips.cc/paper_files/paper/2020/hash/"
+            "1457c0d6bfcb4967418bfb8ac142f64a-Abstract.html",
+        ),
+        (
+            "http://proceedings.mlr.press/v139/radford21a/radford21a.pdf",
+            "https://proceedings.mlr.press/v139/radford21a.html",
+        ),
+        (
+            "https://proceedings.mlr.press/v139/radford21a.html",
+            "https://proceedings.mlr.press/v139/radford21a.html",
+        ),
+        (
+            "https://www.semanticscholar.org/paper/Attention-is-All-you-Need-Vaswani/"
+            "204e3073870fae3d05bcbc2f6a8e263d9b72e776",
+            "https://www.semanticscholar.org/paper/204e3073870fae3d05bcbc2f6a8e263d9b72e776",
+        ),
+        (
+            "http://WWW.Example.com/papers/x.PDF?utm_source=tw#p2",
+            "https://example.com/papers/x.PDF",
+        ),
     ],
 )
 def test_canonical_keys(url: str, key: str) -> None:
@@ -99,14 +135,17 @@ def test_canonical_keys(url: str, key: str) -> None:
     assert found is not None and found[0] == key
 
 
-@pytest.mark.parametrize("url", [
-    "https://github.com/state-spaces/mamba",
-    "https://arxiv.org/list/cs.LG/recent",
-    "https://huggingface.co/models",
-    "https://openreview.net/group?id=ICLR.cc",
-    "https://www.reddit.com/r/MachineLearning/",
-    "ftp://example.com/x.pdf",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/state-spaces/mamba",
+        "https://arxiv.org/list/cs.LG/recent",
+        "https://huggingface.co/models",
+        "https://openreview.net/group?id=ICLR.cc",
+        "https://www.reddit.com/r/MachineLearning/",
+        "ftp://example.com/x.pdf",
+    ],
+)
 def test_not_papers(url: str) -> None:
     assert canonical(url) is None
     assert find_links(f"see {url} now") == []
@@ -131,13 +170,17 @@ def test_html_relative_links_resolve_against_the_base() -> None:
     assert [(f.paper_id, f.text, f.context) for f in found] == [
         ("https://blog.example.org/files/report.pdf", "Our Report", "Read Our Report.")
     ]
-    on_arxiv = find_links('<a href="/abs/2101.00001v2">A</a>', html=True, base_url="https://arxiv.org/list/new")
+    on_arxiv = find_links(
+        '<a href="/abs/2101.00001v2">A</a>', html=True, base_url="https://arxiv.org/list/new"
+    )
     assert [f.paper_id for f in on_arxiv] == ["2101.00001"]
 
 
 def test_context_is_the_sentence_around_the_link() -> None:
-    text = ("First sentence here. The second one cites arXiv:2101.00001 in the middle. "
-            "A third sentence follows.\nAnd a new line.")
+    text = (
+        "First sentence here. The second one cites arXiv:2101.00001 in the middle. "
+        "A third sentence follows.\nAnd a new line."
+    )
     [found] = find_links(text)
     assert found.context == "The second one cites arXiv:2101.00001 in the middle."
 
@@ -162,5 +205,9 @@ def test_doi_key_rejects_non_dois() -> None:
 def test_openreview_ids_survive_reddit_escaping(forum: str, end: str, markdown: bool) -> None:
     escaped = forum.replace("_", "\\_")
     url = f"https://openreview.net/forum?id={escaped}"
-    text = f"[a paper]({url}){end} and arXiv:2101.00001" if markdown else f"{url}{end} and arXiv:2101.00001"
+    text = (
+        f"[a paper]({url}){end} and arXiv:2101.00001"
+        if markdown
+        else f"{url}{end} and arXiv:2101.00001"
+    )
     assert [f.paper_id for f in find_links(text)] == [f"openreview:{forum}", "2101.00001"]

@@ -47,7 +47,10 @@ def fake(server: HTTPServer) -> Iterator[FakeReddit]:
 
 def collector(fake: FakeReddit, **overrides: object) -> RedditCollector:
     spec = RedditSpec(
-        client_id="id", client_secret="secret", base_url=fake.url, auth_url=fake.url,
+        client_id="id",
+        client_secret="secret",
+        base_url=fake.url,
+        auth_url=fake.url,
         **overrides,  # type: ignore[arg-type]
     )
     return RedditCollector(spec, backoff=QUICK, now=lambda: NOW)
@@ -71,12 +74,17 @@ def test_reddit_turns_wayr_comments_into_mentions(fake: FakeReddit) -> None:
     assert alice.score == 12
     assert alice.context == "This week I read Mamba: Linear-Time Sequence Modeling."
     assert alice.title_hint == "Mamba: Linear-Time Sequence Modeling"
-    assert alice.where == "https://www.reddit.com/r/MachineLearning/comments/wayr200/machine_learning_wayr/c1/"
+    assert (
+        alice.where
+        == "https://www.reddit.com/r/MachineLearning/comments/wayr200/machine_learning_wayr/c1/"
+    )
     assert alice.seen_at == datetime(2026, 1, 1, 1, tzinfo=UTC)
     # a non-arXiv link keeps its title as a paper; arXiv ids are left to the batched look-up
     assert [(p.id, p.title) for p in batch.papers] == [
-        ("https://proceedings.mlr.press/v139/radford21a.html",
-         "Learning Transferable Visual Models From Natural Language Supervision"),
+        (
+            "https://proceedings.mlr.press/v139/radford21a.html",
+            "Learning Transferable Visual Models From Natural Language Supervision",
+        ),
     ]
     assert fake.count("/api/morechildren/") == 1 and fake.more_misses == 0
     assert batch.state["seen_comments"].split() == ["c1", "c3", "c4", "c5", "c2"]
@@ -96,7 +104,9 @@ def test_reddit_keeps_the_seen_list_bounded(fake: FakeReddit) -> None:
 
 
 def test_reddit_says_so_when_no_thread_is_in_the_window(fake: FakeReddit) -> None:
-    late = RedditCollector(collector(fake).spec, backoff=QUICK, now=lambda: datetime(2026, 6, 1, tzinfo=UTC))
+    late = RedditCollector(
+        collector(fake).spec, backoff=QUICK, now=lambda: datetime(2026, 6, 1, tzinfo=UTC)
+    )
     batch = late.collect({})
     assert batch.mentions == []
     assert batch.notes == [
@@ -106,11 +116,17 @@ def test_reddit_says_so_when_no_thread_is_in_the_window(fake: FakeReddit) -> Non
 
 def test_reddit_extra_searches_turn_link_posts_into_mentions(fake: FakeReddit) -> None:
     fake.page("/r/MachineLearning/search/", load("search_research.json"))
-    fake.page("/r/MachineLearning/new/", {"kind": "Listing", "data": {"children": [], "after": None}})
+    fake.page(
+        "/r/MachineLearning/new/", {"kind": "Listing", "data": {"children": [], "after": None}}
+    )
     batch = collector(fake, extra_searches=("flair:Research",)).collect({})
     [mention] = batch.mentions
     assert (mention.paper_id, mention.external_id, mention.who, mention.score) == (
-        "2510.04871", "t3_res001", "u/paperfan", 321)
+        "2510.04871",
+        "t3_res001",
+        "u/paperfan",
+        321,
+    )
     assert mention.title_hint == "Tiny Recursive Models beat big ones"
     assert "no thread matching" in batch.notes[0]
 
@@ -124,8 +140,11 @@ def test_reddit_waits_out_a_429_with_retry_after(fake: FakeReddit) -> None:
 
 def test_reddit_gives_up_on_repeated_429s_with_a_clear_reason(fake: FakeReddit) -> None:
     fake.fail("/r/MachineLearning/search/", *[Failure(429, {"Retry-After": "0"})] * 3)
-    with pytest.raises(FetchError, match=r"rate-limited \(HTTP 429\) while trying to list search "
-                                         r"in r/MachineLearning, 3 times"):
+    with pytest.raises(
+        FetchError,
+        match=r"rate-limited \(HTTP 429\) while trying to list search "
+        r"in r/MachineLearning, 3 times",
+    ):
         collector(fake).collect({})
 
 
@@ -167,27 +186,41 @@ def test_search_query_from_the_title_pattern(pattern: str, query: str | None) ->
     assert search_query(pattern) == query
 
 
-
 def test_configured_reddit_runs_through_collect(fake: FakeReddit, store) -> None:  # type: ignore[no-untyped-def]
     from bot.collect import collect_all
     from bot.config import parse_settings
 
     days = max(1, (datetime.now(UTC) - datetime(2026, 1, 1, tzinfo=UTC)).days + 2)
-    settings = parse_settings({"sources": {"arxiv": {"enabled": False}, "reddit": {
-        "enabled": True, "client_id": "id", "client_secret": "secret", "base_url": fake.url,
-        "auth_url": fake.url, "lookback_days": days,
-    }}})
+    settings = parse_settings(
+        {
+            "sources": {
+                "arxiv": {"enabled": False},
+                "reddit": {
+                    "enabled": True,
+                    "client_id": "id",
+                    "client_secret": "secret",
+                    "base_url": fake.url,
+                    "auth_url": fake.url,
+                    "lookback_days": days,
+                },
+            }
+        }
+    )
     [result] = collect_all(settings, store).sources
     assert (result.name, result.ok, result.mentions) == ("reddit", True, 6)
     assert store.papers.mention_counts()["2312.00752"] == 2  # alice and bob
     [again] = collect_all(settings, store).sources
     assert (again.ok, again.mentions) == (True, 0)
 
+
 # ---- the real recordings beside the project ---------------------------------------------------
 
 
 def _recorded(shared_data: Path) -> list[dict]:  # type: ignore[type-arg]
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((shared_data / "reddit").glob("*.json"))]
+    return [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted((shared_data / "reddit").glob("*.json"))
+    ]
 
 
 def _bodies(value: object) -> Iterator[str]:
@@ -219,30 +252,47 @@ def test_praw_walks_the_real_recorded_comment_trees(shared_data: Path, fake: Fak
                 fake.morechildren(children, text)
     assert len(threads) == 3
     fake.page("/r/all/new/", {"kind": "Listing", "data": {"children": threads, "after": None}})
-    spec = RedditSpec(client_id="id", client_secret="secret", base_url=fake.url, auth_url=fake.url,
-                      subreddits=("all",), thread_pattern=".*", lookback_days=20_000,
-                      replace_more_limit=1000)
-    batch = RedditCollector(spec, backoff=QUICK, now=lambda: datetime(2016, 7, 12, tzinfo=UTC)).collect({})
+    spec = RedditSpec(
+        client_id="id",
+        client_secret="secret",
+        base_url=fake.url,
+        auth_url=fake.url,
+        subreddits=("all",),
+        thread_pattern=".*",
+        lookback_days=20_000,
+        replace_more_limit=1000,
+    )
+    batch = RedditCollector(
+        spec, backoff=QUICK, now=lambda: datetime(2016, 7, 12, tzinfo=UTC)
+    ).collect({})
     walked = len(batch.state["seen_comments"].split())
     assert walked > 1500, walked  # the big tree's "more" expansions were followed
     assert fake.count("/api/morechildren/") > 100
     for mention in batch.mentions:
         assert mention.source == "reddit" and mention.external_id.startswith("t1_")
-    print(f"recorded threads: {walked} comments walked, {fake.count('/api/morechildren/')} morechildren "
-          f"calls ({fake.more_misses} not recorded), {len(batch.mentions)} paper links, "
-          f"{len({m.paper_id for m in batch.mentions})} papers")
+    print(
+        f"recorded threads: {walked} comments walked, {fake.count('/api/morechildren/')} morechildren "
+        f"calls ({fake.more_misses} not recorded), {len(batch.mentions)} paper links, "
+        f"{len({m.paper_id for m in batch.mentions})} papers"
+    )
 
 
 @pytest.mark.shared
 def test_extractor_over_every_recorded_comment(shared_data: Path) -> None:
-    bodies = [b for cassette in _recorded(shared_data) for step in cassette["interactions"]
-              for b in _bodies(_json_or_none(step["response"]["body"]["string"]))]
+    bodies = [
+        b
+        for cassette in _recorded(shared_data)
+        for step in cassette["interactions"]
+        for b in _bodies(_json_or_none(step["response"]["body"]["string"]))
+    ]
     assert len(bodies) > 1500
     found = [link for body in bodies for link in find_links(body)]
     for link in found:
         assert link.paper_id and link.url.startswith("https://")
-    print(f"recorded comment bodies: {len(bodies)}, paper links {len(found)}, "
-          f"papers {len({f.paper_id for f in found})}")
+    print(
+        f"recorded comment bodies: {len(bodies)}, paper links {len(found)}, "
+        f"papers {len({f.paper_id for f in found})}"
+    )
 
 
 def _json_or_none(text: str) -> object:
