@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.errors import StoreError
 from bot.store.schema import deliveries, digests
+from bot.store.times import from_db, now
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -66,7 +67,7 @@ class DigestRepo:
             "payload": payload,
             "progress": "{}",
             "last_error": None,
-            "created_at": _now(),
+            "created_at": now(),
             "sent_at": None,
         }
         key = (digests.c.niche == niche, digests.c.channel == channel, digests.c.day == day)
@@ -106,13 +107,13 @@ class DigestRepo:
 
     def mark_sent(self, digest_id: int, niche: str, channel: str, paper_ids: Sequence[str]) -> None:
         """Sent, delivered and queued: all three land together or not at all."""
-        now = _now()
+        stamp = now()
         with self._store.begin() as conn:
             conn.execute(
                 digests.update()
                 .where(digests.c.id == digest_id)
                 .values(
-                    status="sent", sent_at=now, last_error=None, attempts=digests.c.attempts + 1
+                    status="sent", sent_at=stamp, last_error=None, attempts=digests.c.attempts + 1
                 )
             )
             ids = list(dict.fromkeys(paper_ids))
@@ -127,7 +128,7 @@ class DigestRepo:
                 )
             }
             rows = [
-                {"channel": channel, "paper_id": p, "digest_id": digest_id, "delivered_at": now}
+                {"channel": channel, "paper_id": p, "digest_id": digest_id, "delivered_at": stamp}
                 for p in ids
                 if p not in have
             ]
@@ -149,7 +150,7 @@ class DigestRepo:
                 .order_by(digests.c.day.desc())
                 .limit(1)
             ).scalar()
-        return _aware(found)
+        return from_db(found)
 
 
 def _record(row: Any) -> DigestRecord:
@@ -163,14 +164,6 @@ def _record(row: Any) -> DigestRecord:
         progress=json.loads(row.progress or "{}"),
         attempts=row.attempts,
         last_error=row.last_error,
-        created_at=_aware(row.created_at),
-        sent_at=_aware(row.sent_at),
+        created_at=from_db(row.created_at),
+        sent_at=from_db(row.sent_at),
     )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt

@@ -6,12 +6,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, select
 
 from bot.store.schema import mentions, papers
+from bot.store.times import from_db, now, to_db
 from sources.ids import paper_url
 from sources.models import Mention, Paper
 
@@ -56,7 +57,7 @@ class PaperRepo:
             if held is None or not _older(paper, held):
                 latest[paper.id] = paper if held is None else _merge(held, paper)
         counts = UpsertCounts()
-        now = _now()
+        stamp = now()
         ids = list(latest)
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
@@ -69,7 +70,7 @@ class PaperRepo:
                 incoming = latest[pid]
                 row = stored.get(pid)
                 if row is None:
-                    inserts.append({**_row(incoming), "first_seen": now, "last_seen": now})
+                    inserts.append({**_row(incoming), "first_seen": stamp, "last_seen": stamp})
                     continue
                 old = _paper(row)
                 if _older(incoming, old):
@@ -80,7 +81,7 @@ class PaperRepo:
                 if values["content_hash"] == row.content_hash:
                     counts.unchanged += 1
                     continue
-                updates.append({**values, "last_seen": now})
+                updates.append({**values, "last_seen": stamp})
             if inserts:
                 conn.execute(papers.insert(), inserts)
                 counts.new += len(inserts)
@@ -130,7 +131,7 @@ class PaperRepo:
                     "source": m.source,
                     "external_id": m.external_id,
                     "where_url": m.where,
-                    "seen_at": _naive(m.seen_at) or _now(),
+                    "seen_at": to_db(m.seen_at) or now(),
                     "who": m.who,
                     "context": m.context,
                     "score": m.score,
@@ -186,7 +187,7 @@ class PaperRepo:
         """Every paper (first seen or published on/after `since`), streamed in id order."""
         query = select(papers).order_by(papers.c.id)
         if since is not None:
-            cutoff = _naive(since)
+            cutoff = to_db(since)
             query = query.where((papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff))
         with self._store.connect() as conn:
             result = conn.execution_options(yield_per=batch).execute(query)
@@ -221,7 +222,7 @@ class PaperRepo:
                             source=r.source,
                             external_id=r.external_id,
                             where=r.where_url,
-                            seen_at=_aware(r.seen_at),
+                            seen_at=from_db(r.seen_at),
                             who=r.who,
                             context=r.context,
                             score=r.score,
@@ -277,8 +278,8 @@ def _row(p: Paper) -> dict[str, Any]:
         "doi": p.doi,
         "comment": p.comment,
         "version": p.version,
-        "published": _naive(p.published),
-        "updated": _naive(p.updated),
+        "published": to_db(p.published),
+        "updated": to_db(p.updated),
         "source": p.source,
     }
     digest = hashlib.blake2b(
@@ -297,27 +298,10 @@ def _paper(row: Any) -> Paper:
         authors=tuple(json.loads(row.authors)) if row.authors else (),
         categories=tuple(row.categories.split()) if row.categories else (),
         url=row.url,
-        published=_aware(row.published),
-        updated=_aware(row.updated),
+        published=from_db(row.published),
+        updated=from_db(row.updated),
         version=row.version,
         doi=row.doi,
         comment=row.comment,
         source=row.source,
     )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _naive(dt: datetime | None) -> datetime | None:
-    """Stored as naive UTC: SQLite has no time zones, and this reads the same on PostgreSQL."""
-    if dt is None:
-        return None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt

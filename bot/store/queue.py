@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select
 
 from bot.errors import MidlistError
 from bot.store.schema import queue
+from bot.store.times import from_db, now
 from sources.ids import parse_arxiv_id
 from sources.links import canonical, doi_key
 from sources.models import Paper
@@ -67,9 +68,9 @@ class QueueRepo:
                 select(queue.c.paper_id).where(queue.c.niche == niche, queue.c.paper_id.in_(ids))
             )
         }
-        now = _now()
+        stamp = now()
         rows = [
-            {"niche": niche, "paper_id": p, "state": "queued", "updated_at": now}
+            {"niche": niche, "paper_id": p, "state": "queued", "updated_at": stamp}
             for p in ids
             if p not in have
         ]
@@ -95,16 +96,16 @@ class QueueRepo:
             previous = conn.execute(
                 select(queue.c.state).where(queue.c.niche == niche, queue.c.paper_id == key)
             ).scalar()
-            now = _now()
+            stamp = now()
             if previous is None:
                 conn.execute(
-                    queue.insert().values(niche=niche, paper_id=key, state=state, updated_at=now)
+                    queue.insert().values(niche=niche, paper_id=key, state=state, updated_at=stamp)
                 )
             elif previous != state:
                 conn.execute(
                     queue.update()
                     .where(queue.c.niche == niche, queue.c.paper_id == key)
-                    .values(state=state, updated_at=now)
+                    .values(state=state, updated_at=stamp)
                 )
         return Marked(key, state, previous)
 
@@ -124,7 +125,7 @@ class QueueRepo:
             rows = list(conn.execute(query))
         papers = self._store.papers.get_many([r.paper_id for r in rows])
         return [
-            QueueItem(r.niche, r.state, _aware(r.updated_at), papers[r.paper_id])
+            QueueItem(r.niche, r.state, from_db(r.updated_at), papers[r.paper_id])
             for r in rows
             if r.paper_id in papers
         ]
@@ -154,11 +155,3 @@ def normalise_id(text: str) -> str:
     elif text.startswith("10."):
         found = doi_key(text)
     return found[0] if found else text
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select
 
 from bot.store.schema import runs, source_state
+from bot.store.times import from_db, now
 
 if TYPE_CHECKING:
     from bot.store import Store
@@ -50,11 +51,11 @@ class StateRepo:
                 source_state.c.source == source, source_state.c.key.in_(list(values))
             )
         )
-        now = _now()
+        stamp = now()
         conn.execute(
             source_state.insert(),
             [
-                {"source": source, "key": k, "value": v, "updated_at": now}
+                {"source": source, "key": k, "value": v, "updated_at": stamp}
                 for k, v in values.items()
             ],
         )
@@ -63,7 +64,7 @@ class StateRepo:
     def start_run(self, kind: str, target: str) -> int:
         with self._store.begin() as conn:
             result = conn.execute(
-                runs.insert().values(kind=kind, target=target, started_at=_now(), detail="")
+                runs.insert().values(kind=kind, target=target, started_at=now(), detail="")
             )
             return int(result.inserted_primary_key[0])
 
@@ -72,7 +73,7 @@ class StateRepo:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
-                .values(finished_at=_now(), ok=ok, detail=detail)
+                .values(finished_at=now(), ok=ok, detail=detail)
             )
 
     def last_runs(self, kind: str | None = None) -> list[Run]:
@@ -95,12 +96,6 @@ class StateRepo:
 
 
 def _run(r) -> Run:  # type: ignore[no-untyped-def]
-    return Run(r.id, r.kind, r.target, _aware(r.started_at), _aware(r.finished_at), r.ok, r.detail)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+    return Run(
+        r.id, r.kind, r.target, from_db(r.started_at), from_db(r.finished_at), r.ok, r.detail
+    )
