@@ -9,11 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 import requests
 from pytest_httpserver import HTTPServer
+from slack_bolt import BoltRequest
 
 from bot.config import SlackChannel, parse_settings
 from bot.errors import ConfigError
@@ -237,3 +238,21 @@ def test_slack_channel_without_signing_secret_is_a_clear_error(tmp_path: Path) -
     code, out = invoke(write_config(tmp_path, extra=extra), "serve", "--port", "3999")
     assert code == 1
     assert "no Slack channel has signing_secret set" in " ".join(out.split())
+
+
+def test_socket_mode_clicks_are_not_taken_for_replays(
+    response_url: HTTPServer, filled: Store
+) -> None:
+    """Socket Mode requests carry no signature (the WebSocket is authenticated), so two clicks in
+    a row are two clicks, not a replay."""
+    channel = SlackChannel(
+        type="slack", webhook_url="http://127.0.0.1:9/hook", signing_secret=SECRET
+    )
+    app = build_app(channel, filled)
+    for action_id, n in (("midlist_save", 1), ("midlist_skip", 2)):
+        body = click_body(response_url, action_id, "robotics|2405.00002")
+        payload = json.loads(parse_qs(body)["payload"][0])
+        response = app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
+        assert response.status == 200
+        assert len(replies(response_url, n)) == n
+    assert filled.queue.states("robotics")["2405.00002"] == "skipped"
