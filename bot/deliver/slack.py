@@ -94,7 +94,7 @@ def render_messages(digest: Digest, *, buttons: bool) -> list[SlackMessage]:
     first = 1
     for part in parts:
         last = first + sum(1 for b in part if b["type"] == "section") - 1
-        text = f"{digest.title}: papers {first}-{last} of {len(digest.items)}"
+        text = escape(f"{digest.title}: papers {first}-{last} of {len(digest.items)}")
         messages.append(SlackMessage(text, part))
         first = last + 1
     return messages

@@ -283,3 +283,12 @@ def test_no_section_exceeds_3000_characters_however_long_the_paper() -> None:
             assert block_problems({"text": message.text, "blocks": message.blocks}) == []
             for text in all_mrkdwn(message.blocks):
                 assert not re.search(r"&(?!amp;|lt;|gt;)", text)  # no entity cut in half
+
+
+def test_a_niche_name_pings_nobody_in_any_part_of_a_long_queue() -> None:
+    digest = replace(digest_of(many_papers(25), size=25), niche="<!channel> & co")
+    messages = render_messages(digest, buttons=True)
+    assert len(messages) == 4
+    for message in messages:
+        assert "<!" not in message.text
+        assert "&lt;!channel&gt; &amp; co" in message.text
