@@ -121,7 +121,7 @@ def score(
     cand = np.flatnonzero(is_candidate)
     relevance = keyword.copy()
     if len(cand) and keyword[cand].max() > 0:
-        best = _top(keyword, is_candidate, weights.expansion_docs)
+        best = _top(keyword, is_candidate, weights.expansion_docs, index.ids)
         relevance[cand] += weights.expansion * _scaled(_similarity(x, best, cand))
         relevance[cand] += weights.categories * _scaled(_home_categories(index, best, cand))
     if seed_sim is not None and len(cand):
@@ -245,8 +245,10 @@ def _scaled(values: np.ndarray) -> np.ndarray:
     return np.clip(values / top, 0.0, None)
 
 
-def _top(values: np.ndarray, mask: np.ndarray, k: int) -> np.ndarray:
+def _top(values: np.ndarray, mask: np.ndarray, k: int, ids: Sequence[str]) -> np.ndarray:
+    """The k best rows; ties (common: saturated matches are capped at 1) break on the paper id,
+    so the niche's core does not depend on the order papers were indexed in."""
     rows = np.flatnonzero(mask & (values > 0))
-    if len(rows) > k:
-        rows = rows[np.argsort(-values[rows], kind="stable")[:k]]
-    return rows
+    if len(rows) > k:  # only the rows that can make the top k need their ids
+        rows = rows[values[rows] >= np.partition(values[rows], len(rows) - k)[len(rows) - k]]
+    return rows[np.lexsort((np.array([ids[r] for r in rows], dtype=str), -values[rows]))[:k]]

@@ -66,6 +66,19 @@ def test_same_input_same_picks_whatever_the_order(index) -> None:  # type: ignor
     ]
 
 
+@pytest.mark.parametrize("keyword", ["scan", "state space model", "recurrence"])
+def test_picks_do_not_depend_on_the_order_papers_were_indexed(keyword: str) -> None:
+    """Many papers tie at a saturated keyword match; the niche's core must not follow row order."""
+    papers = topic_papers("ssm", 40) + topic_papers("robot", 30) + topic_papers("auction", 30)
+    picks = set()
+    for seed in range(6):
+        shuffled = papers[:]
+        random.Random(seed).shuffle(shuffled)
+        ranking = rank(_index(shuffled), NicheProfile("n", (keyword,)), limit=5)
+        picks.add(tuple(p.paper_id for p in ranking.picks))
+    assert len(picks) == 1
+
+
 def test_exclusions_remove_papers(index) -> None:  # type: ignore[no-untyped-def]
     profile = NicheProfile("robot", ("grasping", "robot"), exclude=("simulation",), band=None)
     picks = rank(index, profile, limit=20).picks
