@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.cli import App, cli, pass_app
 from bot.errors import ConfigError
@@ -52,11 +53,11 @@ def queue_table(items: list[QueueItem], show_niche: bool) -> Table:
     if show_niche:
         table.add_column("niche", no_wrap=True, max_width=14, overflow="ellipsis")
     table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
-    for item in items:
-        row = [item.paper.id, item.state]
+    for item in items:  # Text, not str: a title like "[/]" or "[link=...]" is not rich markup
+        row = [Text(item.paper.id), Text(item.state)]
         if show_niche:
-            row.append(item.niche)
-        row.append(" ".join(item.paper.title.split()))
+            row.append(Text(item.niche))
+        row.append(Text(" ".join(item.paper.title.split())))
         table.add_row(*row)
     return table
 

@@ -198,3 +198,14 @@ def test_cli_unknown_niche_is_a_clear_error(filled: Store, tmp_path: Path) -> No
 def test_cli_empty_state_filter(filled: Store, tmp_path: Path) -> None:
     code, out = invoke(write_config(tmp_path), "queue", "list", "--state", "read")
     assert (code, out) == (0, "Nothing is read.\n")
+
+
+def test_cli_list_shows_bracketed_titles_as_written(store: Store, tmp_path: Path) -> None:
+    titles = ["Attention [is] all [/] you need", "[link=https://evil.example]Click[/link] me"]
+    papers = [Paper(id=f"2406.0000{i}", title=t) for i, t in enumerate(titles, 1)]
+    store.papers.upsert(papers)
+    store.queue.enqueue("robotics", [p.id for p in papers])
+    code, out = invoke(write_config(tmp_path), "queue", "list", "--niche", "robotics")
+    assert code == 0, out
+    for title in titles:
+        assert title in out
