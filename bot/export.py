@@ -17,6 +17,7 @@ from pathlib import Path
 
 import genanki
 
+from bot.deliver.render import safe_url
 from bot.errors import MidlistError
 from bot.store.queue import QueueItem
 from sources.ids import paper_url
@@ -170,7 +171,7 @@ def write_anki(items: Iterable[QueueItem], path: Path) -> int:
             name = f"midlist::{niche}"
             deck_id = int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)
             deck = decks[niche] = genanki.Deck(deck_id, name)
-        url = paper.url or paper_url(paper.id)
+        url = _safe_link(paper)
         link = (
             f'<a href="{html.escape(url)}">{html.escape(url)}</a>' if url else html.escape(paper.id)
         )
@@ -213,7 +214,7 @@ def to_markdown(items: Iterable[QueueItem]) -> str:
         if item.niche != current:
             lines += ([""] if lines else []) + [f"## {_md_escape(item.niche)}", ""]
             current = item.niche
-        url = paper.url or paper_url(paper.id)
+        url = _safe_link(paper)
         title = _md_escape(_one_line(paper.title))
         head = f"[{title}]({url})" if url else title
         who = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
@@ -256,6 +257,11 @@ def render(fmt: str, items: Sequence[QueueItem]) -> str:
     if fmt == "json":
         return to_json(items)
     raise ExportError(f"unknown text format {fmt!r}; use one of {', '.join(TEXT_FORMATS)}")
+
+
+def _safe_link(paper: Paper) -> str:
+    """An http(s) link for a card or a note: a feed's `javascript:` URL links nowhere."""
+    return safe_url(paper.url) or safe_url(paper_url(paper.id))
 
 
 def _one_line(text: str) -> str:

@@ -190,3 +190,21 @@ def test_cli_nothing_to_export_is_a_clear_error(
     code, out = invoke(write_config(tmp_path), "export", "--format", "markdown", *args)
     assert code == 1
     assert message in " ".join(out.split())
+
+
+def test_markdown_and_anki_link_only_to_http_urls(store: Store, tmp_path: Path) -> None:
+    papers = [
+        Paper(id="2406.00001", title="Scripted", url="javascript:alert(1)"),
+        Paper(id="2406.00002", title="Parens", url="https://blog.example/a_(b) c"),
+    ]
+    store.papers.upsert(papers)
+    store.queue.enqueue("robotics", [p.id for p in papers])
+    items = store.queue.list("robotics")
+    text = to_markdown(items)
+    assert "javascript:" not in text
+    assert "[Scripted](https://arxiv.org/abs/2406.00001)" in text
+    assert "[Parens](https://blog.example/a_%28b%29%20c)" in text
+    write_anki(items, tmp_path / "deck.apkg")
+    with zipfile.ZipFile(tmp_path / "deck.apkg") as zf:
+        collection = zf.read("collection.anki2")
+    assert b"javascript:" not in collection
