@@ -66,6 +66,7 @@ def canonical(url: str) -> tuple[str, str] | None:
     """(paper id, reading URL) for a URL that names a paper, else None."""
     try:
         parts = urlsplit(url.strip())
+        port = parts.port  # raises for a port out of range or not a number
     except ValueError:
         return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -101,7 +102,7 @@ def canonical(url: str) -> tuple[str, str] | None:
         if found:
             return found
     if path.lower().endswith(".pdf"):
-        return _same(_normalise(parts, host))
+        return _same(_normalise(parts, host, port))
     return None
 
 
@@ -140,12 +141,12 @@ def _same(url: str) -> tuple[str, str]:
     return url, url
 
 
-def _normalise(parts: SplitResult, host: str) -> str:
+def _normalise(parts: SplitResult, host: str, port: int | None) -> str:
     """https, lower-case host without `www.`, no fragment, no tracking parameters."""
     query = "&".join(
         pair for pair in parts.query.split("&") if pair and not pair.lower().startswith(_TRACKING)
     )
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    netloc = host if port is None else f"{host}:{port}"
     return urlunsplit(("https", netloc, parts.path, query, ""))
 
 
@@ -377,8 +378,12 @@ class _TextAndAnchors(HTMLParser):
         elif tag in _BLOCK_TAGS:
             self._emit("\n")
         if tag == "a":
-            href = dict(attrs).get("href") or ""
-            self._open.append((urljoin(self.base_url, href.strip()) if href else "", self.length))
+            href = (dict(attrs).get("href") or "").strip()
+            try:
+                href = urljoin(self.base_url, href) if href else ""
+            except ValueError:  # e.g. `http://[oops`: not a link anyone can follow
+                href = ""
+            self._open.append((href, self.length))
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style") and self._skip:

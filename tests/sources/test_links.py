@@ -211,3 +211,21 @@ def test_openreview_ids_survive_reddit_escaping(forum: str, end: str, markdown: 
         else f"{url}{end} and arXiv:2101.00001"
     )
     assert [f.paper_id for f in find_links(text)] == [f"openreview:{forum}", "2101.00001"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see http://example.com:99999/paper.pdf and arXiv:2101.00001",
+        "see https://example.com:abc/paper.pdf and arXiv:2101.00001",
+        "see [a report](http://example.com:70000/r.pdf) and arXiv:2101.00001",
+    ],
+)
+def test_a_url_with_a_bad_port_is_skipped_not_fatal(text: str) -> None:
+    assert [f.paper_id for f in find_links(text)] == ["2101.00001"]
+
+
+def test_an_unparseable_html_href_is_skipped_not_fatal() -> None:
+    html = '<p><a href="http://[oops/x">broken</a> and <a href="/abs/2101.00001">A</a></p>'
+    found = find_links(html, html=True, base_url="https://arxiv.org/list/new")
+    assert [f.paper_id for f in found] == ["2101.00001"]
