@@ -30,6 +30,8 @@ def parse_line(line: str | bytes) -> Paper:
         record = json.loads(line)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         raise ParseError(SOURCE, f"invalid JSON: {_short(exc)}") from exc
+    except RecursionError as exc:  # `[[[[...` thousands deep
+        raise ParseError(SOURCE, "invalid JSON: nested too deeply") from exc
     if not isinstance(record, dict):
         raise ParseError(SOURCE, f"expected a JSON object, got {type(record).__name__}")
     return paper_from_record(record)
@@ -80,7 +82,7 @@ def _versions(value: Any) -> list[tuple[int, datetime]]:
         try:
             number = int(str(item["version"]).lstrip("vV"))
             created = parsedate_to_datetime(item["created"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # `"created": 5`
             raise ValueError(f"bad 'versions' entry {json.dumps(item)[:80]}") from exc
         if created.tzinfo is None:
             created = created.replace(tzinfo=UTC)

@@ -102,6 +102,11 @@ def test_split_authors(text: str, expected: tuple[str, ...]) -> None:
             '2501.00005: bad \'versions\' entry {"version": "v1"}',
         ),
         (b'{"id": "2501.00006", "title": "\xff"}', "invalid JSON: 'utf-8' codec can't decode"),
+        (
+            '{"id": "2501.00007", "title": "T", "versions": [{"version": "v1", "created": 5}]}',
+            '2501.00007: bad \'versions\' entry {"version": "v1", "created": 5}',
+        ),
+        ("[" * 100_000, "invalid JSON: nested too deeply"),
     ],
 )
 def test_parse_line_bad_lines_say_why(line: str | bytes, reason: str) -> None:
