@@ -123,8 +123,13 @@ def _load(directory: Path, store: Store) -> TfidfIndex | None:
     except IndexError_ as exc:
         log.warning("%s; rebuilding it", exc)
         return None
-    if index.extra.get("store") != store.url or "watermark" not in index.extra:
+    if index.extra.get("store") != store.url:
         log.info("index at %s belongs to another database; rebuilding it", directory)
+        return None
+    try:
+        datetime.fromisoformat(index.extra["watermark"])
+    except (KeyError, TypeError, ValueError):
+        log.warning("index at %s has no readable watermark; rebuilding it", directory)
         return None
     return index
 

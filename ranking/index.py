@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -273,6 +274,18 @@ class TfidfIndex:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def _check(self) -> None:
+        """Raise ValueError when the parts of a loaded index do not describe the same papers."""
+        rows, cols = self.tf.shape
+        if not (
+            len(self.ids) == len(self.dates) == rows
+            and len(self.df) == cols == len(self.terms) + len(self.bigrams)
+            and len(self.terms) == len(self.term_cols)
+            and len(self.bigrams) == len(self.bigram_cols)
+            and len(self.matrix.data) == len(self.tf.data)
+        ):
+            raise ValueError("its files disagree on the number of papers or features")
+
     def _meta(self) -> dict[str, object]:
         return {
             "format": FORMAT,
@@ -289,9 +302,13 @@ class TfidfIndex:
         path = Path(directory)
         try:
             meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("meta.json is not an object")
             if meta.get("format") != FORMAT:
                 raise IndexError_(f"{path}: index format {meta.get('format')}, expected {FORMAT}")
-            arrays = np.load(path / "arrays.npz")
+            # Read through our own handle: np.load leaks its own when the zip is truncated.
+            with open(path / "arrays.npz", "rb") as file, np.load(file) as npz:
+                arrays = {name: npz[name] for name in npz.files}
             indices, indptr, tf_data, weights = (
                 np.load(path / f"{name}.npy", mmap_mode="r")
                 for name in ("indices", "indptr", "tf", "weights")
@@ -311,8 +328,10 @@ class TfidfIndex:
                 extra=dict(meta.get("extra", {})),
             )
             index.__dict__["matrix"] = sp.csr_matrix((weights, indices, indptr), shape=shape)
+            index._check()
             return index
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        # EOFError: an empty file (lost on power failure); BadZipFile: a truncated arrays.npz.
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
             raise IndexError_(f"{path}: cannot read the ranking index ({exc})") from exc
 
 

@@ -14,7 +14,7 @@ from bot.cli.query import parse_keywords, parse_since
 from bot.config import Niche, parse_settings
 from bot.rank import profile_for, rank_niche
 from bot.store import Store
-from ranking import NicheProfile
+from ranking import NicheProfile, TfidfIndex
 from sources.models import Mention, Paper
 from tests.ranking.corpus import corpus, topic_papers
 
@@ -146,6 +146,46 @@ def test_new_papers_reach_the_persisted_index(config: Path, filled: Store) -> No
     assert [p.paper_id for p in ranking.picks] == ["2502.00001"] and papers[
         "2502.00001"
     ].title == fresh.title
+
+
+def _cut_arrays(index: Path) -> None:
+    data = (index / "arrays.npz").read_bytes()
+    (index / "arrays.npz").write_bytes(data[: len(data) // 2])
+
+
+def _meta(index: Path, **changes: object) -> None:
+    meta = json.loads((index / "meta.json").read_text(encoding="utf-8"))
+    (index / "meta.json").write_text(json.dumps({**meta, **changes}), encoding="utf-8")
+
+
+def _extra(index: Path) -> dict[str, str]:
+    return dict(json.loads((index / "meta.json").read_text(encoding="utf-8"))["extra"])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda index: (index / "arrays.npz").write_bytes(b""),  # lost on power failure
+        lambda index: (index / "tf.npy").write_bytes(b""),
+        _cut_arrays,
+        lambda index: (index / "meta.json").write_text("[]", encoding="utf-8"),
+        lambda index: _meta(index, ids=["2501.30000"]),  # rows and ids disagree
+        lambda index: _meta(index, extra={**_extra(index), "watermark": "yesterday"}),
+    ],
+    ids=["empty-arrays", "empty-tf", "truncated-arrays", "meta-not-object", "ids", "watermark"],
+)
+def test_a_damaged_index_is_rebuilt_not_a_crash(config: Path, filled: Store, damage) -> None:  # type: ignore[no-untyped-def]
+    settings = parse_settings(
+        {"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}}
+    )
+    profile = NicheProfile("n", ("selective scan",), band=None)
+    first, _ = rank_niche(settings, filled, profile, limit=3)
+    damage(config.parent / "index")
+    filled.papers.upsert([Paper(id="2502.00001", title="Tokamak plasma", abstract="A tokamak.")])
+    again, _ = rank_niche(settings, filled, profile, limit=3)
+    assert [p.paper_id for p in again.picks] == [p.paper_id for p in first.picks]
+    assert len(first.picks) == 3
+    assert len(TfidfIndex.load(config.parent / "index")) == len(corpus()) + 1
 
 
 def test_rank_niche_excludes_delivered_and_counts_mentions(config: Path, filled: Store) -> None:
