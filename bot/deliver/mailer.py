@@ -3,7 +3,8 @@
 Named `mailer`, not `email`, so it never shadows the standard library. Transient trouble (a
 dropped connection, a timeout, a 4xx answer) is retried with backoff; a refused login or a 5xx
 answer is not, because only the user can fix it. The Message-ID is made once per digest and
-kept in its progress, so a resend after a failure carries the same id and clients can dedupe.
+kept in its progress, so a resend after a failure carries the same id and clients can dedupe; a
+mail that went out is noted there too, so a run that died before marking it sent does not resend.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def send_email(
     progress: dict[str, Any],
     save: Callable[[dict[str, Any]], None],
 ) -> None:
+    if progress.get("sent"):  # it went out, but the digest was not marked sent afterwards
+        return
     if "message_id" not in progress:
         domain = parseaddr(cfg.sender)[1].rpartition("@")[2] or None
         progress["message_id"] = make_msgid("midlist", domain=domain)
@@ -80,6 +83,8 @@ def send_email(
         raise DeliveryError(
             f"channel {name}: {cfg.host}:{cfg.port} refused the digest: {_say(exc)}"
         ) from exc
+    progress["sent"] = True
+    save(progress)
 
 
 def _send_once(cfg: EmailChannel, msg: EmailMessage) -> None:

@@ -331,3 +331,17 @@ def test_html_digest_renders_its_titles_on_a_phone_sized_screen(tmp_path: Path) 
     assert without > 100  # header, authors, reasons, abstracts
     # nine lines of 18px titles at 420px wide: well over 100 rows of ink
     assert with_titles - without > 100
+
+
+def test_a_sent_email_is_not_sent_again_when_marking_it_sent_failed(
+    smtp: tuple[Inbox, int],
+) -> None:
+    """The mail went out, then the process died before the digest was marked sent: the next
+    run finds the saved progress and does not mail the readers a second time."""
+    inbox, port = smtp
+    cfg = EmailChannel.model_validate(email_channel(port))
+    saved: list[dict[str, Any]] = []
+    progress: dict[str, Any] = {}
+    send_email("mail", cfg, digest_of(fixture_papers()), progress, lambda p: saved.append(dict(p)))
+    send_email("mail", cfg, digest_of(fixture_papers()), dict(saved[-1]), lambda p: None)
+    assert len(inbox.received) == 1
