@@ -115,6 +115,12 @@ class FeedCollector:
         batch = parse_feed(
             fetched.body, self.spec, url=fetched.url, content_type=fetched.content_type
         )
+        if not (batch.papers or batch.mentions) and _is_html(fetched.body):
+            raise FetchError(
+                self.name,
+                f"{fetched.url} answered with an HTML page, not an RSS or Atom feed; "
+                "check the feed's url",
+            )
         if fetched.url != self.spec.url:
             batch.notes.append(
                 f"{self.spec.url} redirects to {fetched.url}; consider updating the feed's url"
@@ -356,6 +362,11 @@ def post_mentions(
                 )
             )
     return papers, mentions
+
+
+def _is_html(body: bytes) -> bool:
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<!doctype html", b"<html"))
 
 
 def _when(entry: Mapping[str, Any]) -> datetime | None:

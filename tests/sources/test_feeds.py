@@ -124,6 +124,17 @@ def test_malformed_feed_is_read_as_far_as_it_goes(server: HTTPServer) -> None:
     assert note.endswith("read 2 entries from it")  # the cut-off one included
 
 
+def test_html_page_instead_of_a_feed_is_a_fetch_error(server: HTTPServer) -> None:
+    page = b"<!DOCTYPE html>\n<html><head><title>We moved</title></head><body>Hi</body></html>"
+    server.expect_request("/feed").respond_with_data(
+        page, content_type="text/html", headers={"ETag": '"page"'}
+    )
+    with pytest.raises(
+        FetchError, match=r"feed:notes: .*/feed answered with an HTML page, not an RSS or Atom feed"
+    ):
+        feed(server).collect({})
+
+
 def test_iso_8859_1_feed_decodes(server: HTTPServer) -> None:
     server.expect_request("/feed").respond_with_data(body("iso8859.xml"), content_type="text/xml")
     batch = feed(server, name="cafe").collect({})
