@@ -109,11 +109,11 @@ def query(
         click.echo(json.dumps(as_records(ranking, papers), indent=2, ensure_ascii=False))
         if not ranking.picks:
             Console(stderr=True, highlight=False).print(
-                no_match(ranking, profile, since, live, app)
+                no_match(ranking, profile, since, live, app), markup=False
             )
         return
-    if not ranking.picks:
-        console.print(no_match(ranking, profile, since, live, app))
+    if not ranking.picks:  # the message quotes the user's keywords: plain text, not markup
+        console.print(no_match(ranking, profile, since, live, app), markup=False)
         return
     console.print(table(ranking, papers, profile))
 
@@ -203,7 +203,7 @@ def table(ranking: Ranking, papers: dict[str, Paper], profile: NicheProfile) -> 
         )
         out.add_row(f"{pick.percentile:.0f}", cell, pick.paper_id)
     if ranking.notes:
-        out.caption = "; ".join(ranking.notes)
+        out.caption = Text("; ".join(ranking.notes))  # quotes keywords: not markup
     return out
 
 

@@ -91,6 +91,21 @@ def test_no_match_says_so_and_what_to_change(config: Path, filled: Store) -> Non
     assert 'no paper uses "quantum chromodynamics"' in out and "widen --since (now 30d)" in out
 
 
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_keywords_are_shown_verbatim_never_as_markup(
+    config: Path, filled: Store, extra: list[str]
+) -> None:
+    code, out = _query(config, '"zeta [/x]"', *extra)
+    assert code == 0, out
+    assert 'no paper uses "zeta [/x]"' in " ".join(out.split())
+
+
+def test_table_caption_shows_unknown_keywords_verbatim(config: Path, filled: Store) -> None:
+    code, out = _query(config, "selective scan, [bold]zeta")
+    assert code == 0, out
+    assert 'no paper uses "[bold]zeta"' in " ".join(out.split())
+
+
 def test_empty_store_points_at_import(config: Path) -> None:
     code, out = _query(config, "selective scan")
     assert code == 0 and "midlist import FILE" in out
