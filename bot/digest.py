@@ -334,8 +334,14 @@ def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> Outcome
 
 
 def _build(job: _Job, previous_id: int | None) -> Digest:
-    """A fresh digest; a forced resend may repeat the papers its own earlier send delivered."""
+    """A fresh digest; a forced resend may repeat the papers its own earlier send delivered.
+
+    Papers another niche's unsent digest holds for this channel today are left out too: that
+    digest is resent as recorded, so taking them here would send them to the channel twice."""
     exclude = job.store.digests.delivered_ids(job.channel, except_digest=previous_id)
+    for other in job.store.digests.unsent(job.channel, job.day.isoformat()):
+        if other.niche != job.niche.name:
+            exclude.update(Digest.from_json(other.payload).paper_ids)
     since = job.store.digests.last_sent_before(*job.key)
     ranking, papers = job.rank(job.niche, since, exclude)
     picks = tuple(p for p in ranking.picks if p.paper_id not in exclude)

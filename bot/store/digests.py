@@ -51,6 +51,16 @@ class DigestRepo:
         with self._store.connect() as conn:
             return {r[0] for r in conn.execute(query)}
 
+    def unsent(self, channel: str, day: str) -> list[DigestRecord]:
+        """The day's digests for a channel that are recorded but not yet sent (pending or failed)."""
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(digests).where(
+                    digests.c.channel == channel, digests.c.day == day, digests.c.status != "sent"
+                )
+            )
+            return [_record(row) for row in rows]
+
     def get(self, niche: str, channel: str, day: str) -> DigestRecord | None:
         with self._store.connect() as conn:
             row = conn.execute(

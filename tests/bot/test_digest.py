@@ -402,3 +402,27 @@ def test_a_failing_ranker_fails_the_channel_without_raising(store: Store) -> Non
         store.digests.get("ssm", "out", DAY.isoformat()) is None
     )  # nothing built, nothing recorded
     assert [r.ok for r in _runs(store)] == [False]
+
+
+def test_two_niches_failing_on_one_channel_never_send_it_a_paper_twice(
+    store: Store, tmp_path: Path
+) -> None:
+    """Both digests are recorded while the channel is down; when it is back, each is resent as
+    recorded, so the second must not have taken the first one's papers."""
+    papers = stored(store, fixture_papers())
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+
+    def settings(path: str) -> Settings:
+        base = settings_for(store, {"archive": {"type": "file", "path": path}}, size=2)
+        other = base.niches[0].model_copy(update={"name": "ssm2"})
+        return base.model_copy(update={"niches": [base.niches[0], other]})
+
+    broken = settings(str(blocker / "{niche}.md"))
+    first = send_digests(broken, store, today=DAY, ranker=ListRanker(papers))
+    assert [o.status for o in first.outcomes] == ["failed", "failed"]
+    fixed = settings(str(tmp_path / "{niche}.md"))
+    second = send_digests(fixed, store, today=DAY, ranker=ListRanker(papers))
+    assert [o.status for o in second.outcomes] == ["sent", "sent"]
+    sent = [pid for o in second.outcomes if o.digest for pid in o.digest.paper_ids]
+    assert sorted(sent) == [HOSTILE, UNICODE, LATEX, PLAIN]
