@@ -333,8 +333,9 @@ class ArxivCollector:
         if not reached_cursor and len(papers) >= self.max_results:
             notes.append(
                 f"{target}: stopped at max_results={self.max_results} before reaching the papers "
-                "collected last time; raise max_results to close the gap"
+                "collected last time; kept the old cursor, raise max_results to close the gap"
             )
+            return papers, None, None  # advancing the cursor would skip the gap for good
         return papers, newest, None
 
     def lookup(self, ids: Iterable[str]) -> list[Paper]:

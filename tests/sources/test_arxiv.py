@@ -368,3 +368,20 @@ def test_every_real_api_response_parses(httpserver: HTTPServer, shared_data: Pat
         assert all(p.published and p.updated and p.authors for p in papers), path.name
         parsed += len(papers)
     assert parsed >= 250  # 256 entries in the 2026 recordings and the 2016 ones
+
+
+def test_stopping_at_max_results_keeps_the_old_cursor_so_the_gap_can_be_filled(
+    httpserver: HTTPServer,
+) -> None:
+    script = ArxivScript(httpserver, [Step("page1.xml"), Step("page1.xml"), Step("page2.xml")])
+    old = {"cursor:cat:cs.LG": "2024-05-01T00:00:00+00:00"}
+
+    capped = collector(script, max_results=2).collect(old)
+    assert [p.id for p in capped.papers] == ["2405.00003", "2405.00002"]
+    assert capped.state == {}  # the papers between the cursor and these are still to come
+    [note] = capped.notes
+    assert "stopped at max_results=2" in note and "raise max_results" in note
+
+    raised = collector(script, max_results=10).collect(old)
+    assert [p.id for p in raised.papers] == ["2405.00003", "2405.00002", "2405.00001"]
+    assert raised.state == {"cursor:cat:cs.LG": "2024-05-03T17:59:59+00:00"}
