@@ -187,14 +187,14 @@ def table(ranking: Ranking, papers: dict[str, Paper], profile: NicheProfile) -> 
     band = "top" if profile.band is None else f"{profile.band[0]}-{profile.band[1]}%"
     out = Table(
         title=f"{len(ranking.picks)} picks, band {band} of a {ranking.pool_size}-paper pool",
-        width=WIDTH,
         show_lines=False,
         pad_edge=False,
-        expand=False,
+        expand=True,  # the console's width: the terminal's, at most WIDTH
     )
     out.add_column("pct", justify="right", width=3, no_wrap=True)
     out.add_column("paper", ratio=1, overflow="fold")
-    out.add_column("id", width=12, no_wrap=True, overflow="ellipsis")
+    # Wide enough for old-style ids (hep-th/9901001); longer ones wrap, never cut: users copy them.
+    out.add_column("id", width=14, overflow="fold")
     for pick in ranking.picks:
         paper = papers.get(pick.paper_id)
         cell = Text(paper.title if paper else pick.paper_id, style="bold")

@@ -77,6 +77,25 @@ def test_table_fits_80_columns(config: Path, filled: Store) -> None:
     assert max(len(line) for line in out.splitlines()) <= 80
 
 
+def test_table_fits_a_narrower_terminal_and_shows_whole_ids(config: Path, filled: Store) -> None:
+    old_style = Paper(
+        id="hep-th/9901001",
+        title="Selective scan in string theory",
+        abstract="A selective scan of the landscape.",
+    )
+    filled.papers.upsert([old_style])
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(config), "query", "selective scan", "--band", "top", "--limit", "30"],
+        env={"COLUMNS": "60"},
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 60
+    ids = "".join(line.rstrip(" │┃").rsplit("│", 1)[-1].strip() for line in lines)
+    assert "hep-th/9901001" in ids and "2501.30000" in ids
+
+
 def test_niche_from_config_uses_its_band_and_size(config: Path, filled: Store) -> None:
     code, out = _query(config, "--niche", "ssm", "--json")
     records = json.loads(out)
