@@ -4,8 +4,9 @@ The index lives in `storage.index_dir`. Each call brings it up to date with the 
 ranking: when the store holds more papers than the index, those first seen (or published) since
 the index's watermark are transformed with the stored vocabulary and appended; papers that were only placeholders (a link seen, metadata not
 yet looked up) are re-indexed once their abstract arrives. When the corpus has grown by half
-since the vocabulary was fitted (`ranking.index.REFIT_GROWTH`), or the index belongs to another
-database or cannot be read, it is rebuilt from every stored paper. A new version of a paper
+since the vocabulary was fitted (`ranking.index.REFIT_GROWTH`), the papers since the watermark do
+not account for the store's count, or the index belongs to another database or cannot be read,
+it is rebuilt from every stored paper. A new version of a paper
 already indexed keeps its old vector until the next rebuild: versions rarely change a topic.
 """
 
@@ -98,6 +99,9 @@ def update_index(settings: Settings, store: Store) -> TfidfIndex:
     if total > len(index):  # only then can anything be new: papers are never deleted
         watermark = datetime.fromisoformat(index.extra["watermark"])
         fresh = [p for p in store.papers.iter_all(since=watermark) if p.id not in index.row_of]
+        if len(index) + len(fresh) < total:  # committed behind the watermark (a long import)
+            log.info("the store holds papers the index missed; rebuilding it")
+            return _rebuild(directory, store, started)
     if not fresh and not filled:
         return index
     added = fresh + filled

@@ -182,6 +182,29 @@ def test_new_papers_reach_the_persisted_index(config: Path, filled: Store) -> No
     ].title == fresh.title
 
 
+def test_a_paper_committed_behind_the_watermark_still_reaches_the_index(
+    config: Path, filled: Store
+) -> None:
+    """A long import commits rows stamped before the index's watermark: they must not be lost."""
+    from sqlalchemy import update
+
+    from bot.store.schema import papers
+
+    settings = parse_settings(
+        {"storage": {"url": filled.url, "index_dir": str(config.parent / "index")}}
+    )
+    profile = NicheProfile("n", ("tokamak plasma",), band=None)
+    assert rank_niche(settings, filled, profile)[0].picks == ()
+    late = Paper(id="2502.00001", title="Tokamak plasma", abstract="We steer tokamak plasma.")
+    filled.papers.upsert([late])
+    with filled.begin() as conn:
+        conn.execute(
+            update(papers).where(papers.c.id == late.id).values(first_seen=datetime(2001, 1, 1))
+        )
+    ranking, _ = rank_niche(settings, filled, profile, limit=3)
+    assert [p.paper_id for p in ranking.picks] == [late.id]
+
+
 def _cut_arrays(index: Path) -> None:
     data = (index / "arrays.npz").read_bytes()
     (index / "arrays.npz").write_bytes(data[: len(data) // 2])
