@@ -24,6 +24,12 @@ def parse_cron(expr: str, timezone: str) -> CronTrigger:
             f"{expr!r} is not a crontab line; expected 5 fields "
             f"(minute hour day month weekday), e.g. '30 8 * * mon-fri'"
         )
+    if not fields[2].startswith(("*", "?")) and not fields[4].startswith(("*", "?")):
+        # crontab fires when either field matches; APScheduler only when both do.
+        raise ValueError(
+            f"{expr!r} restricts both the day of the month and the weekday: crontab would run "
+            f"it on either, which one trigger cannot express; keep one of them as '*'"
+        )
     try:
         return CronTrigger(
             minute=fields[0],

@@ -79,12 +79,19 @@ def test_cron_weekdays_read_as_in_crontab(weekdays: str, expected: str) -> None:
     assert str(trigger.fields[4]) == expected
 
 
+def test_day_of_month_with_a_star_weekday_step_is_read_as_crontab_does() -> None:
+    """crontab ANDs the day fields when one starts with '*': every other day, Mondays only."""
+    trigger = cron_trigger("0 8 */2 * mon", "UTC", "schedule.digest")
+    assert fires(trigger, utc(2026, 3, 1), 2) == [utc(2026, 3, 9, 8), utc(2026, 3, 23, 8)]
+
+
 @pytest.mark.parametrize(
     ("expr", "problem"),
     [
         ("30 8 * *", "expected 5 fields"),
         ("61 8 * * *", "not a valid crontab line"),
         ("30 8 * * funday", "not a weekday"),
+        ("30 8 1 * mon", "crontab would run it on either"),
     ],
 )
 def test_bad_cron_names_the_key(expr: str, problem: str) -> None:
