@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal, TextIO
 
 from bot.config import Niche, Settings
@@ -34,7 +34,8 @@ ABSTRACT_CHARS = 420
 TITLE_CHARS = 300
 QUOTE_CHARS = 160
 
-Status = Literal["sent", "already-sent", "nothing-new", "failed", "dry-run"]
+CATCH_UP = timedelta(days=7)  # how far back an unsent digest is still resent
+Status = Literal["sent", "already-sent", "in-progress", "nothing-new", "failed", "dry-run"]
 # (niche, since, exclude_ids) -> the ranking and the papers it names
 Ranker = Callable[[Niche, datetime | None, Collection[str]], tuple[Ranking, dict[str, Paper]]]
 
@@ -268,8 +269,14 @@ def send_digests(
                 f"niche {n.name!r} has no channels; add `channels: [console]` to it"
             )
         for channel in n.channels:
-            job = _Job(settings, store, n, channel, day, rank)
-            report.outcomes.append(_send_one(job, dry_run, force, console or sys.stdout))
+            days = [day]
+            if not (dry_run or force):  # a digest that failed on an earlier day is never dropped
+                oldest = (day - CATCH_UP).isoformat()
+                earlier = store.digests.unsent_days(n.name, channel, oldest, day.isoformat())
+                days = [date.fromisoformat(d) for d in earlier] + days
+            for d in days:
+                job = _Job(settings, store, n, channel, d, rank)
+                report.outcomes.append(_send_one(job, dry_run, force, console or sys.stdout))
     return report
 
 
@@ -308,6 +315,9 @@ def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> Outcome
             if record is None or force:
                 record = store.digests.record(*job.key, digest.to_json())
             digest_id = record.id
+            if not store.digests.claim(digest_id):
+                busy = "another midlist process is sending it right now"
+                return _finish(store, run_id, Outcome(name, channel, "in-progress", busy))
             deliver(
                 channel,
                 job.settings.channels[channel],
@@ -326,6 +336,10 @@ def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> Outcome
         if not dry_run:
             _remember_failure(job, reason)
         outcome = Outcome(name, channel, "failed", reason, digest)
+    return _finish(store, run_id, outcome)
+
+
+def _finish(store: Store, run_id: int | None, outcome: Outcome) -> Outcome:
     if run_id is not None:
         store.state.finish_run(
             run_id, outcome.status != "failed", f"{outcome.status}: {outcome.detail}"[:2000]
@@ -339,6 +353,10 @@ def _build(job: _Job, previous_id: int | None) -> Digest:
     Papers another niche's unsent digest holds for this channel today are left out too: that
     digest is resent as recorded, so taking them here would send them to the channel twice."""
     exclude = job.store.digests.delivered_ids(job.channel, except_digest=previous_id)
+    # Papers the user already saved, read or skipped in this niche are done with, delivered or not.
+    exclude.update(
+        p for p, state in job.store.queue.states(job.niche.name).items() if state != "queued"
+    )
     for other in job.store.digests.unsent(job.channel, job.day.isoformat()):
         if other.niche != job.niche.name:
             exclude.update(Digest.from_json(other.payload).paper_ids)

@@ -49,7 +49,9 @@ def digest(app: App, niche: str | None, dry_run: bool, force: bool, day: datetim
             click.echo(f"<!-- niche {o.niche} -> channel {o.channel} -->")
             click.echo(o.detail)
             continue
-        colour = {"failed": "red", "already-sent": "yellow"}.get(o.status, "green")
+        colour = {"failed": "red", "already-sent": "yellow", "in-progress": "yellow"}.get(
+            o.status, "green"
+        )
         err_console.print(
             f"{escape(o.niche)} -> {escape(o.channel)}: [{colour}]{o.status}[/{colour}] {escape(o.detail)}",
             markup=True,

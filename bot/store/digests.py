@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import StoreError
@@ -39,6 +39,9 @@ class DigestRecord:
     sent_at: datetime | None
 
 
+CLAIM_EXPIRES = timedelta(minutes=30)  # far longer than any send with all its retries
+
+
 class DigestRepo:
     def __init__(self, store: Store):
         self._store = store
@@ -61,6 +64,22 @@ class DigestRepo:
             )
             return [_record(row) for row in rows]
 
+    def unsent_days(self, niche: str, channel: str, after: str, before: str) -> list[str]:
+        """Days in (after, before) whose digest for this niche and channel is still unsent."""
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(digests.c.day)
+                .where(
+                    digests.c.niche == niche,
+                    digests.c.channel == channel,
+                    digests.c.status != "sent",
+                    digests.c.day > after,
+                    digests.c.day < before,
+                )
+                .order_by(digests.c.day)
+            )
+            return [r[0] for r in rows]
+
     def get(self, niche: str, channel: str, day: str) -> DigestRecord | None:
         with self._store.connect() as conn:
             row = conn.execute(
@@ -79,6 +98,7 @@ class DigestRepo:
             "last_error": None,
             "created_at": now(),
             "sent_at": None,
+            "claimed_at": None,
         }
         key = (digests.c.niche == niche, digests.c.channel == channel, digests.c.day == day)
         try:
@@ -98,6 +118,23 @@ class DigestRepo:
             raise StoreError(f"digest {niche}/{channel}/{day} vanished right after it was recorded")
         return found
 
+    def claim(self, digest_id: int, stale_after: timedelta = CLAIM_EXPIRES) -> bool:
+        """Take the right to send an unsent digest; False if another process holds it or it is sent.
+
+        One atomic UPDATE, so the daemon and a manual `midlist digest` never both send it. A claim
+        older than `stale_after` belongs to a process that died and is taken over."""
+        with self._store.begin() as conn:
+            result = conn.execute(
+                digests.update()
+                .where(
+                    digests.c.id == digest_id,
+                    digests.c.status != "sent",
+                    or_(digests.c.claimed_at.is_(None), digests.c.claimed_at < now() - stale_after),
+                )
+                .values(claimed_at=now())
+            )
+            return result.rowcount == 1
+
     def save_progress(self, digest_id: int, progress: dict[str, Any]) -> None:
         """Written after every partial send (a Slack thread reply), so a retry resumes there."""
         with self._store.begin() as conn:
@@ -112,7 +149,12 @@ class DigestRepo:
             conn.execute(
                 digests.update()
                 .where(digests.c.id == digest_id)
-                .values(status="failed", last_error=error[:2000], attempts=digests.c.attempts + 1)
+                .values(
+                    status="failed",
+                    last_error=error[:2000],
+                    attempts=digests.c.attempts + 1,
+                    claimed_at=None,
+                )
             )
 
     def mark_sent(self, digest_id: int, niche: str, channel: str, paper_ids: Sequence[str]) -> None:
@@ -123,7 +165,11 @@ class DigestRepo:
                 digests.update()
                 .where(digests.c.id == digest_id)
                 .values(
-                    status="sent", sent_at=stamp, last_error=None, attempts=digests.c.attempts + 1
+                    status="sent",
+                    sent_at=stamp,
+                    last_error=None,
+                    attempts=digests.c.attempts + 1,
+                    claimed_at=None,
                 )
             )
             ids = list(dict.fromkeys(paper_ids))

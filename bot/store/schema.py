@@ -111,6 +111,7 @@ digests = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_at", DateTime(timezone=True)),  # set while one process is sending it
     UniqueConstraint("niche", "channel", "day", name="uq_digest"),
 )
 

@@ -6,7 +6,7 @@ import io
 import json
 import re
 from collections.abc import Collection, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -426,3 +426,62 @@ def test_two_niches_failing_on_one_channel_never_send_it_a_paper_twice(
     assert [o.status for o in second.outcomes] == ["sent", "sent"]
     sent = [pid for o in second.outcomes if o.digest for pid in o.digest.paper_ids]
     assert sorted(sent) == [HOSTILE, UNICODE, LATEX, PLAIN]
+
+
+def test_a_digest_another_process_is_sending_is_left_to_it(store: Store) -> None:
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"out": {"type": "console"}}, size=2)
+    other = Store(store.url)  # a second process on the same database, mid-send
+    payload = Digest(niche="ssm", day=DAY.isoformat(), basis="recorded elsewhere").to_json()
+    record = other.digests.record("ssm", "out", DAY.isoformat(), payload)
+    assert other.digests.claim(record.id)
+    out = io.StringIO()
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers), console=out)
+    assert [o.status for o in report.outcomes] == ["in-progress"]
+    assert out.getvalue() == ""
+    other.digests.mark_sent(record.id, "ssm", "out", [])
+    assert not store.digests.claim(record.id)  # a sent digest can never be claimed again
+    other.close()
+
+
+def test_a_claim_left_by_a_dead_process_expires(store: Store) -> None:
+    record = store.digests.record("ssm", "out", DAY.isoformat(), "{}")
+    assert store.digests.claim(record.id)
+    assert not store.digests.claim(record.id)
+    assert store.digests.claim(record.id, stale_after=timedelta(0))
+
+
+def test_a_digest_that_failed_yesterday_is_sent_before_today(store: Store, tmp_path: Path) -> None:
+    papers = stored(store, fixture_papers())
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    path = {"type": "file", "path": str(blocker / "{niche}-{date}.md")}
+    broken = settings_for(store, {"archive": path}, size=1)
+    ranker = ListRanker(papers)
+    assert send_digests(broken, store, today=DAY, ranker=ranker).outcomes[0].status == "failed"
+
+    fixed = settings_for(
+        store, {"archive": {"type": "file", "path": str(tmp_path / "{niche}-{date}.md")}}, size=1
+    )
+    report = send_digests(fixed, store, today=DAY + timedelta(days=1), ranker=ranker)
+    assert [(o.status, o.digest.day) for o in report.outcomes if o.digest] == [
+        ("sent", "2026-11-19"),
+        ("sent", "2026-11-20"),
+    ]
+    assert sorted(p.name for p in tmp_path.glob("ssm-*.md")) == [
+        "ssm-2026-11-19.md",
+        "ssm-2026-11-20.md",
+    ]
+    assert store.digests.delivered_ids("archive") == {HOSTILE, UNICODE}
+
+
+def test_papers_the_user_already_saved_or_skipped_are_not_picked(store: Store) -> None:
+    papers = stored(store, fixture_papers())
+    store.queue.mark("ssm", HOSTILE, "skipped")
+    store.queue.mark("ssm", UNICODE, "saved")
+    settings = settings_for(store, {"out": {"type": "console"}}, size=2)
+    ranker = ListRanker(papers)
+    report = send_digests(settings, store, today=DAY, ranker=ranker, console=io.StringIO())
+    assert report.outcomes[0].digest is not None
+    assert report.outcomes[0].digest.paper_ids == [LATEX, PLAIN]
+    assert ranker.calls[0][1] == {HOSTILE, UNICODE}
