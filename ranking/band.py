@@ -111,7 +111,9 @@ def _visit_order(n: int, band: tuple[int, int] | None, limit: int) -> list[int]:
     """Evenly spread band positions, then the rest of the band, then outward from it."""
     inside = band_positions(n, band)
     m = len(inside)
-    spread = [inside[j * m // limit] for j in range(min(limit, m))] if band is not None else []
+    spread = (
+        [inside[j * m // limit] for j in range(limit)] if band is not None and m > limit else []
+    )
     seen = set(spread)
     order = spread + [p for p in inside if p not in seen]
     below = list(range(inside.start - 1, -1, -1))  # towards the mainstream

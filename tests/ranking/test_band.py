@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ranking import NicheProfile, build, rank
-from ranking.band import DUPLICATE, band_positions
+from ranking.band import DUPLICATE, _visit_order, band_positions
 from ranking.relevance import Weights, score
 from ranking.text import document
 from sources.models import Paper
@@ -31,6 +31,13 @@ def test_band_positions_hold_exactly_the_band_percentiles(n: int) -> None:
     inside = set(band_positions(n, (15, 40)))
     for position in range(n):
         assert (position in inside) == (15 <= 100 * position / n < 40)
+
+
+@pytest.mark.parametrize("band", [(15, 40), (0, 100), (90, 100), None])
+def test_every_pool_position_is_visited_once(band: tuple[int, int] | None) -> None:
+    for n in range(1, 60):
+        for limit in range(1, 15):
+            assert sorted(_visit_order(n, band, limit)) == list(range(n)), (n, limit)
 
 
 def test_band_top_is_the_whole_pool() -> None:
