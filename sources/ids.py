@@ -38,7 +38,9 @@ def _from_match(m: re.Match[str]) -> ArxivId | None:
     if m.group("new"):
         base = m.group("new")
         month = int(base[2:4])
-        if not 1 <= month <= 12 or (len(base.split(".")[1]) == 5 and int(base[:2]) < 15):
+        year, digits = int(base[:2]), len(base.split(".")[1])
+        # 4-digit numbers ran 0704-1412, 5-digit ones from 1501: anything else is a typo
+        if not 1 <= month <= 12 or (digits == 5) != (year >= 15):
             return None
     else:
         base = f"{m.group('archive').lower()}/{m.group('num')}"

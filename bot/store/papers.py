@@ -170,11 +170,14 @@ class PaperRepo:
         return out
 
     def placeholders(self, limit: int = 1000) -> list[str]:
-        """arXiv ids seen only as links so far: their metadata is still to be looked up."""
+        """arXiv ids seen only as links so far, newest first: their metadata is still to be looked up.
+
+        Newest first, so ids arXiv never heard of (typos) sink instead of blocking the new ones."""
         with self._store.connect() as conn:
             rows = conn.execute(
                 select(papers.c.id)
                 .where(papers.c.abstract == "", papers.c.version.is_(None))
+                .order_by(papers.c.first_seen.desc(), papers.c.id)
                 .limit(limit)
             )
             return [r[0] for r in rows if Paper(id=r[0], title="").is_arxiv]

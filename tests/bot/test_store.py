@@ -169,3 +169,9 @@ def test_a_database_from_a_newer_midlist_is_refused(tmp_path: Path) -> None:
 def test_unusable_url_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="not a usable storage.url"):
         Store("nosuchdb://x")
+
+
+def test_placeholders_newest_first_so_old_unknown_ids_do_not_block(store: Store) -> None:
+    for i, pid in enumerate(["2405.00011", "2405.00012", "2405.00013"]):
+        store.papers.add_mentions([Mention(paper_id=pid, source="reddit", external_id=f"c{i}")])
+    assert store.papers.placeholders(limit=2) == ["2405.00013", "2405.00012"]

@@ -8,14 +8,20 @@ from hypothesis import strategies as st
 
 from sources.links import canonical, doi_key, find_links
 
-NEW_ID = st.builds(
-    lambda yy, mm, n, five: (
-        f"{yy:02d}{mm:02d}.{n:05d}" if five else f"{yy:02d}{mm:02d}.{n % 10000:04d}"
+NEW_ID = st.one_of(
+    # four-digit numbers from 2007 to 2014, five from 2015 on (as arXiv numbers them)
+    st.builds(
+        lambda yy, mm, n: f"{yy:02d}{mm:02d}.{n:04d}",
+        st.integers(7, 14),
+        st.integers(1, 12),
+        st.integers(0, 9999),
     ),
-    st.integers(15, 29),
-    st.integers(1, 12),
-    st.integers(0, 99999),
-    st.booleans(),
+    st.builds(
+        lambda yy, mm, n: f"{yy:02d}{mm:02d}.{n:05d}",
+        st.integers(15, 29),
+        st.integers(1, 12),
+        st.integers(0, 99999),
+    ),
 )
 OLD_ID = st.builds(
     lambda archive, yy, mm, n: f"{archive}/{yy:02d}{mm:02d}{n:03d}",
