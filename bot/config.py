@@ -117,7 +117,8 @@ class Sources(Model):
 
 
 class Niche(Model):
-    name: str
+    # The name goes into Slack button values ("<niche>|<id>") and file names ({niche}).
+    name: str = Field(min_length=1, max_length=100)
     keywords: list[str] = Field(min_length=1)
     exclude: list[str] = []
     seeds: list[str] = []
@@ -125,6 +126,13 @@ class Niche(Model):
     size: int = Field(7, ge=1, le=200)
     channels: list[str] = []
     schedule: str | None = None  # cron; overrides schedule.digest for this niche
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if re.search(r"[|/\\\x00-\x1f]", value):
+            raise ValueError(f"{value!r} may not contain |, / or \\ (it names buttons and files)")
+        return value
 
     @field_validator("band", mode="before")
     @classmethod

@@ -72,6 +72,8 @@ def test_relative_storage_path_is_beside_the_config_file(tmp_path: Path) -> None
             MINIMAL + "    channels: [slack]\n",
             "niches[0].channels: no channel named 'slack' (known: none",
         ),
+        ("niches: [{name: a|b, keywords: [x]}]\n", "niches[0].name: 'a|b' may not contain |, / or"),
+        ("niches: [{name: a/b, keywords: [x]}]\n", "niches[0].name: 'a/b' may not contain |, / or"),
         ("timezone: Mars/Base\n", "timezone: unknown time zone 'Mars/Base'"),
         (
             "channels:\n  x:\n    type: pigeon\n",
