@@ -225,6 +225,7 @@ class Schedule(Model):
     collect: str = "30 20 * * sun-thu"
     collect_timezone: str = "America/New_York"
     digest: str = "30 8 * * *"  # in the top-level timezone
+    retry: str = "*/30 * * * *"  # resend digests a channel failed to take
     misfire_grace_minutes: int = Field(720, ge=1)
 
     @field_validator("collect_timezone")
@@ -232,7 +233,7 @@ class Schedule(Model):
     def _tz(cls, value: str) -> str:
         return _check_timezone(value)
 
-    @field_validator("collect", "digest")
+    @field_validator("collect", "digest", "retry")
     @classmethod
     def _cron(cls, value: str) -> str:
         parse_cron(value, "UTC")  # checked exactly as the scheduler will read it

@@ -251,11 +251,13 @@ def send_digests(
     today: date | None = None,
     ranker: Ranker | None = None,
     console: TextIO | None = None,
+    resume_only: bool = False,
 ) -> DigestReport:
     """Build and deliver today's digest for every niche (or one) and each of its channels.
 
     Never raises for one channel: its outcome says `failed` and why, and the next run retries
     it with the same payload. `dry_run` builds (or reloads) what would be sent and records nothing.
+    `resume_only` only resends recorded digests that are still unsent (the daemon's retry job).
     """
     day = today or datetime.now(settings.tz).date()
     niches = [settings.niche(niche)] if niche else list(settings.niches)
@@ -269,11 +271,13 @@ def send_digests(
                 f"niche {n.name!r} has no channels; add `channels: [console]` to it"
             )
         for channel in n.channels:
-            days = [day]
+            days = [] if resume_only else [day]
             if not (dry_run or force):  # a digest that failed on an earlier day is never dropped
-                oldest = (day - CATCH_UP).isoformat()
-                earlier = store.digests.unsent_days(n.name, channel, oldest, day.isoformat())
-                days = [date.fromisoformat(d) for d in earlier] + days
+                oldest, until = (day - CATCH_UP).isoformat(), day.isoformat()
+                if resume_only:
+                    until = (day + timedelta(days=1)).isoformat()
+                unsent = store.digests.unsent_days(n.name, channel, oldest, until)
+                days = [date.fromisoformat(d) for d in unsent] + days
             for d in days:
                 job = _Job(settings, store, n, channel, d, rank)
                 report.outcomes.append(_send_one(job, dry_run, force, console or sys.stdout))

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 COLLECT_JOB = "collect"
 DIGEST_JOB = "digest"
+RETRY_JOB = "retry"
 JOBS_TABLE = "apscheduler_jobs"
 
 
@@ -100,6 +101,16 @@ def plan(settings: Settings, config_path: str) -> list[JobSpec]:
                     {"config_path": config_path, "niche": niche.name},
                 )
             )
+    if settings.niches:
+        specs.append(
+            JobSpec(
+                RETRY_JOB,
+                "resend digests a channel failed to take",
+                retry_job,
+                cron_trigger(sched.retry, settings.timezone, "schedule.retry"),
+                {"config_path": config_path},
+            )
+        )
     return specs
 
 
@@ -127,6 +138,15 @@ def digest_job(config_path: str, niche: str | None = None) -> Outcome:
         return _digest(settings, store, names)
 
     return _with_store(config_path, job, body)
+
+
+def retry_job(config_path: str) -> Outcome:
+    """Resend recorded digests that a channel failed to take; never builds a new one."""
+
+    def body(settings: Settings, store: Store) -> tuple[bool, str]:
+        return _digest(settings, store, None, resume_only=True)
+
+    return _with_store(config_path, RETRY_JOB, body)
 
 
 def run_once(settings: Settings, store: Store) -> list[Outcome]:
@@ -185,13 +205,15 @@ def _collect(settings: Settings, store: Store) -> tuple[bool, str]:
     return True, "\n".join(done) or "no source is enabled"
 
 
-def _digest(settings: Settings, store: Store, niches: list[str] | None) -> tuple[bool, str]:
+def _digest(
+    settings: Settings, store: Store, niches: list[str] | None, resume_only: bool = False
+) -> tuple[bool, str]:
     from bot.digest import send_digests
 
     if niches is not None and not niches:
         return True, "no niche follows schedule.digest"
     reports = (
-        [send_digests(settings, store)]
+        [send_digests(settings, store, resume_only=resume_only)]
         if niches is None
         else [send_digests(settings, store, niche=name) for name in niches]
     )

@@ -485,3 +485,22 @@ def test_papers_the_user_already_saved_or_skipped_are_not_picked(store: Store) -
     assert report.outcomes[0].digest is not None
     assert report.outcomes[0].digest.paper_ids == [LATEX, PLAIN]
     assert ranker.calls[0][1] == {HOSTILE, UNICODE}
+
+
+def test_resume_only_resends_failed_digests_and_builds_nothing_new(
+    store: Store, tmp_path: Path
+) -> None:
+    papers = stored(store, fixture_papers())
+    ranker = ListRanker(papers)
+    fresh = settings_for(store, {"archive": {"type": "file", "path": str(tmp_path / "{date}.md")}})
+    assert send_digests(fresh, store, today=DAY, ranker=ranker, resume_only=True).outcomes == []
+    assert ranker.calls == []  # nothing recorded, so nothing to resend and nothing built
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    broken = settings_for(store, {"archive": {"type": "file", "path": str(blocker / "{date}.md")}})
+    assert send_digests(broken, store, today=DAY, ranker=ranker).outcomes[0].status == "failed"
+    report = send_digests(fresh, store, today=DAY, ranker=ranker, resume_only=True)
+    assert [o.status for o in report.outcomes] == ["sent"]
+    assert (tmp_path / "2026-11-19.md").exists()
+    assert len(ranker.calls) == 1  # the retry resent the recorded digest, it did not rank again

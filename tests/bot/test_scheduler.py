@@ -147,7 +147,7 @@ def test_digest_stays_at_local_morning_across_berlin_dst_changes() -> None:
 
 def test_niche_schedule_gets_its_own_digest_job() -> None:
     specs = plan(settings_with(), "/etc/midlist/config.yaml")
-    assert [s.id for s in specs] == ["collect", "digest", "digest:graphs"]
+    assert [s.id for s in specs] == ["collect", "digest", "digest:graphs", "retry"]
     assert specs[1].kwargs == {"config_path": "/etc/midlist/config.yaml", "niche": None}
     assert specs[2].kwargs == {"config_path": "/etc/midlist/config.yaml", "niche": "graphs"}
     # Monday 6 April 2026, 07:00 in Berlin is 05:00 UTC.
@@ -156,7 +156,7 @@ def test_niche_schedule_gets_its_own_digest_job() -> None:
 
 def test_no_shared_digest_job_when_every_niche_has_its_own_schedule() -> None:
     settings = settings_with(niches=[{"name": "a", "keywords": ["x"], "schedule": "0 9 * * *"}])
-    assert [s.id for s in plan(settings, "/c.yaml")] == ["collect", "digest:a"]
+    assert [s.id for s in plan(settings, "/c.yaml")] == ["collect", "digest:a", "retry"]
 
 
 def test_bad_niche_schedule_is_a_config_error_with_its_key() -> None:
@@ -203,7 +203,7 @@ def test_restart_keeps_jobs_and_their_next_run(tmp_path: Path) -> None:
 
     second = Store(url)  # a new process on the same file
     assert persisted_jobs(second) == before
-    assert sorted(j.job for j in before) == ["collect", "digest", "digest:graphs"]
+    assert sorted(j.job for j in before) == ["collect", "digest", "digest:graphs", "retry"]
     assert all(j.next_run is not None and j.next_run > datetime.now(UTC) for j in before)
     with started(settings, second, specs) as scheduler:
         assert {j.id: j.next_run_time for j in scheduler.get_jobs()} == {
@@ -223,7 +223,7 @@ def test_config_change_applies_on_restart(store: Store) -> None:
     with started(changed, store, plan(changed, "/c.yaml")):
         pass
     jobs = {j.job: j for j in persisted_jobs(store)}
-    assert sorted(jobs) == ["collect", "digest"]
+    assert sorted(jobs) == ["collect", "digest", "retry"]
     assert jobs["digest"].trigger == "0 6 * * * Europe/Berlin"
     assert (
         jobs["digest"].next_run is not None
