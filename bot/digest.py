@@ -367,6 +367,11 @@ def _build(job: _Job, previous_id: int | None) -> Digest:
     since = job.store.digests.last_sent_before(*job.key)
     ranking, papers = job.rank(job.niche, since, exclude)
     picks = tuple(p for p in ranking.picks if p.paper_id not in exclude)
+    if not picks and job.store.papers.count() == 0:
+        raise DeliveryError(
+            "the store holds no papers yet: run `midlist collect` (or `midlist import FILE`) first",
+            retryable=False,
+        )
     return build_digest(
         job.niche,
         job.day,

@@ -260,6 +260,7 @@ def test_next_day_never_repeats_a_delivered_paper(store: Store) -> None:
 
 
 def test_empty_day_is_sent_as_a_plain_note(store: Store) -> None:
+    stored(store, fixture_papers())  # papers from earlier days, none new today
     settings = settings_for(store, {"out": {"type": "console"}})
     out = io.StringIO()
     report = send_digests(settings, store, today=DAY, ranker=ListRanker([]), console=out)
@@ -504,3 +505,13 @@ def test_resume_only_resends_failed_digests_and_builds_nothing_new(
     assert [o.status for o in report.outcomes] == ["sent"]
     assert (tmp_path / "2026-11-19.md").exists()
     assert len(ranker.calls) == 1  # the retry resent the recorded digest, it did not rank again
+
+
+def test_an_empty_store_is_an_error_that_says_what_to_do(store: Store) -> None:
+    settings = settings_for(store, {"out": {"type": "console"}})
+    out = io.StringIO()
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker([]), console=out)
+    assert [o.status for o in report.outcomes] == ["failed"]
+    assert "no papers yet: run `midlist collect`" in report.outcomes[0].detail
+    assert out.getvalue() == ""
+    assert store.digests.get("ssm", "out", DAY.isoformat()) is None  # nothing recorded to resend

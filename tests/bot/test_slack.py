@@ -260,6 +260,7 @@ def test_webhook_refusal_is_a_clear_permanent_error(slack: FakeSlack) -> None:
 
 
 def test_empty_day_posts_a_plain_note(store: Store, slack: FakeSlack) -> None:
+    stored(store, fixture_papers())  # papers from earlier days, none new today
     report = send_digests(
         settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker([])
     )
