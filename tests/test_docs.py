@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import cli
+from bot.cli import COMMAND_MODULES, cli
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-COMMANDS = sorted(cli.commands)
+COMMANDS = sorted(COMMAND_MODULES)
+
+
+def test_every_command_module_registers_exactly_its_commands() -> None:
+    for module in set(COMMAND_MODULES.values()):
+        importlib.import_module(f"bot.cli.{module}")
+    assert sorted(cli.commands) == COMMANDS
 
 
 def test_readme_opens_with_the_two_commands() -> None:
@@ -25,8 +32,9 @@ def test_readme_opens_with_the_two_commands() -> None:
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_help(name: str) -> None:
     result = CliRunner().invoke(cli, [name, "--help"])
-    assert result.exit_code == 0
-    assert cli.commands[name].help, f"`midlist {name}` has no help text"
+    assert result.exit_code == 0, result.output
+    command = cli.get_command(None, name)  # type: ignore[arg-type]
+    assert command is not None and command.help, f"`midlist {name}` has no help text"
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -7,6 +7,7 @@ unless --verbose is given.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from functools import cached_property
@@ -45,7 +46,32 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
+# Command name -> the module under bot/cli/ that registers it. Modules load on first use, so
+# `midlist query` does not pay for Slack, praw or APScheduler imports it never touches.
+COMMAND_MODULES = {
+    "init": "setup",
+    "check": "setup",
+    "collect": "collect",
+    "import": "data",
+    "query": "query",
+    "digest": "digest",
+    "run": "run",
+    "status": "run",
+    "queue": "queue",
+    "export": "export",
+    "serve": "serve",
+}
+
+
 class MidlistGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(f"bot.cli.{COMMAND_MODULES[name]}")
+        return self.commands.get(name)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -79,17 +105,3 @@ def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 
 def main() -> None:
     cli(prog_name="midlist")
-
-
-# Each module registers its commands on `cli` when imported.
-from bot.cli import (  # noqa: E402
-    collect,
-    data,
-    digest,
-    export,
-    query,
-    queue,
-    run,
-    serve,
-    setup,
-)
