@@ -138,7 +138,12 @@ queue = Table(
 # MIGRATIONS[i] upgrades a database at version i + 1 to version i + 2. A new database is
 # built from `metadata` directly and stamped with SCHEMA_VERSION, so `metadata` always
 # describes the newest schema and each migration only describes a change.
-MIGRATIONS: list[Callable[[Connection], None]] = []
+def _v2_digest_claims(conn: Connection) -> None:
+    """Version 2: a digest can be claimed by the process sending it."""
+    conn.execute(text("ALTER TABLE digests ADD COLUMN claimed_at TIMESTAMP"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v2_digest_claims]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 

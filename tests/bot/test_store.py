@@ -175,3 +175,27 @@ def test_placeholders_newest_first_so_old_unknown_ids_do_not_block(store: Store)
     for i, pid in enumerate(["2405.00011", "2405.00012", "2405.00013"]):
         store.papers.add_mentions([Mention(paper_id=pid, source="reddit", external_id=f"c{i}")])
     assert store.papers.placeholders(limit=2) == ["2405.00013", "2405.00012"]
+
+
+def test_a_version_1_database_gains_digest_claims_and_keeps_its_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v1.db'}"
+    engine = create_engine(url)
+    schema.metadata.create_all(engine)
+    with engine.begin() as conn:  # the schema as version 1 shipped it
+        conn.execute(text("ALTER TABLE digests DROP COLUMN claimed_at"))
+        schema.set_version(conn, 1)
+        conn.execute(
+            text(
+                "INSERT INTO digests (niche, channel, day, status, payload, progress, attempts,"
+                " created_at) VALUES ('ssm', 'out', '2026-11-20', 'failed', '{}', '{}', 1,"
+                " '2026-11-20 08:30:00')"
+            )
+        )
+    engine.dispose()
+    store = Store(url)
+    record = store.digests.get("ssm", "out", "2026-11-20")
+    assert record is not None and record.status == "failed"
+    assert store.digests.claim(record.id)
+    with store.connect() as conn:
+        assert schema.current_version(conn) == schema.SCHEMA_VERSION == 2
+    store.close()
