@@ -19,7 +19,6 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import arxiv
 import requests
@@ -28,6 +27,7 @@ from arxiv._feed import ParsedFeed, parse
 from sources.errors import FetchError, ParseError, SourceError
 from sources.ids import paper_url, parse_arxiv_id
 from sources.models import Batch, Paper
+from sources.retry import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class PoliteClient(arxiv.Client):
             self._last_answer = time.monotonic()
         if resp.status_code == 429 or resp.status_code >= 500:
             raise _Retryable(
-                f"HTTP {resp.status_code}", _retry_after(resp.headers.get("Retry-After"))
+                f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("Retry-After"))
             )
         if resp.status_code != 200:
             why = _api_error(resp.content) or resp.reason or "no reason given"
@@ -188,24 +188,6 @@ def _api_error(content: bytes) -> str | None:
         return _error_entry(ET.fromstring(content))
     except ET.ParseError:
         return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 # ---- Result -> Paper -----------------------------------------------------------------------

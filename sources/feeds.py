@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
@@ -28,40 +27,13 @@ from sources.errors import FetchError
 from sources.ids import parse_arxiv_id
 from sources.links import FoundLink, arxiv_url, canonical, find_links
 from sources.models import Batch, Mention, Paper
+from sources.retry import Backoff
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
 _ANNOUNCE = re.compile(r"Announce Type:\s*(?P<type>[\w-]+)", re.IGNORECASE)
 _ABSTRACT_PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*[\w-]+\s*(?:Abstract:\s*)?", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """How long to wait before retry `attempt` (0-based): Retry-After when the server says,
-    else exponential. Injected so tests wait milliseconds, not seconds."""
-
-    base_seconds: float = 2.0
-    max_seconds: float = 120.0
-
-    def delay(self, attempt: int, retry_after: str | None = None) -> float:
-        if retry_after:
-            try:
-                seconds = float(retry_after)
-            except ValueError:
-                try:
-                    seconds = (
-                        parsedate_to_datetime(retry_after) - datetime.now(UTC)
-                    ).total_seconds()
-                except (TypeError, ValueError):
-                    seconds = self.base_seconds * 2**attempt
-            return min(max(seconds, 0.0), self.max_seconds)
-        return min(self.base_seconds * 2**attempt, self.max_seconds)
-
-    def wait(self, attempt: int, retry_after: str | None, reason: str) -> None:
-        seconds = self.delay(attempt, retry_after)
-        log.warning("%s; retrying in %.1fs", reason, seconds)
-        time.sleep(seconds)
 
 
 @dataclass(frozen=True, slots=True)

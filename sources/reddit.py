@@ -23,9 +23,9 @@ import prawcore
 import requests
 
 from sources.errors import FetchError
-from sources.feeds import Backoff
 from sources.links import FoundLink, canonical, find_links
 from sources.models import Batch, Mention, Paper
+from sources.retry import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from sources.arxiv import LOOKUP_BATCH, ArxivCollector, _retry_after
+from sources.arxiv import LOOKUP_BATCH, ArxivCollector
 from sources.errors import FetchError, ParseError
 from sources.ids import parse_arxiv_id
+from sources.retry import retry_after_seconds
 from tests.conftest import FIXTURES
 
 ARXIV = FIXTURES / "arxiv"
@@ -183,12 +184,12 @@ def test_a_retry_after_beyond_reason_fails_now_instead_of_hanging(httpserver: HT
     ],
 )
 def test_retry_after_reads_seconds_and_dates(header: str | None, seconds: float | None) -> None:
-    assert _retry_after(header) == seconds
+    assert retry_after_seconds(header) == seconds
 
 
 def test_retry_after_http_date_in_the_future() -> None:
     future = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    value = _retry_after(future)
+    value = retry_after_seconds(future)
     assert value is not None and 25 <= value <= 30
 
 

@@ -15,7 +15,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from sources.errors import FetchError
-from sources.feeds import Backoff, FeedCollector, FeedSpec, arxiv_entry, parse_feed
+from sources.feeds import FeedCollector, FeedSpec, arxiv_entry, parse_feed
+from sources.retry import Backoff
 from tests.fakes import local_server
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"

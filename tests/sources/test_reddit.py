@@ -13,9 +13,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from sources.errors import FetchError
-from sources.feeds import Backoff
 from sources.links import find_links
 from sources.reddit import RedditCollector, RedditSpec, TimeoutSession, search_query
+from sources.retry import Backoff
 from tests.fakes import local_server
 from tests.fakes.reddit import Failure, FakeReddit
 
