@@ -210,6 +210,17 @@ class FileChannel(Model):
     path: str  # may contain {date} and {niche}
     format: Literal["markdown", "html"] = "markdown"
 
+    @field_validator("path")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            value.format(date="", niche="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"{value!r}: only {{date}} and {{niche}} can be filled in ({exc})"
+            ) from exc
+        return value
+
 
 class ConsoleChannel(Model):
     type: Literal["console"]

@@ -48,14 +48,6 @@ def _from_match(m: re.Match[str]) -> ArxivId | None:
     return ArxivId(base, int(version) if version else None)
 
 
-def arxiv_key(text: str) -> str:
-    """The version-less key for an id; raises ValueError with the offending text if it is none."""
-    parsed = parse_arxiv_id(text)
-    if parsed is None:
-        raise ValueError(f"not an arXiv id: {text!r}")
-    return parsed.base
-
-
 def paper_url(paper_id: str) -> str:
     """Where a person reads the paper, derived from its key."""
     if "://" in paper_id:

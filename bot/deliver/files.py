@@ -21,13 +21,7 @@ _UNSAFE_NAME = re.compile(r"[^\w.-]+")
 def digest_path(cfg: FileChannel, digest: Digest) -> Path:
     """The channel's path with {date} and {niche} filled; a niche name cannot add directories."""
     niche = _UNSAFE_NAME.sub("-", digest.niche).strip("-.") or "niche"
-    try:
-        return Path(cfg.path.format(date=digest.day, niche=niche)).expanduser()
-    except (KeyError, IndexError, ValueError) as exc:
-        raise DeliveryError(
-            f"file path {cfg.path!r}: only {{date}} and {{niche}} can be filled in ({exc})",
-            retryable=False,
-        ) from exc
+    return Path(cfg.path.format(date=digest.day, niche=niche)).expanduser()  # checked by config
 
 
 def write_file(name: str, cfg: FileChannel, digest: Digest) -> Path:

@@ -74,6 +74,10 @@ def test_relative_storage_path_is_beside_the_config_file(tmp_path: Path) -> None
         ),
         ("niches: [{name: a|b, keywords: [x]}]\n", "niches[0].name: 'a|b' may not contain |, / or"),
         ("niches: [{name: a/b, keywords: [x]}]\n", "niches[0].name: 'a/b' may not contain |, / or"),
+        (
+            "channels:\n  f:\n    type: file\n    path: 'out/{user}.md'\n",
+            "channels.f.path: 'out/{user}.md': only {date} and {niche}",
+        ),
         ("timezone: Mars/Base\n", "timezone: unknown time zone 'Mars/Base'"),
         (
             "channels:\n  x:\n    type: pigeon\n",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sources.ids import ArxivId, arxiv_key, paper_url, parse_arxiv_id
+from sources.ids import ArxivId, paper_url, parse_arxiv_id
 
 
 @pytest.mark.parametrize(
@@ -33,11 +33,6 @@ def test_parse_rejects_what_is_not_an_id(text: str) -> None:
     assert parse_arxiv_id(text) is None
 
 
-def test_arxiv_key_raises_with_the_offending_text() -> None:
-    with pytest.raises(ValueError, match="not an arXiv id: 'nope'"):
-        arxiv_key("nope")
-
-
 @given(
     year=st.integers(15, 99),
     month=st.integers(1, 12),
@@ -49,8 +44,9 @@ def test_every_version_maps_to_one_key(
 ) -> None:
     base = f"{year:02d}{month:02d}.{number:05d}"
     text = base if version is None else f"{base}v{version}"
-    assert arxiv_key(text) == base
-    assert str(parse_arxiv_id(text)) == text
+    parsed = parse_arxiv_id(text)
+    assert parsed is not None and parsed.base == base
+    assert str(parsed) == text
 
 
 @pytest.mark.parametrize(
