@@ -48,6 +48,11 @@ def _from_match(m: re.Match[str]) -> ArxivId | None:
     return ArxivId(base, int(version) if version else None)
 
 
+def is_arxiv_key(paper_id: str) -> bool:
+    """True for a version-less arXiv key; canonical ids of other papers all carry a colon."""
+    return ":" not in paper_id
+
+
 def paper_url(paper_id: str) -> str:
     """Where a person reads the paper, derived from its key."""
     if "://" in paper_id:

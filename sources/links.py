@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import SplitResult, parse_qs, unquote, urljoin, urlsplit, urlunsplit
 
-from sources.ids import ARXIV_ID_RE, parse_arxiv_id
+from sources.ids import ARXIV_ID_RE, is_arxiv_key, parse_arxiv_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class FoundLink:
 
     @property
     def is_arxiv(self) -> bool:
-        return ":" not in self.paper_id
+        return is_arxiv_key(self.paper_id)
 
 
 # ---- canonical ids for URLs -----------------------------------------------------------------

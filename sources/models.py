@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sources.ids import is_arxiv_key
+
 
 @dataclass(frozen=True, slots=True)
 class Paper:
@@ -29,7 +31,7 @@ class Paper:
 
     @property
     def is_arxiv(self) -> bool:
-        return ":" not in self.id and "://" not in self.id
+        return is_arxiv_key(self.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from rich.table import Table
 from bot.cli import App, cli, pass_app
 from bot.config import ConsoleChannel, EmailChannel, FileChannel, Settings, SlackChannel
 from bot.errors import ConfigError
+from bot.store import redacted
 
 
 @cli.command()
@@ -47,7 +48,7 @@ def summary(settings: Settings) -> Table:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("timezone", settings.timezone)
-    table.add_row("storage", _redact(settings.storage.url))
+    table.add_row("storage", redacted(settings.storage.url))
     arxiv = settings.sources.arxiv
     if arxiv.enabled:
         what = (
@@ -89,9 +90,3 @@ def _describe(channel: SlackChannel | EmailChannel | FileChannel | ConsoleChanne
     if isinstance(channel, FileChannel):
         return f"file {channel.path} ({channel.format})"
     return "console"
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

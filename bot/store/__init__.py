@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
@@ -49,9 +50,9 @@ class Store:
         try:
             schema.migrate(self.engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"{_safe(self.url)}: cannot open the database: {exc}") from exc
+            raise StoreError(f"{redacted(self.url)}: cannot open the database: {exc}") from exc
         except schema.TooNewError as exc:
-            raise StoreError(f"{_safe(self.url)}: {exc}; upgrade midlist") from None
+            raise StoreError(f"{redacted(self.url)}: {exc}; upgrade midlist") from None
 
 
 def _engine(url: str) -> Engine:
@@ -60,7 +61,7 @@ def _engine(url: str) -> Engine:
     try:
         engine = create_engine(url)
     except (SQLAlchemyError, ImportError) as exc:
-        raise StoreError(f"{_safe(url)}: not a usable storage.url: {exc}") from exc
+        raise StoreError(f"{redacted(url)}: not a usable storage.url: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -76,14 +77,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def _safe(url: str) -> str:
-    """The URL without a password, for messages."""
-    from sqlalchemy.engine import make_url
-
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and summaries."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "storage.url"
 
 
-__all__ = ["Store"]
+__all__ = ["Store", "redacted"]

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from bot.store.schema import mentions, papers
 from bot.store.times import from_db, now, to_db
-from sources.ids import paper_url
+from sources.ids import is_arxiv_key, paper_url
 from sources.models import Mention, Paper
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class PaperRepo:
                 .order_by(papers.c.first_seen.desc(), papers.c.id)
                 .limit(limit)
             )
-            return [r[0] for r in rows if Paper(id=r[0], title="").is_arxiv]
+            return [r[0] for r in rows if is_arxiv_key(r[0])]
 
     def count(self) -> int:
         with self._store.connect() as conn:
