@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import StoreError
 from bot.store import schema
+from bot.store.citations import CitationRepo
 from bot.store.digests import DigestRepo
 from bot.store.papers import PaperRepo
 from bot.store.queue import QueueRepo
@@ -31,6 +32,7 @@ class Store:
         self.state = StateRepo(self)
         self.digests = DigestRepo(self)
         self.queue = QueueRepo(self)
+        self.citations = CitationRepo(self)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
