@@ -2,8 +2,9 @@
 
 A source's papers, mentions and new cursor land together or not at all, so a collect killed
 half-way leaves the store as the last finished source left it. A source that fails is
-logged in the run table with its reason and the others carry on. Last, arXiv ids that other
-sources only linked to (placeholders) are filled in through the arXiv API.
+logged in the run table with its reason and the others carry on. Then arXiv ids that other
+sources only linked to (placeholders) are filled in through the arXiv API, and last citation
+counts are refreshed for the papers that matter (`bot.citations`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sources.models import Batch
 logger = logging.getLogger(__name__)
 
 LOOKUP = "arxiv-lookup"
+CITATIONS = "citations"
 _MISSING_SHOWN = 5  # unknown ids named in a note; the rest are counted
 
 
@@ -109,6 +111,8 @@ def source_names(settings: Settings, collectors: list[Collector] | None = None) 
     names = [c.name for c in (collectors if collectors is not None else build_collectors(settings))]
     if settings.sources.arxiv.enabled:
         names.append(LOOKUP)
+    if settings.sources.citations.enabled:
+        names.append(CITATIONS)
     return names
 
 
@@ -144,6 +148,10 @@ def collect_all(
         arxiv = next((c for c in collectors if isinstance(c, ArxivCollector)), None)
         looker = arxiv or arxiv_collector(settings)
         report.sources.append(_run(store, LOOKUP, lambda: _fill_placeholders(looker, store)))
+    if CITATIONS in wanted:
+        from bot.citations import refresh
+
+        report.sources.append(_run(store, CITATIONS, lambda: refresh(settings, store)))
     return report
 
 

@@ -2,6 +2,7 @@
 
 index = build(ids, docs, dates)        # or TfidfIndex.load(dir), then index.add(...)
 ranking = rank(index, profile, limit=7, mentions={...}, since=epoch_seconds)
+ranking = rank(index, profile, order="citations", popularity={id: count}, ids={...})
 """
 
 from __future__ import annotations
@@ -27,14 +28,31 @@ def rank(
     since: int | None = None,
     exclude_ids: Collection[str] = (),
     weights: Weights = DEFAULT,
+    ids: Collection[str] | None = None,
+    order: str = "relevance",
+    popularity: Mapping[str, int] | None = None,
+    scope: str = "",
 ) -> Ranking:
-    """The niche's band picks among the index's papers (those dated at or after `since`)."""
+    """The niche's band picks among the index's papers (those dated at or after `since`, and
+    among `ids` when given); `order`/`popularity`/`scope` go to `band.select`."""
     rows = None if since is None else np.flatnonzero(index.dates >= since)
+    if ids is not None:
+        row_of = index.row_of
+        keep = np.array(sorted(row_of[i] for i in ids if i in row_of), dtype=np.int64)
+        rows = keep if rows is None else np.intersect1d(rows, keep)
     if len(index) == 0:
         return Ranking(picks=(), pool_size=0, candidates=0)
     scores = score(index, profile, rows, weights)
     ranking = select(
-        index, profile, scores, limit=limit, mentions=mentions, exclude_ids=exclude_ids
+        index,
+        profile,
+        scores,
+        limit=limit,
+        mentions=mentions,
+        exclude_ids=exclude_ids,
+        order=order,
+        popularity=popularity,
+        scope=scope,
     )
     notes = tuple(f'no paper uses "{k}"' for k in scores.unknown_keywords) + tuple(
         f"seed {s} is not in the corpus" for s in scores.missing_seeds

@@ -59,6 +59,7 @@ COMMAND_MODULES = {
     "status": "run",
     "queue": "queue",
     "export": "export",
+    "syllabus": "syllabus",
     "serve": "serve",
 }
 

@@ -263,6 +263,16 @@ class CitationRepo:
         with self._store.connect() as conn:
             return {r[0] for r in conn.execute(query)}
 
+    def published_ids(self, years: tuple[int, int]) -> set[str]:
+        """Papers published within `years` (inclusive), listed anywhere or not."""
+        start = datetime(years[0], 1, 1)
+        stop = datetime(years[1] + 1, 1, 1)
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(papers.c.id).where(papers.c.published >= start, papers.c.published < stop)
+            )
+            return {r[0] for r in rows}
+
     def venues(self) -> dict[str, int]:
         """Venue key -> how many papers the store lists there."""
         with self._store.connect() as conn:
