@@ -44,7 +44,7 @@ _FILE_NAME = re.compile(r"(?P<venue>[a-z]+)(?P<year>(?:19|20)\d{2})\.json(?:\.gz
 _CID = re.compile(r"\(cid:(\d+)\)\s*")
 _CID_TEXT = {11: "ff", 12: "fi", 13: "fl", 14: "ffi", 15: "ffl", 147: '"', 148: '"', 96: "'"}
 _SOFT_HYPHEN = 173  # a word broken at a line end: the rest follows after the line break
-_LINE_HYPHEN = re.compile(r"(?<=[a-z])-\s*\n\s*(?=[a-z])")
+_LINE_HYPHEN = re.compile(r"\b([A-Za-z]+)-[ \t]*\n\s*(?=[a-z])")
 _NO_ABSTRACT = {"abstract unavailable", "no abstract available", "n/a", "none"}
 
 
@@ -176,11 +176,17 @@ def clean_abstract(value: Any) -> str:
     if not value or not isinstance(value, str):
         return ""
     text = _CID.sub(_cid, value)
-    text = _LINE_HYPHEN.sub("", text)
+    text = _LINE_HYPHEN.sub(_rejoin, text)
     text = " ".join(text.split())
     if text.lower().rstrip(".") in _NO_ABSTRACT:
         return ""
     return text
+
+
+def _rejoin(m: re.Match[str]) -> str:
+    """`meth-<newline>ods` -> `methods`; `Bow-<newline>free` keeps its hyphen (a compound)."""
+    word = m.group(1)
+    return word if word.islower() else f"{word}-"
 
 
 def _cid(m: re.Match[str]) -> str:
