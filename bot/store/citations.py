@@ -164,9 +164,10 @@ class CitationRepo:
         self, conn: Connection, table: Any, old: str, new: str, key: Sequence[str]
     ) -> None:
         """Repoint `old`'s rows at `new`, dropping those `new` already has (same `key` columns)."""
+        columns = [table.c[k] for k in key] or [table.c.paper_id]
         have = {
-            tuple(r)
-            for r in conn.execute(select(*[table.c[k] for k in key]).where(table.c.paper_id == new))
+            tuple(r._mapping[k] for k in key)
+            for r in conn.execute(select(*columns).where(table.c.paper_id == new))
         }
         for r in list(conn.execute(select(table).where(table.c.paper_id == old))):
             where = [table.c.paper_id == old] + [table.c[k] == r._mapping[k] for k in key]
