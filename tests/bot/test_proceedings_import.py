@@ -117,18 +117,3 @@ def test_cli_import_reports_bad_records_of_an_array(config: Path, tmp_path: Path
         "3 papers: 3 new, 0 updated, 0 unchanged, 1 bad line",
         "  record 3: expected a JSON object, got str",
     ]
-
-
-@pytest.mark.shared
-def test_import_the_real_classics_file(store: Store, shared_data: Path) -> None:
-    path = shared_data / "classics" / "ml-venues-with-citations.jsonl.gz"
-    if not path.exists():
-        pytest.skip("the classics file is not in the shared data")
-    report = import_snapshot(path, store)
-    assert report.papers > 50_000
-    assert report.bad_lines < 10
-    neurips = store.citations.listed_ids(["neurips"], (1987, 1997))
-    assert 1400 < len(neurips) < 1500
-    cited = store.citations.popularity(neurips)
-    assert len(cited) > 0.95 * len(neurips)
-    assert not any("(cid:" in p.abstract for p in store.papers.get_many(sorted(neurips)).values())
