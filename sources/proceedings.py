@@ -137,18 +137,16 @@ def identity(record: dict[str, Any], venue: str, year: int, title: str) -> tuple
         return arxiv.base, arxiv_url(arxiv.base)
     if record.get("doi") and (found := doi_key(str(record["doi"]))):
         return found
-    links = {name: record.get(name) for name in ("openreview", "site", "pdf")}
-    found = {
-        name: canonical(_old_host(value))
-        for name, value in links.items()
-        if isinstance(value, str) and value.strip()
-    }
-    for name in ("openreview", "site", "pdf"):
-        if (key := found.get(name)) and key[0].startswith("openreview:"):
-            return key
-    if key := found.get("site"):
-        return key
-    site = links["site"]
+    site = record.get("site")
+    site_key = canonical(_old_host(site)) if isinstance(site, str) and site.strip() else None
+    for name in ("openreview", "pdf"):  # the forum may be named by either, or by the site
+        value = record.get(name)
+        if isinstance(value, str) and "openreview.net" in value:
+            found = canonical(value)
+            if found and found[0].startswith("openreview:"):
+                return found
+    if site_key:
+        return site_key
     if isinstance(site, str) and (page := page_url(site)):
         return page, page
     return f"{venue}:{year}:{slug(title)}", ""
@@ -175,8 +173,8 @@ def clean_abstract(value: Any) -> str:
     """PDF-extraction debris out: (cid:N) glyphs, words broken at line ends, placeholders."""
     if not value or not isinstance(value, str):
         return ""
-    text = _CID.sub(_cid, value)
-    text = _LINE_HYPHEN.sub(_rejoin, text)
+    text = _CID.sub(_cid, value) if "(cid:" in value else value
+    text = _LINE_HYPHEN.sub(_rejoin, text) if "-" in text and "\n" in text else text
     text = " ".join(text.split())
     if text.lower().rstrip(".") in _NO_ABSTRACT:
         return ""
@@ -199,6 +197,8 @@ def _cid(m: re.Match[str]) -> str:
 
 def _old_host(url: str) -> str:
     """papers.nips.cc serves the same pages as proceedings.neurips.cc."""
+    if "papers.n" not in url:
+        return url
     return re.sub(
         r"^(https?://)(?:papers\.nips\.cc|papers\.neurips\.cc)/",
         r"\1proceedings.neurips.cc/",

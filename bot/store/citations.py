@@ -63,11 +63,11 @@ class CitationRepo:
                 for p in chunk
                 if stored.get(p) != (latest[p].venue, latest[p].year, latest[p].status)
             ]
-            changed += sum(1 for item in fresh if item.paper_id in stored)
+            replaced = [item.paper_id for item in fresh if item.paper_id in stored]
+            changed += len(replaced)
+            if replaced:
+                conn.execute(delete(listings).where(listings.c.paper_id.in_(replaced)))
             if fresh:
-                conn.execute(
-                    delete(listings).where(listings.c.paper_id.in_([i.paper_id for i in fresh]))
-                )
                 conn.execute(
                     listings.insert(),
                     [
@@ -109,10 +109,14 @@ class CitationRepo:
                 for c in fresh
                 if (c.paper_id, c.source) in stored and stored[(c.paper_id, c.source)] != c.count
             )
+            replaced: dict[str, list[str]] = {}
             for c in fresh:
+                if (c.paper_id, c.source) in stored:
+                    replaced.setdefault(c.source, []).append(c.paper_id)
+            for source, pids in replaced.items():
                 conn.execute(
                     delete(citations).where(
-                        citations.c.paper_id == c.paper_id, citations.c.source == c.source
+                        citations.c.source == source, citations.c.paper_id.in_(pids)
                     )
                 )
             if fresh:
