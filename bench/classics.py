@@ -15,8 +15,6 @@ Exits 0, also when the data is absent (it says so and skips).
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import statistics
 import sys
 import tempfile
@@ -25,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.import_speed import _ceiling  # noqa: E402
 from bot.classics import Scope  # noqa: E402
 from bot.config import parse_settings  # noqa: E402
 from bot.importer import import_snapshot  # noqa: E402
@@ -94,16 +93,6 @@ def _describe(counts: list[int]) -> str:
     if not counts:
         return "no picks"
     return f"{min(counts):>6,} - {max(counts):>7,} (median {statistics.median(counts):,.0f})"
-
-
-def _ceiling(path: Path) -> float:
-    start = time.perf_counter()
-    n = 0
-    with gzip.open(path, "rb") as lines:
-        for line in lines:
-            json.loads(line)
-            n += 1
-    return n / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

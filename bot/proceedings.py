@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.store import Store
-from bot.store.citations import Count, Listing
+from bot.store.citations import Count
 from sources.errors import ParseError
 from sources.proceedings import (
     Entry,
@@ -77,13 +77,7 @@ def flush(store: Store, batch: list[Entry], report: ImportReport) -> None:
         return
     with store.begin() as conn:
         counts = store.papers.upsert([e.paper for e in batch], conn)
-        changed = store.citations.put_listings(
-            [
-                Listing(e.listing.paper_id, e.listing.venue, e.listing.year, e.listing.status)
-                for e in batch
-            ],
-            conn,
-        )
+        changed = store.citations.put_listings([e.listing for e in batch], conn)
         changed += store.citations.put_counts(
             [
                 Count(e.listing.paper_id, e.listing.citation_source, e.listing.citations)

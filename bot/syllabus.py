@@ -16,10 +16,10 @@ from bot.config import Niche, Settings
 from bot.errors import MidlistError
 from bot.rank import profile_for, rank_niche
 from bot.store import Store
-from bot.store.citations import Listing
 from ranking import NicheProfile, Pick
 from ranking.band import band_positions
 from sources.models import Paper
+from sources.proceedings import Listing
 
 READING_ORDERS = ("year", "citations", "relevance")
 

@@ -19,19 +19,12 @@ from sqlalchemy import Connection, and_, delete, func, select
 from bot.store.schema import aliases, citations, deliveries, listings, mentions, papers, queue
 from bot.store.times import from_db, now, to_db
 from sources.ids import paper_url
+from sources.proceedings import Listing
 
 if TYPE_CHECKING:
     from bot.store import Store
 
 _CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    paper_id: str
-    venue: str
-    year: int
-    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +42,8 @@ class CitationRepo:
     # ---- writes ---------------------------------------------------------------------------
 
     def put_listings(self, found: Iterable[Listing], conn: Connection) -> int:
-        """Record where papers appeared; returns how many existing listings changed."""
+        """Record where papers appeared (their counts go through put_counts); returns how many
+        existing listings changed."""
         latest = {item.paper_id: item for item in found}
         changed = 0
         ids = list(latest)

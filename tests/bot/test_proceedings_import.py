@@ -100,14 +100,9 @@ def test_an_array_of_arxiv_records_is_still_refused(store: Store, tmp_path: Path
     assert store.papers.count() == 0
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'cli.db'}\n", encoding="utf-8")
-    return path
-
-
-def test_cli_import_reports_bad_records_of_an_array(config: Path, tmp_path: Path) -> None:
+def test_cli_import_reports_bad_records_of_an_array(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'cli.db'}\n", encoding="utf-8")
     shutil.copy(FIXTURES / "nips1990.json", tmp_path / "nips1990.json")
     result = CliRunner().invoke(
         cli, ["--config", str(config), "import", str(tmp_path / "nips1990.json")]
