@@ -25,6 +25,8 @@ from bot.scheduler import (
 )
 from bot.store import Store
 
+pytestmark = pytest.mark.backends  # every test that takes `store` runs on both
+
 
 def tick(path: str) -> None:
     """A job that only leaves a trace: one line per run."""
@@ -191,8 +193,8 @@ def wait_for(check: Any, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-def test_restart_keeps_jobs_and_their_next_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_restart_keeps_jobs_and_their_next_run(store_url: str) -> None:
+    url = store_url
     settings = settings_with()
     specs = plan(settings, "/c.yaml")
     first = Store(url)
