@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from bot import proceedings
-from bot.errors import MidlistError
+from bot.errors import MidlistError, StoreError
 from bot.store import Store
 from sources.errors import ParseError
 from sources.models import Paper
@@ -90,7 +90,7 @@ def import_snapshot(
     with _open_lines(path) as (lines, position, head):
         kind = proceedings.detect(head)
         parse: Callable[[Any], Any] = proceedings.parser(path, kind) if kind else parse_line
-        flush = proceedings.flush if kind else _flush
+        flush = _guarded(proceedings.flush if kind else _flush)
         items: Iterator[Any] = lines
         if kind == proceedings.ARRAY:
             records, refused = proceedings.array_records(path, lines)
@@ -136,6 +136,21 @@ def _flush(store: Store, batch: list[Paper], report: ImportReport) -> None:
     report.updated += counts.updated
     report.unchanged += counts.unchanged
     batch.clear()
+
+
+def _guarded(flush: Callable[[Store, list[Any], ImportReport], None]) -> Callable[..., None]:
+    """A batch the database refuses says what is stored already and how to finish."""
+
+    def write(store: Store, batch: list[Any], report: ImportReport) -> None:
+        try:
+            flush(store, batch, report)
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc}; the {report.papers:,} papers before this batch are stored. Re-run the "
+                "import to add the rest: it is idempotent"
+            ) from exc
+
+    return write
 
 
 def _bad(report: ImportReport, line_number: int, reason: str) -> None:

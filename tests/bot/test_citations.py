@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -76,6 +77,7 @@ def fast(s2: S2) -> CitationClient:
     return CitationClient(s2.url, delay_seconds=0, backoff=Backoff(0.01, 0.01))
 
 
+@pytest.mark.backends
 def test_a_doi_paper_on_arxiv_is_merged_with_its_mentions_and_queue_state(
     httpserver: HTTPServer, store: Store
 ) -> None:
@@ -113,6 +115,7 @@ def test_a_doi_paper_on_arxiv_is_merged_with_its_mentions_and_queue_state(
     ]
 
 
+@pytest.mark.backends
 def test_a_merge_into_a_stored_arxiv_paper_keeps_what_it_has(
     httpserver: HTTPServer, store: Store
 ) -> None:
@@ -147,6 +150,7 @@ def test_a_merge_into_a_stored_arxiv_paper_keeps_what_it_has(
     assert store.queue.states("other") == {"2106.01234": "saved"}
 
 
+@pytest.mark.backends
 def test_counts_are_not_asked_again_within_refresh_days(
     httpserver: HTTPServer, store: Store
 ) -> None:

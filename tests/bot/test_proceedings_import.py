@@ -21,6 +21,7 @@ NEURIPS_1988 = (
 )
 
 
+@pytest.mark.backends
 def test_json_lines_import_keeps_venue_year_status_and_citations(store: Store) -> None:
     report = import_snapshot(FIXTURES / "neurips-lines.jsonl", store)
     assert report.summary() == "5 papers: 5 new, 0 updated, 0 unchanged, 3 bad lines"
@@ -53,6 +54,7 @@ def test_json_lines_import_keeps_venue_year_status_and_citations(store: Store) -
     }
 
 
+@pytest.mark.backends
 def test_reimport_is_idempotent_and_a_new_count_is_an_update(store: Store, tmp_path: Path) -> None:
     import_snapshot(FIXTURES / "neurips-lines.jsonl", store)
     again = import_snapshot(FIXTURES / "neurips-lines.jsonl", store)
