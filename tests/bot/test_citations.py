@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pytest_httpserver import HTTPServer
+from sqlalchemy import text
 from werkzeug import Request, Response
 
 from bot.citations import papers_that_matter, refresh
 from bot.collect import CITATIONS, collect_all
 from bot.config import Settings, parse_settings
-from bot.store import Store
+from bot.store import Store, schema
 from bot.store.citations import Count
 from sources.citations import CitationClient
 from sources.models import Mention, Paper
@@ -233,3 +234,26 @@ def test_a_failing_semantic_scholar_is_one_failed_step(
     assert not report.ok
     assert report.sources[0].error.endswith("/paper/batch: HTTP 503")
     assert store.citations.popularity() == {"1706.03762": 7}  # nothing stored is lost
+
+
+@pytest.mark.backends
+def test_a_version_3_database_gains_the_citation_tables_and_keeps_its_papers(
+    store_url: str,
+) -> None:
+    store = Store(store_url)
+    store.papers.upsert([Paper(id="1706.03762", title="Attention")])
+    with store.begin() as conn:
+        for table in ("aliases", "citations", "listings"):
+            conn.execute(text(f"DROP TABLE {table}"))
+        schema.set_version(conn, 3)
+    store.close()
+
+    store = Store(store_url)
+    try:
+        with store.connect() as conn:
+            assert schema.current_version(conn) == schema.SCHEMA_VERSION == 4
+        assert store.papers.get("1706.03762") is not None
+        store.citations.put_counts([Count("1706.03762", "s2", 5)])
+        assert store.citations.popularity() == {"1706.03762": 5}
+    finally:
+        store.close()
