@@ -94,7 +94,7 @@ class CitationRepo:
         for chunk in _chunks(keys):
             ids = list({pid for pid, _ in chunk})
             stored = {
-                (r.paper_id, r.source): r.count
+                (r.paper_id, r.source): r._mapping["count"]
                 for r in conn.execute(select(citations).where(citations.c.paper_id.in_(ids)))
             }
             fresh = [latest[k] for k in chunk if touch or stored.get(k) != latest[k].count]
@@ -221,7 +221,7 @@ class CitationRepo:
             for chunk in _chunks(list(ids)):
                 for r in conn.execute(select(citations).where(citations.c.paper_id.in_(chunk))):
                     out.setdefault(r.paper_id, {})[r.source] = Count(
-                        r.paper_id, r.source, r.count, from_db(r.fetched_at)
+                        r.paper_id, r.source, r._mapping["count"], from_db(r.fetched_at)
                     )
         return out
 
