@@ -188,6 +188,11 @@ def check_venues(app: App, scope: Scope) -> None:
             f"no papers listed at {', '.join(unknown)} (venues in the store: {known}); "
             "import a proceedings list with `midlist import FILE`"
         )
+    if scope and not scope.ids(app.store):
+        raise MidlistError(
+            f"no stored papers are from {scope.label()}; widen --years or --venue, or import "
+            "the proceedings of those years with `midlist import FILE`"
+        )
 
 
 def parse_year_span(text: str) -> tuple[int, int]:

@@ -188,6 +188,10 @@ def test_query_venue_years_and_order_and_json_citations(config: Path) -> None:
     [
         (["--venue", "cvpr"], "no papers listed at cvpr (venues in the store: icml, neurips)"),
         (["--years", "1997-1987"], "expected two years like [1987, 1997] (first <= last)"),
+        (
+            ["--venue", "icml", "--years", "1970-1975"],
+            "no stored papers are from ICML 1970-1975; widen --years or --venue",
+        ),
     ],
 )
 def test_query_scope_errors_are_one_clear_line(config: Path, args: list[str], error: str) -> None:
