@@ -23,10 +23,12 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from bot import safe_yaml
 from bot.cron import parse_cron
 from bot.errors import ConfigError
 from sources.ids import parse_arxiv_id
@@ -36,8 +38,28 @@ DEFAULT_PATHS = (Path("config.yaml"), Path("~/.config/midlist/config.yaml"))
 DEFAULT_DATA_DIR = "~/.local/share/midlist"
 
 
+# A timeout or delay past a week is a typo (and past ~10^9 s overflows the C timeouts it becomes).
+MAX_SECONDS = 7 * 86_400
+
+
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf/nan: `.inf` would pass `gt=0` and overflow the first socket or sleep it reaches.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _bounded_seconds(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if name.endswith("_seconds") and isinstance(value, int | float) and value > MAX_SECONDS:
+            raise ValueError(f"{value} seconds is more than a week; is the unit right?")
+        return value
+
+
+def _header_safe(value: str) -> str:
+    """A value that goes into a mail or HTTP header, or an SMTP command, as written."""
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"{value!r} contains a line break or control character")
+    return value
 
 
 # `${TOKEN:-}` with TOKEN unset gives "", which means "not set", not "an empty secret".
@@ -183,6 +205,11 @@ class SlackChannel(Model):
     signing_secret: Secret = None  # for `midlist serve` (Save / Skip buttons)
     app_token: Secret = None  # Socket Mode
 
+    @field_validator("channel", "base_url")
+    @classmethod
+    def _no_controls(cls, value: str | None) -> str | None:
+        return value if value is None else _header_safe(value)
+
     @model_validator(mode="after")
     def _one_way_in(self) -> SlackChannel:
         if self.webhook_url is None and not (self.token and self.channel):
@@ -202,7 +229,21 @@ class EmailChannel(Model):
     timeout_seconds: float = Field(20.0, gt=0)
     retries: int = Field(3, ge=0)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
+
+    @field_validator("host", "username", "sender")
+    @classmethod
+    def _no_controls(cls, value: str | None) -> str | None:
+        return value if value is None else _header_safe(value)
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, values: list[str]) -> list[str]:
+        for value in values:
+            _header_safe(value)
+        return values
 
 
 class FileChannel(Model):
@@ -350,7 +391,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             f"or point --config / ${CONFIG_ENV} at yours"
         )
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = safe_yaml.load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where else ""
