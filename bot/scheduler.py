@@ -329,7 +329,7 @@ class SleepWatch:
         return abs(drift) > self._slack
 
 
-def serve(settings: Settings, store: Store, specs: list[JobSpec]) -> None:
+def run_daemon(settings: Settings, store: Store, specs: list[JobSpec]) -> None:
     """Run the daemon until SIGINT or SIGTERM; the job in progress finishes before return."""
     stop = threading.Event()
     received: list[int] = []

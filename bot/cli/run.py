@@ -42,7 +42,7 @@ def run(app: App, once: bool) -> None:
         settings, str(app.config_file.resolve())
     )  # bad cron: fail before locking
     with SchedulerLock(lock_path(settings.storage.url, settings.storage.index_dir)):
-        scheduler.serve(settings, app.store, specs)
+        scheduler.run_daemon(settings, app.store, specs)
 
 
 @cli.command()
