@@ -233,7 +233,7 @@ class ClickServer:
             raise MidlistError(
                 f"cannot listen on {host}:{port} ({exc.strerror}); pick another --port"
             ) from exc
-        self.server_port = int(self._server.effective_port)  # type: ignore[union-attr]
+        self.server_port = int(self._server.effective_port)
 
     def serve_forever(self) -> None:
         self._server.run()
@@ -241,7 +241,7 @@ class ClickServer:
     def shutdown(self) -> None:
         from waitress import wasyncore
 
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))  # type: ignore[union-attr]
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
         self._server.task_dispatcher.shutdown()
 
 
