@@ -31,6 +31,7 @@ from pydantic import (
 from bot import safe_yaml
 from bot.cron import parse_cron
 from bot.errors import ConfigError
+from bot.logs import remember_secrets
 from sources.ids import parse_arxiv_id
 
 CONFIG_ENV = "MIDLIST_CONFIG"
@@ -406,8 +407,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         )
     env = {**dotenv_values(file.parent / ".env"), **os.environ}
     data = _substitute(raw, env, file, "")
-    settings = parse_settings(data, source=str(file))
-    return _resolve_paths(settings, file.parent)
+    settings = _resolve_paths(parse_settings(data, source=str(file)), file.parent)
+    remember_secrets(settings)  # from now on no log line shows them (the daemon reloads, too)
+    return settings
 
 
 def parse_settings(data: dict[str, Any], source: str = "config") -> Settings:

@@ -119,8 +119,10 @@ class SignedOnly:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
-        if not 0 < length <= MAX_BODY_BYTES:
-            return _plain(start_response, "413 Content Too Large", "body missing or too large")
+        if length > MAX_BODY_BYTES:  # waitress refuses these first; this guards other servers
+            return _plain(start_response, "413 Content Too Large", "body too large")
+        if length <= 0:
+            return _plain(start_response, "401 Unauthorized", "invalid signature")
         body = environ["wsgi.input"].read(length)
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
         if not self._verified(body, environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""), signature):

@@ -41,9 +41,7 @@ class App:
 
     @cached_property
     def settings(self) -> Settings:
-        settings = load_settings(self.config_path)
-        logs.remember_secrets(settings)
-        return settings
+        return load_settings(self.config_path)
 
     @cached_property
     def store(self) -> Store:
