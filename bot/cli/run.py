@@ -10,6 +10,7 @@ import click
 
 from bot import scheduler
 from bot.cli import App, cli, pass_app
+from bot.escape import terminal
 from bot.lock import SchedulerLock, current_holder, lock_path
 from bot.store.state import Run
 
@@ -91,7 +92,7 @@ def _when(dt: datetime, tz: tzinfo) -> str:
 
 
 def _first_line(detail: str) -> str:
-    lines = detail.strip().splitlines()
+    lines = terminal(detail).strip().splitlines()  # errors may quote what a server sent
     if not lines:
         return ""
     more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
