@@ -88,7 +88,8 @@ class MidlistGroup(click.Group):
             where = f" ({exc.filename})" if exc.filename else ""
             fail(ctx, exc, f"{exc.strerror or exc}{where}")
         except Exception as exc:
-            fail(ctx, exc, f"unexpected {type(exc).__name__}: {exc} (run with -v for details)")
+            first = (str(exc).strip().splitlines() or [""])[0]
+            fail(ctx, exc, f"unexpected {type(exc).__name__}: {first} (run with -v for details)")
         return None
 
 
