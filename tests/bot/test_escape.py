@@ -222,3 +222,38 @@ def test_terminal_output_carries_no_escape_sequences(hostile_config: Path, args:
     assert result.exit_code == 0, result.output
     assert "Grasping" in result.output
     assert not FORBIDDEN.search(result.output), repr(result.output)
+
+
+# ---- digests ------------------------------------------------------------------------------------
+
+
+def test_slack_digest_carries_no_controls_and_pings_nobody() -> None:
+    from bot.deliver.slack import render_messages
+    from tests.bot.test_slack import LINK, all_mrkdwn, digest_of
+
+    paper = Paper(
+        id="2405.00010",
+        title=HOSTILE_TITLE + " <!channel> <https://evil.example|trust me>",
+        abstract=HOSTILE.abstract,
+        authors=HOSTILE.authors,
+        url="https://arxiv.org/abs/2405.00010",
+        published=datetime(2026, 11, 18, tzinfo=UTC),
+    )
+    [message] = render_messages(digest_of([paper]), buttons=True)
+    text = json.dumps([message.text, message.blocks], ensure_ascii=False)
+    assert not FORBIDDEN.search(text)
+    mrkdwn = "\n".join(all_mrkdwn(message.blocks))
+    assert "&lt;!channel&gt;" in mrkdwn
+    assert LINK.findall(mrkdwn) == [
+        "https://arxiv.org/abs/2405.00010|Grasping robots click exe.txt [/x] [bold]{oops} % # &amp; \\ _ &lt;!channel&gt; &lt;https://evil.example|trust me&gt;"
+    ]
+
+
+def test_markdown_digest_carries_no_controls() -> None:
+    from bot.deliver.render import render_markdown
+    from tests.bot.test_slack import digest_of
+
+    paper = Paper(id="2405.00011", title=HOSTILE_TITLE, abstract=HOSTILE.abstract)
+    text = render_markdown(digest_of([paper]))
+    assert "Grasping" in text
+    assert not FORBIDDEN.search(text)
