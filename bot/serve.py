@@ -216,7 +216,14 @@ class ClickServer:
     """waitress serving the app at EVENTS_PATH behind `SignedOnly`; `serve_forever()` blocks,
     `shutdown()` (from another thread) stops it."""
 
-    def __init__(self, app: App, signing_secret: str, host: str, port: int):
+    def __init__(
+        self,
+        app: App,
+        signing_secret: str,
+        host: str,
+        port: int,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ):
         from waitress.server import create_server  # only `serve` needs it
 
         wsgi = SignedOnly(SlackRequestHandler(app, EVENTS_PATH), signing_secret)
@@ -226,7 +233,8 @@ class ClickServer:
                 host=host,
                 port=port,
                 threads=THREADS,
-                channel_timeout=IDLE_TIMEOUT_SECONDS,
+                channel_timeout=idle_timeout,
+                cleanup_interval=idle_timeout,  # how often idle connections are looked for
                 max_request_body_size=MAX_BODY_BYTES + 1,
                 ident="midlist",
                 clear_untrusted_proxy_headers=True,
@@ -248,12 +256,17 @@ class ClickServer:
 
 
 def http_server(
-    app: App, channel: SlackChannel, host: str = "0.0.0.0", port: int = 3000
+    app: App,
+    channel: SlackChannel,
+    host: str = "0.0.0.0",
+    port: int = 3000,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> ClickServer:
     """The HTTP endpoint for `app`, verifying requests with the channel's signing secret."""
     if channel.signing_secret is None:
         raise ConfigError("the Slack channel has no signing_secret; requests cannot be verified")
-    return ClickServer(app, channel.signing_secret.get_secret_value(), host, port)
+    secret = channel.signing_secret.get_secret_value()
+    return ClickServer(app, secret, host, port, idle_timeout)
 
 
 def run_socket_mode(app: App, channel: SlackChannel) -> None:

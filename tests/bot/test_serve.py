@@ -32,12 +32,16 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NICHES = ["robotics"]
 
 
+IDLE_TIMEOUT = 1.0
+
+
 @pytest.fixture
 def endpoint(filled: Store) -> Iterator[str]:
     channel = SlackChannel(
         type="slack", webhook_url="http://127.0.0.1:9/hook", signing_secret=SECRET
     )
-    server = http_server(build_app(channel, filled, NICHES), channel, "127.0.0.1", 0)
+    app = build_app(channel, filled, NICHES)
+    server = http_server(app, channel, "127.0.0.1", 0, idle_timeout=IDLE_TIMEOUT)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/slack/events"
@@ -279,10 +283,50 @@ def test_idle_and_half_sent_connections_do_not_block_clicks(
     try:
         body = click_body(response_url, "midlist_save", "robotics|2405.00002")
         assert post(endpoint, body, signed(body)) == 200
+        assert len(replies(response_url)) == 1  # the reply follows the queue change
         assert filled.queue.states("robotics")["2405.00002"] == "saved"
     finally:
         for conn in [*idle, half]:
             conn.close()
+
+
+def test_a_trickling_body_does_not_block_clicks(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
+    """A client sending its body a byte at a time holds no worker while it does."""
+    slow = _raw(endpoint)
+    slow.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.1):
+            try:
+                slow.sendall(b"x")
+            except OSError:
+                return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        for n, (action_id, state) in enumerate(
+            (("midlist_save", "saved"), ("midlist_read", "read"))
+        ):
+            body = click_body(response_url, action_id, "robotics|2405.00001")
+            assert post(endpoint, body, signed(body)) == 200
+            assert len(replies(response_url, n + 1)) == n + 1  # the reply follows the change
+            assert filled.queue.states("robotics")["2405.00001"] == state
+    finally:
+        stop.set()
+        thread.join(5)
+        slow.close()
+
+
+def test_idle_connections_are_closed(endpoint: str) -> None:
+    """An idle connection is dropped after the idle timeout (1 s here, 30 s in `midlist serve`)."""
+    conn = _raw(endpoint)
+    with conn:
+        conn.settimeout(IDLE_TIMEOUT * 20)
+        assert conn.recv(1) == b""  # the server closed it
 
 
 def test_huge_body_is_refused_from_its_length_before_it_is_sent(endpoint: str) -> None:
