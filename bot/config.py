@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from dotenv import dotenv_values
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -61,6 +62,9 @@ def _header_safe(value: str) -> str:
     if re.search(r"[\x00-\x1f\x7f]", value):
         raise ValueError(f"{value!r} contains a line break or control character")
     return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_safe)]
 
 
 # `${TOKEN:-}` with TOKEN unset gives "", which means "not set", not "an empty secret".
@@ -198,18 +202,13 @@ class SlackChannel(Model):
 
     type: Literal["slack"]
     token: Secret = None
-    channel: str | None = None
+    channel: HeaderText | None = None
     webhook_url: Secret = None
-    base_url: str = "https://slack.com/api/"
+    base_url: HeaderText = "https://slack.com/api/"
     timeout_seconds: float = Field(15.0, gt=0)
     retries: int = Field(3, ge=0)
     signing_secret: Secret = None  # for `midlist serve` (Save / Skip buttons)
     app_token: Secret = None  # Socket Mode
-
-    @field_validator("channel", "base_url")
-    @classmethod
-    def _no_controls(cls, value: str | None) -> str | None:
-        return value if value is None else _header_safe(value)
 
     @model_validator(mode="after")
     def _one_way_in(self) -> SlackChannel:
@@ -220,31 +219,17 @@ class SlackChannel(Model):
 
 class EmailChannel(Model):
     type: Literal["email"]
-    host: str
+    host: HeaderText
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
+    username: HeaderText | None = None
     password: Secret = None
-    sender: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
+    sender: HeaderText = Field(alias="from")
+    to: list[HeaderText] = Field(min_length=1)
     timeout_seconds: float = Field(20.0, gt=0)
     retries: int = Field(3, ge=0)
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
-    )
-
-    @field_validator("host", "username", "sender")
-    @classmethod
-    def _no_controls(cls, value: str | None) -> str | None:
-        return value if value is None else _header_safe(value)
-
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, values: list[str]) -> list[str]:
-        for value in values:
-            _header_safe(value)
-        return values
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class FileChannel(Model):

@@ -234,7 +234,7 @@ def test_self_referencing_alias_is_refused(tmp_path: Path) -> None:
     "key, value, expected",
     [
         ("from", '"bot@example.org\\r\\nBcc: victim@example.org"', "channels.mail.from: "),
-        ("to", '["reader@example.org\\nBcc: x@example.org"]', "channels.mail.to: "),
+        ("to", '["reader@example.org\\nBcc: x@example.org"]', "channels.mail.to[0]: "),
         ("host", '"smtp.example.org\\r\\n"', "channels.mail.host: "),
         ("username", '"me\\nRCPT TO:<x@example.org>"', "channels.mail.username: "),
     ],
