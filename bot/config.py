@@ -82,8 +82,10 @@ class ArxivSource(Model):
     delay_seconds: float = Field(3.0, ge=0)
     timeout_seconds: float = Field(30.0, gt=0)
     page_size: int = Field(200, ge=1, le=2000)
-    max_results: int = Field(2000, ge=1)  # per category or query and run; the first run's depth
-    retries: int = Field(4, ge=0)
+    max_results: int = Field(
+        2000, ge=1, le=1_000_000
+    )  # per category or query and run; the first run's depth
+    retries: int = Field(4, ge=0, le=100)
 
 
 class RedditSource(Model):
@@ -96,8 +98,8 @@ class RedditSource(Model):
     subreddits: list[str] = ["MachineLearning"]
     thread_pattern: str = r"What Are You Reading|WAYR"
     extra_searches: list[str] = []
-    lookback_days: int = Field(30, ge=1)
-    replace_more_limit: int = Field(32, ge=0)
+    lookback_days: int = Field(30, ge=1, le=3650)
+    replace_more_limit: int = Field(32, ge=0, le=10_000)
     timeout_seconds: float = Field(20.0, gt=0)
 
     @field_validator("thread_pattern")
@@ -206,7 +208,7 @@ class SlackChannel(Model):
     webhook_url: Secret = None
     base_url: HeaderText = "https://slack.com/api/"
     timeout_seconds: float = Field(15.0, gt=0)
-    retries: int = Field(3, ge=0)
+    retries: int = Field(3, ge=0, le=100)
     signing_secret: Secret = None  # for `midlist serve` (Save / Skip buttons)
     app_token: Secret = None  # Socket Mode
 
@@ -227,7 +229,7 @@ class EmailChannel(Model):
     sender: HeaderText = Field(alias="from")
     to: list[HeaderText] = Field(min_length=1)
     timeout_seconds: float = Field(20.0, gt=0)
-    retries: int = Field(3, ge=0)
+    retries: int = Field(3, ge=0, le=100)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -264,7 +266,7 @@ class Schedule(Model):
     collect_timezone: str = "America/New_York"
     digest: str = "30 8 * * *"  # in the top-level timezone
     retry: str = "*/30 * * * *"  # resend digests a channel failed to take
-    misfire_grace_minutes: int = Field(720, ge=1)
+    misfire_grace_minutes: int = Field(720, ge=1, le=10_080)  # at most a week
     # How long the leading daemon's lease lasts without renewal: a standby daemon on the same
     # database takes over within this after the leader dies or hangs.
     lease_seconds: float = Field(120, ge=1)

@@ -276,3 +276,17 @@ def test_line_break_in_a_slack_channel_name_fails_check(tmp_path: Path) -> None:
 def test_absurd_timeouts_are_config_errors(tmp_path: Path, value: str, expected: str) -> None:
     message = error_for(tmp_path, f"sources:\n  arxiv:\n    timeout_seconds: {value}\n")
     assert "sources.arxiv.timeout_seconds: " in message and expected in message
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("sources:\n  reddit:\n    lookback_days: 99999999999\n", "sources.reddit.lookback_days"),
+        ("schedule:\n  misfire_grace_minutes: 1e18\n", "schedule.misfire_grace_minutes"),
+        ("sources:\n  arxiv:\n    retries: 10000000000\n", "sources.arxiv.retries"),
+        ("sources:\n  arxiv:\n    max_results: 1e30\n", "sources.arxiv.max_results"),
+        ("schedule:\n  lease_seconds: 1e12\n", "schedule.lease_seconds"),
+    ],
+)
+def test_huge_numbers_are_config_errors_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
+    assert f"{key}: " in error_for(tmp_path, text)
