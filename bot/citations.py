@@ -13,8 +13,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
-
 from bot.classics import Scope
 from bot.config import Settings
 from bot.store import Store
@@ -55,20 +53,13 @@ def _pool_ids(settings: Settings, store: Store) -> list[str]:
     if not settings.niches or store.papers.count() == 0:
         return []
     from bot.rank import profile_for, update_index
-    from ranking.band import pool
-    from ranking.relevance import score
+    from ranking import pool_ids
 
     index = update_index(settings, store)
     out: list[str] = []
     for niche in settings.niches:
         scope = Scope.of(niche).ids(store)
-        rows = None
-        if scope is not None:
-            rows = np.array(
-                sorted(index.row_of[i] for i in scope if i in index.row_of), dtype=np.int64
-            )
-        scores = score(index, profile_for(niche, store), rows)
-        out.extend(index.ids[r] for r in pool(scores, index.ids))
+        out.extend(pool_ids(index, profile_for(niche, store), ids=scope))
     return out
 
 

@@ -11,12 +11,21 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from ranking.band import select
+from ranking.band import pool, select
 from ranking.index import TfidfIndex, build
 from ranking.models import NicheProfile, Pick, Ranking
 from ranking.relevance import DEFAULT, Weights, score
 
-__all__ = ["NicheProfile", "Pick", "Ranking", "TfidfIndex", "Weights", "build", "rank"]
+__all__ = [
+    "NicheProfile",
+    "Pick",
+    "Ranking",
+    "TfidfIndex",
+    "Weights",
+    "build",
+    "pool_ids",
+    "rank",
+]
 
 
 def rank(
@@ -58,3 +67,22 @@ def rank(
         f"seed {s} is not in the corpus" for s in scores.missing_seeds
     )
     return Ranking(ranking.picks, ranking.pool_size, ranking.candidates, notes)
+
+
+def pool_ids(
+    index: TfidfIndex,
+    profile: NicheProfile,
+    *,
+    ids: Collection[str] | None = None,
+    weights: Weights = DEFAULT,
+) -> list[str]:
+    """The niche's whole on-niche pool (among `ids` when given), most relevant first: the papers
+    whose popularity decides a citation-ordered band."""
+    if len(index) == 0:
+        return []
+    rows = None
+    if ids is not None:
+        row_of = index.row_of
+        rows = np.array(sorted(row_of[i] for i in ids if i in row_of), dtype=np.int64)
+    scores = score(index, profile, rows, weights)
+    return [index.ids[r] for r in pool(scores, index.ids)]

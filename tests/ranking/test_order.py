@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ranking import NicheProfile, build, rank
+from ranking import NicheProfile, build, pool_ids, rank
 from ranking.text import document
 from tests.ranking.corpus import corpus
 
@@ -17,13 +17,13 @@ def index():  # type: ignore[no-untyped-def]
     return build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))))
 
 
-def pool_ids(index) -> list[str]:  # type: ignore[no-untyped-def]
+def top_ids(index) -> list[str]:  # type: ignore[no-untyped-def]
     top = rank(index, NicheProfile("ssm", SSM, band=None), limit=100)
     return [p.paper_id for p in top.picks]
 
 
 def test_citation_order_ranks_the_same_pool_by_count_then_relevance(index) -> None:  # type: ignore[no-untyped-def]
-    members = pool_ids(index)
+    members = top_ids(index)
     cited = {pid: 10 * i for i, pid in enumerate(members)}  # the least relevant is the most cited
     cited[members[1]] = cited[members[2]]  # a tie: relevance decides
     ranking = rank(
@@ -40,7 +40,7 @@ def test_citation_order_ranks_the_same_pool_by_count_then_relevance(index) -> No
 
 
 def test_a_citation_band_pick_says_where_it_sits(index) -> None:  # type: ignore[no-untyped-def]
-    members = pool_ids(index)
+    members = top_ids(index)
     cited = {pid: 1000 - i for i, pid in enumerate(members)}
     ranking = rank(
         index,
@@ -60,7 +60,7 @@ def test_a_citation_band_pick_says_where_it_sits(index) -> None:  # type: ignore
 
 
 def test_unknown_counts_sink_below_known_ones(index) -> None:  # type: ignore[no-untyped-def]
-    members = pool_ids(index)
+    members = top_ids(index)
     last = members[-1]
     ranking = rank(
         index,
@@ -75,7 +75,7 @@ def test_unknown_counts_sink_below_known_ones(index) -> None:  # type: ignore[no
 
 
 def test_mentions_order_and_an_ids_restriction(index) -> None:  # type: ignore[no-untyped-def]
-    members = pool_ids(index)
+    members = top_ids(index)
     ranking = rank(
         index,
         NicheProfile("ssm", SSM, band=None),
@@ -91,3 +91,12 @@ def test_mentions_order_and_an_ids_restriction(index) -> None:  # type: ignore[n
 def test_an_unknown_order_is_refused(index) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="order must be one of relevance, citations, mentions"):
         rank(index, NicheProfile("ssm", SSM), order="stars")
+
+
+def test_pool_ids_is_the_whole_pool_most_relevant_first(index) -> None:  # type: ignore[no-untyped-def]
+    top = rank(index, NicheProfile("ssm", SSM, band=None), limit=100)
+    members = pool_ids(index, NicheProfile("ssm", SSM))
+    assert len(members) == top.pool_size
+    assert {p.paper_id for p in top.picks} <= set(members)
+    assert members[0] == min(top.picks, key=lambda p: p.percentile).paper_id
+    assert pool_ids(index, NicheProfile("ssm", SSM), ids=members[:2]) == members[:2]
