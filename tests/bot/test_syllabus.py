@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import random
 import sqlite3
 import zipfile
@@ -198,3 +199,11 @@ def test_query_scope_errors_are_one_clear_line(config: Path, args: list[str], er
     result = run(config, "query", "neural network", *args)
     assert result.exit_code != 0
     assert error in " ".join(result.output.split())
+
+
+def test_syllabus_bibtex_gives_a_proceedings_paper_its_year_but_no_month(config: Path) -> None:
+    result = run(config, "syllabus", "nets", "--size", "3", "--format", "bibtex")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("@misc{") == 3
+    assert len(re.findall(r"^  year = \{19[89]\d\}", result.stdout, re.M)) == 3
+    assert "month" not in result.stdout
