@@ -82,22 +82,24 @@ def refresh(
     if not due:
         batch.notes.append(f"citations: all {len(ids)} papers that matter are fresh")
         return batch
-    found = client.lookup(due)
     stamp = now or datetime.now(UTC)
-    counts = [
-        Count(pid, SOURCE, f.citations, stamp)
-        for pid, f in found.items()
-        if f is not None and f.citations is not None
-    ]
-    with store.begin() as conn:
-        store.citations.put_counts(counts, conn, touch=True)
-        for pid, f in found.items():
-            if f is not None and f.arxiv and not is_arxiv_key(pid):
-                if store.citations.merge(pid, f.arxiv, conn):
-                    merged += 1
-                    log.info("merged %s into arXiv paper %s", pid, f.arxiv)
-    unknown = sum(1 for f in found.values() if f is None)
-    note = f"citations: {len(counts)} counts from {client.requests} requests"
+    counted = unknown = 0
+    for found in client.batches(due):  # each answer is kept before the next request
+        counts = [
+            Count(pid, SOURCE, f.citations, stamp)
+            for pid, f in found.items()
+            if f is not None and f.citations is not None
+        ]
+        with store.begin() as conn:
+            store.citations.put_counts(counts, conn, touch=True)
+            for pid, f in found.items():
+                if f is not None and f.arxiv and not is_arxiv_key(pid):
+                    if store.citations.merge(pid, f.arxiv, conn):
+                        merged += 1
+                        log.info("merged %s into arXiv paper %s", pid, f.arxiv)
+        counted += len(counts)
+        unknown += sum(1 for f in found.values() if f is None)
+    note = f"citations: {counted} counts from {client.requests} requests"
     if unknown:
         note += f", {unknown} papers unknown to Semantic Scholar"
     if merged:

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,10 +63,6 @@ def s2_id(paper_id: str) -> str | None:
     return None
 
 
-def arxiv_key(found: Found) -> str | None:
-    return found.arxiv
-
-
 class CitationClient:
     """Look store keys up in batches; `sleep` and `clock` are injected so tests do not wait."""
 
@@ -99,14 +95,19 @@ class CitationClient:
 
     def lookup(self, paper_ids: Sequence[str]) -> dict[str, Found | None]:
         """store key -> what S2 knows (None: unknown there). Keys S2 cannot be asked are left out."""
+        out: dict[str, Found | None] = {}
+        for answer in self.batches(paper_ids):
+            out.update(answer)
+        return out
+
+    def batches(self, paper_ids: Sequence[str]) -> Iterator[dict[str, Found | None]]:
+        """The same, one request's answer at a time, so a caller can keep each before the next."""
         asked = {key: sid for key in dict.fromkeys(paper_ids) if (sid := s2_id(key))}
         keys = list(asked)
-        out: dict[str, Found | None] = {}
         for start in range(0, len(keys), self.batch_size):
             chunk = keys[start : start + self.batch_size]
             answer = self._batch([asked[k] for k in chunk])
-            out.update(zip(chunk, answer, strict=True))
-        return out
+            yield dict(zip(chunk, answer, strict=True))
 
     def _batch(self, ids: list[str]) -> list[Found | None]:
         body = self._request(ids)

@@ -16,6 +16,7 @@ from bot.config import Settings, parse_settings
 from bot.store import Store, schema
 from bot.store.citations import Count
 from sources.citations import CitationClient
+from sources.errors import FetchError
 from sources.models import Mention, Paper
 from sources.retry import Backoff
 
@@ -257,3 +258,30 @@ def test_a_version_3_database_gains_the_citation_tables_and_keeps_its_papers(
         assert store.citations.popularity() == {"1706.03762": 5}
     finally:
         store.close()
+
+
+def test_answers_already_received_are_kept_when_a_later_request_fails(
+    httpserver: HTTPServer, store: Store
+) -> None:
+    httpserver.expect_ordered_request("/graph/v1/paper/batch").respond_with_json(
+        [{"paperId": "s", "externalIds": {"ArXiv": "1706.03762"}, "citationCount": 9}]
+    )
+    httpserver.expect_ordered_request("/graph/v1/paper/batch").respond_with_data("down", status=503)
+    store.papers.add_mentions(
+        [
+            Mention(paper_id="1706.03762", source="reddit", external_id="a", who="x"),
+            Mention(paper_id="1706.03762", source="reddit", external_id="b", who="y"),
+            Mention(paper_id="2501.00009", source="reddit", external_id="c", who="z"),
+        ]
+    )
+    url = httpserver.url_for("/graph/v1")
+    client = CitationClient(url, delay_seconds=0, retries=0, batch_size=1)
+    with pytest.raises(FetchError, match="HTTP 503"):
+        refresh(_plain(url), store, client)
+    assert store.citations.popularity() == {"1706.03762": 9}
+
+
+def _plain(url: str) -> Settings:
+    return parse_settings(
+        {"sources": {"arxiv": {"enabled": False}, "citations": {"enabled": True, "base_url": url}}}
+    )
