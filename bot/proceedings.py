@@ -1,8 +1,9 @@
 """Proceedings lists in `midlist import`: told from the content, written with their listings.
 
 `bot.importer` opens the file (plain, gzip, zip) and asks `detect` what the first bytes are;
-for a proceedings list it reads records through `records` and writes each batch through
-`flush`: papers, where they appeared and their citation counts, in one transaction.
+for a proceedings list it parses records with `parser` (a JSON array is loaded whole through
+`array_records`: the collection's files are one venue-year each, a few MB) and writes each batch
+through `flush`: papers, where they appeared and their citation counts, in one transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from bot.store import Store
 from bot.store.citations import Count
-from sources.errors import ParseError
 from sources.proceedings import (
     Entry,
     looks_like_listing,
@@ -94,4 +94,4 @@ def flush(store: Store, batch: list[Entry], report: ImportReport) -> None:
     batch.clear()
 
 
-__all__ = ["ARRAY", "LINES", "ParseError", "array_records", "detect", "flush", "parser"]
+__all__ = ["ARRAY", "LINES", "array_records", "detect", "flush", "parser"]
