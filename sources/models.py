@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sources.ids import is_arxiv_key
+from sources.sanitize import clean_optional, clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,17 @@ class Paper:
     doi: str | None = None
     comment: str | None = None
     source: str = ""  # which collector first produced this record
+    announced: datetime | None = None  # when arXiv announced it (OAI datestamp, listing day)
+
+    def __post_init__(self) -> None:
+        _clean(self, ("id", "title", "url", "source"), multiline=False)
+        _clean(self, ("abstract",), multiline=True)
+        _clean(self, ("doi", "comment"), multiline=False, optional=True)
+        for name in ("authors", "categories"):
+            values = getattr(self, name)
+            cleaned = tuple(clean_text(v, multiline=False) for v in values)
+            if cleaned != values:
+                object.__setattr__(self, name, cleaned)
 
     @property
     def is_arxiv(self) -> bool:
@@ -49,6 +61,24 @@ class Mention:
     context: str = ""  # the surrounding words, trimmed
     score: int | None = None
     title_hint: str | None = None  # link text, for non-arXiv papers we cannot look up
+
+    def __post_init__(self) -> None:
+        _clean(self, ("paper_id", "source", "external_id", "where"), multiline=False)
+        _clean(self, ("context",), multiline=True)
+        _clean(self, ("who", "title_hint"), multiline=False, optional=True)
+
+
+def _clean(obj: object, names: tuple[str, ...], *, multiline: bool, optional: bool = False) -> None:
+    """Sanitise text fields of a frozen dataclass in place (only when something changes)."""
+    for name in names:
+        value = getattr(obj, name)
+        cleaned = (
+            clean_optional(value, multiline=multiline)
+            if optional
+            else clean_text(value, multiline=multiline)
+        )
+        if cleaned is not value and cleaned != value:
+            object.__setattr__(obj, name, cleaned)
 
 
 @dataclass(slots=True)

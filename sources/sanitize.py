@@ -1,0 +1,31 @@
+"""Text from outside, made safe to store and show: one step at the sources' boundary.
+
+`Paper` and `Mention` clean their text fields when they are made, so every collector and
+the snapshot importer share it: lone surrogates (from `&#55296;` in a feed, or bad JSON
+escapes) become U+FFFD, NUL and other control characters are dropped (newlines and tabs
+are kept where text may have lines), and bidi overrides are dropped. One hostile item then
+cannot fail a batch, a store write or a whole feed.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 and C1 controls except tab/newline/CR, DEL, bidi embeddings/overrides/isolates.
+_BAD_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAK = re.compile(r"[\t\n\r]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(text: str, *, multiline: bool = True) -> str:
+    """`text` without controls and lone surrogates; single-line text loses newlines and tabs too."""
+    if text.isascii() and text.isprintable():
+        return text  # the common case, without a regex pass
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    text = _BAD_MULTILINE.sub("", text)
+    return text if multiline else _LINE_BREAK.sub(" ", text)
+
+
+def clean_optional(text: str | None, *, multiline: bool = True) -> str | None:
+    return None if text is None else clean_text(text, multiline=multiline)
