@@ -26,6 +26,7 @@ from sources.http import SYSTEM_CLOCK, Answer, Clock, HttpClient, Policy
 from sources.ids import parse_arxiv_id
 from sources.links import FoundLink, arxiv_url, canonical, find_links
 from sources.models import Batch, Mention, Paper
+from sources.sanitize import clean_char_refs
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def parse_feed(body: bytes, spec: FeedSpec, *, url: str = "", content_type: str 
     }
     # Relative links are ours to resolve: against the post's own link, as a reader would.
     parsed = feedparser.parse(
-        io.BytesIO(body), response_headers=headers, resolve_relative_uris=False
+        io.BytesIO(clean_char_refs(body)), response_headers=headers, resolve_relative_uris=False
     )
     batch = Batch()
     problem = parsed.get("bozo_exception")

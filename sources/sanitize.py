@@ -27,5 +27,28 @@ def clean_text(text: str, *, multiline: bool = True) -> str:
     return text if multiline else _LINE_BREAK.sub(" ", text)
 
 
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]{1,8}|[0-9]{1,10});")
+
+
+def clean_char_refs(document: bytes) -> bytes:
+    """XML/HTML bytes with character references to surrogates, NUL or controls replaced.
+
+    A parser turns `&#55296;` into a lone surrogate before any text reaches us (and
+    feedparser then fails on the whole feed), so these are fixed in the bytes: U+FFFD for a
+    surrogate or an out-of-range code point, nothing for NUL and other controls.
+    """
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        ref = m.group(1)
+        point = int(ref[1:], 16) if ref[:1] in (b"x", b"X") else int(ref)
+        if 0xD800 <= point <= 0xDFFF or point > 0x10FFFF:
+            return b"&#65533;"
+        if point < 0x20 and point not in (0x09, 0x0A, 0x0D) or 0x7F <= point <= 0x9F:
+            return b""
+        return m.group(0)
+
+    return _CHAR_REF.sub(fix, document) if b"&#" in document else document
+
+
 def clean_optional(text: str | None, *, multiline: bool = True) -> str | None:
     return None if text is None else clean_text(text, multiline=multiline)
