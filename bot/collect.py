@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot.config import Feed, RedditSource, Settings
 from bot.errors import ConfigError
@@ -149,9 +150,7 @@ def collect_all(
     for collector in collectors:
         if collector.name in wanted:
             state = store.state.get(collector.name)
-            report.sources.append(
-                _run(store, collector.name, lambda c=collector, s=state: c.collect(s))
-            )
+            report.sources.append(_run(store, collector.name, partial(collector.collect, state)))
     if LOOKUP in wanted:
         arxiv = next((c for c in collectors if isinstance(c, ArxivCollector)), None)
         looker = arxiv or arxiv_collector(settings)
