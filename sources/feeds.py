@@ -63,13 +63,7 @@ class FeedCollector:
     def collect(self, state: Mapping[str, str]) -> Batch:
         http = HttpClient(
             self.name,
-            Policy(
-                timeout_seconds=self.spec.timeout_seconds,
-                retries=self.spec.retries,
-                backoff_seconds=self.backoff_seconds,
-                max_bytes=self.spec.max_bytes,
-                user_agent=self.spec.user_agent,
-            ),
+            Policy.of(self.spec, backoff_seconds=self.backoff_seconds),
             clock=self.clock,
         )
         try:

@@ -72,13 +72,7 @@ class RedditCollector:
         cutoff = self.clock.now() - timedelta(days=self.spec.lookback_days)
         http = HttpClient(
             SOURCE,
-            Policy(
-                timeout_seconds=self.spec.timeout_seconds,
-                retries=self.spec.retries,
-                backoff_seconds=self.backoff_seconds,
-                max_bytes=self.spec.max_bytes,
-                user_agent=self.spec.user_agent,
-            ),
+            Policy.of(self.spec, backoff_seconds=self.backoff_seconds),
             clock=self.clock,
         )
         self._http = http

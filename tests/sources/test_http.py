@@ -19,6 +19,7 @@ import requests.exceptions
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+import sources.deadline
 from sources.errors import FetchError
 from sources.http import ERRORS, HttpClient, Policy, retry_after_seconds, rule_for
 from tests.fakes import local_server
@@ -210,7 +211,7 @@ def _exceptions(module: object) -> list[type[BaseException]]:
     ]
 
 
-@pytest.mark.parametrize("module", [requests.exceptions, prawcore.exceptions])
+@pytest.mark.parametrize("module", [requests.exceptions, prawcore.exceptions, sources.deadline])
 def test_every_library_exception_has_a_rule(module: object) -> None:
     unmapped = [
         cls.__name__
@@ -226,4 +227,4 @@ def test_the_most_specific_rule_wins() -> None:
     assert read is ERRORS["requests.exceptions.Timeout"]
     assert connect is ERRORS["requests.exceptions.ConnectTimeout"]
     assert all(rule.retry for rule in (read, connect))
-    assert not ERRORS["sources.http.DeadlineExceeded"].retry
+    assert not ERRORS["sources.deadline.DeadlineExceeded"].retry

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pytest_httpserver import HTTPServer
 
+from sources.deadline import DeadlineSession, NoAnswer
 from sources.errors import FetchError
-from sources.http import DeadlineSession, NoAnswer
 from sources.links import find_links
 from sources.reddit import RedditCollector, RedditSpec, search_query
 from tests.fakes import local_server
