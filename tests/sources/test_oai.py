@@ -15,6 +15,7 @@ from sources.oai import parse_page, set_spec
 from tests.fakes import local_server
 from tests.fakes.clock import FakeClock
 from tests.fakes.oai import FakeOai, Fault, OaiRecord
+from tests.sources.test_http import raw_server, trickle
 
 MON, TUE, WED = date(2024, 5, 6), date(2024, 5, 7), date(2024, 5, 8)
 
@@ -238,3 +239,16 @@ def test_physics_archives_are_asked_for_by_their_set(server: HTTPServer) -> None
     assert sorted(p.id for p in batch.papers) == ["2405.00005", "hep-th/9901001"]
     assert [r.get("set") for r in oai.requests] == ["physics:hep-th", "cs"]
     assert batch.state == {"oai:physics:hep-th": "2024-05-06"}
+
+
+def test_a_trickling_oai_server_is_cut_off_at_the_deadline() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 60\r\n\r\n"
+    sent: list[int] = []
+    with raw_server(trickle(head, b"<" * 60, 0.1, sent)) as (url, _):
+        arxiv = ArxivCollector(
+            oai_url=url, categories=["cs.LG"], timeout_seconds=0.5, retries=2, clock=FakeClock()
+        )
+        with pytest.raises(FetchError, match=r"set cs: the answer took longer than 0.5 s"):
+            arxiv.collect({"oai:cs": "2024-05-06"})
+        arxiv.http.close()
+    assert len(sent) == 1 and sent[0] < 60  # cut mid-body, and a trickle is not retried
