@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import html
 import io
 import logging
 import re
@@ -24,7 +23,7 @@ import feedparser
 from sources.errors import FetchError
 from sources.http import SYSTEM_CLOCK, Answer, Clock, HttpClient, Policy
 from sources.ids import parse_arxiv_id
-from sources.links import FoundLink, arxiv_url, canonical, find_links
+from sources.links import FoundLink, arxiv_url, canonical, find_links, html_to_text
 from sources.models import Batch, Mention, Paper
 from sources.sanitize import clean_char_refs
 
@@ -179,7 +178,7 @@ def arxiv_entry(entry: Mapping[str, Any], source: str) -> tuple[Paper, str | Non
         parsed = parse_arxiv_id(found[0]) if found else None
     if parsed is None:
         return None
-    summary = _text(str(entry.get("summary") or ""))
+    summary = html_to_text(str(entry.get("summary") or ""))
     announce = entry.get("arxiv_announce_type") or entry.get("announce_type")
     if not announce and (m := _ANNOUNCE.search(summary)):
         announce = m["type"]
@@ -245,7 +244,7 @@ def post_mentions(
             )
         )
         if fl.text and not fl.is_arxiv:
-            abstract = _text(body) if own_link and spec.kind == "paper-list" else ""
+            abstract = html_to_text(body) if own_link and spec.kind == "paper-list" else ""
             papers.append(
                 Paper(
                     id=fl.paper_id,
@@ -275,9 +274,3 @@ def _listing_day(entry: Mapping[str, Any]) -> datetime | None:
     """The day an arXiv listing announced the entry: the item's date, at midnight UTC."""
     when = _when(entry)
     return when.replace(hour=0, minute=0, second=0, microsecond=0) if when else None
-
-
-def _text(markup: str) -> str:
-    """Plain words from an HTML snippet: tags dropped, entities decoded, no space before `.`."""
-    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-    return re.sub(r"\s+([.,;:!?])", r"\1", words)

@@ -400,6 +400,16 @@ class _TextAndAnchors(HTMLParser):
             self._emit(data)
 
 
+def html_to_text(markup: str) -> str:
+    """Plain words from an HTML snippet: tags and scripts dropped, entities decoded, no space
+    before `.`. The one HTML-to-text step for every source."""
+    plain, _ = _html_text(markup, "")
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(plain.split()))
+
+
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+
+
 def _html_text(text: str, base_url: str) -> tuple[str, list[tuple[str, str, int, int]]]:
     parser = _TextAndAnchors(base_url)
     parser.feed(text)
