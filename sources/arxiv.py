@@ -224,7 +224,7 @@ class ArxivCollector:
                 seen[paper.id] = paper
             batch.state.update(harvest.state)
             batch.notes.extend(harvest.notes)
-            failures.extend(harvest.notes[: len(harvest.failed)])
+            failures.extend(harvest.notes)  # one per failed set
             errors.extend(harvest.failed)
         for target in self.queries:
             targets += 1

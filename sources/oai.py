@@ -192,6 +192,11 @@ class OaiHarvester:
         while True:
             answer = self.http.get(self.url, params=params, what=what)
             if answer.status != 200:
+                # An OAI error document or an HTML page says more than the status does.
+                try:
+                    parse_page(answer.body, answer.url, answer.content_type)
+                except ParseError:
+                    pass
                 raise FetchError(
                     NAME,
                     f"HTTP {answer.status} while trying to {what}; check sources.arxiv.oai_url",
@@ -231,7 +236,7 @@ class OaiHarvester:
                             kept += 1
             except (FetchError, ParseError) as exc:
                 more = f"; kept {kept} papers read before it" if kept else ""
-                harvest.notes.insert(len(harvest.failed), f"set {set_name}: {exc.reason}{more}")
+                harvest.notes.append(f"set {set_name}: {exc.reason}{more}")
                 harvest.failed.append(exc)
                 continue
             if newest is not None:

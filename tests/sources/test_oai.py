@@ -200,6 +200,19 @@ def test_oai_errors_other_than_no_records_are_fetch_errors(server: HTTPServer) -
     assert len(oai.requests) == 1  # not retried
 
 
+def test_an_oai_error_with_a_4xx_status_still_names_the_oai_error(server: HTTPServer) -> None:
+    oai = FakeOai(server)
+    error = (
+        b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
+        b'<error code="badResumptionToken">expired</error></OAI-PMH>'
+    )
+    oai.fail_next(Fault(400, error, {}, "text/xml"), Fault(404, b"gone", {}, "text/plain"))
+    with pytest.raises(FetchError, match="OAI-PMH error badResumptionToken: expired"):
+        make(oai).collect({"oai:cs": "2024-05-06"})
+    with pytest.raises(FetchError, match="HTTP 404 while trying to harvest set cs from 2024-05-06"):
+        make(oai).collect({"oai:cs": "2024-05-06"})
+
+
 def test_a_failure_mid_harvest_keeps_what_was_read_and_the_old_cursor(server: HTTPServer) -> None:
     records = [OaiRecord(f"2405.0000{n}", MON, ("cs.LG",)) for n in range(1, 4)]
     oai = FakeOai(server, records, page_size=2)
