@@ -10,11 +10,30 @@ cannot fail a batch, a store write or a whole feed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # C0 and C1 controls except tab/newline/CR, DEL, bidi embeddings/overrides/isolates.
 _BAD_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSAFE_TEXT = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_UNSAFE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def is_clean(lines: Iterable[str], texts: Iterable[str] = ()) -> bool:
+    """True when single-line `lines` and multi-line `texts` need no cleaning.
+
+    `str.isprintable()` (C speed) is False for every character we remove (controls, format
+    characters such as bidi overrides, surrogates), so when it holds nothing needs fixing;
+    only text it rejects (tabs, newlines, a soft hyphen...) pays for a regex pass.
+    """
+    line = " ".join(lines)
+    if not line.isprintable() and _UNSAFE_LINE.search(line):
+        return False
+    text = " ".join(texts).replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    return text.isprintable() or not _UNSAFE_TEXT.search(text)
 
 
 def clean_text(text: str, *, multiline: bool = True) -> str:
