@@ -189,6 +189,7 @@ class OaiHarvester:
             "from": since.isoformat(),
         }
         what = f"harvest set {set_name} from {since.isoformat()}"
+        tokens: set[str] = set()
         while True:
             answer = self.http.get(self.url, params=params, what=what)
             if answer.status != 200:
@@ -205,6 +206,9 @@ class OaiHarvester:
             yield page
             if page.token is None:
                 return
+            if page.token in tokens:  # a server going round in circles would never end
+                raise FetchError(NAME, f"the resumptionToken {page.token!r} came back twice")
+            tokens.add(page.token)
             params = {"verb": "ListRecords", "resumptionToken": page.token}
 
     def collect(self, categories: Iterable[str], state: Mapping[str, str], today: date) -> Harvest:

@@ -20,10 +20,16 @@ from tests.sources.test_http import raw_server, trickle
 MON, TUE, WED = date(2024, 5, 6), date(2024, 5, 7), date(2024, 5, 8)
 
 
-@pytest.fixture
-def server() -> Iterator[HTTPServer]:
+@pytest.fixture(scope="module")
+def module_server() -> Iterator[HTTPServer]:
     with local_server() as s:
         yield s
+
+
+@pytest.fixture
+def server(module_server: HTTPServer) -> HTTPServer:
+    module_server.clear()
+    return module_server
 
 
 def make(oai: FakeOai, *categories: str, clock: FakeClock | None = None) -> ArxivCollector:
@@ -211,6 +217,18 @@ def test_an_oai_error_with_a_4xx_status_still_names_the_oai_error(server: HTTPSe
         make(oai).collect({"oai:cs": "2024-05-06"})
     with pytest.raises(FetchError, match="HTTP 404 while trying to harvest set cs from 2024-05-06"):
         make(oai).collect({"oai:cs": "2024-05-06"})
+
+
+def test_a_resumption_token_that_comes_back_ends_the_harvest(server: HTTPServer) -> None:
+    page = (
+        b'<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/"><ListRecords>'
+        b"<resumptionToken>same</resumptionToken></ListRecords></OAI-PMH>"
+    )
+    oai = FakeOai(server)
+    oai.fail_next(*[Fault(200, page, {}, "text/xml")] * 3)
+    with pytest.raises(FetchError, match="resumptionToken 'same' came back twice"):
+        make(oai).collect({"oai:cs": "2024-05-06"})
+    assert len(oai.requests) == 2
 
 
 def test_a_failure_mid_harvest_keeps_what_was_read_and_the_old_cursor(server: HTTPServer) -> None:
