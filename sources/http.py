@@ -379,7 +379,10 @@ class HttpClient:
     def _log_retry(self, state: tenacity.RetryCallState, what: str) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning("%s: %s while trying to %s; retrying in %.1f s", self.source, exc, what, wait)
+        reason = str(exc)
+        if not (isinstance(exc, Retryable) and exc.located):
+            reason = f"{reason} while trying to {what}"
+        log.warning("%s: %s; retrying in %.1f s", self.source, reason, wait)
 
     def _pace(self) -> None:
         if self._last_answer is None:
