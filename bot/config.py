@@ -60,6 +60,14 @@ class ArxivSource(Model):
     retries: int = Field(4, ge=0)
     max_bytes: int = Field(100_000_000, ge=1)  # per answer; a longer one fails the request
 
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, categories: list[str]) -> list[str]:
+        for category in categories:
+            if not re.fullmatch(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z-]+)?", category):
+                raise ValueError(f"{category!r} is not an arXiv category like cs.LG or hep-th")
+        return categories
+
 
 class RedditSource(Model):
     enabled: bool = False

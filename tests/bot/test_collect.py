@@ -197,6 +197,13 @@ def test_build_collectors_follows_the_config() -> None:
     assert arxiv.oai.url == "https://oaipmh.arxiv.org/oai"
 
 
+@pytest.mark.parametrize("bad", ["cs LG", "cs.LG;", "CS.LG", ""])
+def test_a_malformed_category_is_a_config_error(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"sources.arxiv.categories.*not an arXiv category like"):
+        parse_settings({"sources": {"arxiv": {"categories": ["cs.LG", bad]}}})
+    assert parse_settings({"sources": {"arxiv": {"categories": ["hep-th", "astro-ph.GA"]}}})
+
+
 def test_categories_are_harvested_from_the_configured_oai_url(store: Store) -> None:
     with local_server() as server:
         oai = FakeOai(

@@ -21,3 +21,8 @@ class FakeClock:
 
     def now(self) -> datetime:
         return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        """Let time pass without anyone sleeping (a simulated day going by)."""
+        self._monotonic += delta.total_seconds()
+        self._now += delta
