@@ -22,18 +22,31 @@ _UNSAFE_TEXT = re.compile(
 _UNSAFE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
+# For ASCII text: every byte we would remove maps to 0, every other byte to a space.
+_TEXT_BYTES = bytes(
+    0 if b < 0x20 and b not in (0x09, 0x0A, 0x0D) or b == 0x7F else 0x20 for b in range(256)
+)
+_LINE_BYTES = bytes(0 if b < 0x20 or b == 0x7F else 0x20 for b in range(256))
+
+
 def is_clean(lines: Iterable[str], texts: Iterable[str] = ()) -> bool:
     """True when single-line `lines` and multi-line `texts` need no cleaning.
 
-    `str.isprintable()` (C speed) is False for every character we remove (controls, format
-    characters such as bidi overrides, surrogates), so when it holds nothing needs fixing;
-    only text it rejects (tabs, newlines, a soft hyphen...) pays for a regex pass.
+    Called for every paper an import makes, so it avoids a regex pass where it can: ASCII
+    text is checked through a byte table, other text with `str.isprintable()` (False for
+    every character we remove: controls, format characters such as bidi overrides,
+    surrogates); only what that rejects (a tab, a soft hyphen...) meets the regex.
     """
-    line = " ".join(lines)
-    if not line.isprintable() and _UNSAFE_LINE.search(line):
-        return False
-    text = " ".join(texts).replace("\n", " ").replace("\t", " ").replace("\r", " ")
-    return text.isprintable() or not _UNSAFE_TEXT.search(text)
+    return _fine(" ".join(lines), _LINE_BYTES, _UNSAFE_LINE, multiline=False) and _fine(
+        " ".join(texts), _TEXT_BYTES, _UNSAFE_TEXT, multiline=True
+    )
+
+
+def _fine(text: str, table: bytes, unsafe: re.Pattern[str], *, multiline: bool) -> bool:
+    if text.isascii():
+        return b"\0" not in text.encode("ascii").translate(table)
+    flat = text.replace("\n", " ").replace("\t", " ").replace("\r", " ") if multiline else text
+    return flat.isprintable() or not unsafe.search(text)
 
 
 def clean_text(text: str, *, multiline: bool = True) -> str:

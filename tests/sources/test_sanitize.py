@@ -12,8 +12,10 @@ from bot.store import Store
 from sources.feeds import FeedSpec, parse_feed
 from sources.ids import parse_arxiv_id
 from sources.models import Mention, Paper
-from sources.sanitize import clean_char_refs, clean_text
+from sources.sanitize import clean_char_refs, clean_text, is_clean
 from sources.snapshot import parse_line
+
+ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates included
 
 BLOG = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Notes</title><link>https://notes.example.org/</link>
@@ -58,11 +60,17 @@ def test_clean_text(raw: str, multiline: bool, clean: str) -> None:
     assert clean_text(raw, multiline=multiline) == clean
 
 
-@given(st.text())
+@given(ANY_TEXT)
 def test_cleaned_text_always_encodes_as_utf8(text: str) -> None:
     cleaned = clean_text(text)
     cleaned.encode("utf-8")
     assert "\x00" not in cleaned and clean_text(cleaned) == cleaned
+
+
+@given(ANY_TEXT)
+def test_the_quick_check_agrees_with_cleaning(text: str) -> None:
+    assert is_clean((), (text,)) == (clean_text(text) == text)
+    assert is_clean((text, "plain")) == (clean_text(text, multiline=False) == text)
 
 
 def test_a_lone_surrogate_in_a_blog_post_fails_neither_the_feed_nor_the_store(
