@@ -26,6 +26,7 @@ from sources.errors import SourceError  # noqa: E402
 from sources.models import Paper  # noqa: E402
 from sources.snapshot import parse_line  # noqa: E402
 
+GOAL_US = 10.0
 SNAPSHOTS = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
@@ -95,7 +96,11 @@ def main() -> None:
     print(f"records: {len(rows):,} from {origin}")
     print(f"baseline dataclass: {b:.2f} µs/paper")
     print(f"Paper (sanitised):  {c:.2f} µs/paper  ratio {c / b:.2f}x")
-    print(f"cost of sanitising: {c - b:.2f} µs/paper, {(c - b) * 2.5:.1f} s over 2.5M papers")
+    verdict = "PASS" if c - b <= GOAL_US else "FAIL"
+    print(
+        f"cost of sanitising: {c - b:.2f} µs/paper, {(c - b) * 2.5:.1f} s over 2.5M papers "
+        f"(goal <= {GOAL_US:g} µs): {verdict}"
+    )
 
 
 if __name__ == "__main__":
