@@ -21,9 +21,10 @@ from urllib.parse import urljoin
 import feedparser
 
 from sources.errors import FetchError
+from sources.html import plain_text
 from sources.http import SYSTEM_CLOCK, Answer, Clock, HttpClient, Policy
 from sources.ids import parse_arxiv_id
-from sources.links import FoundLink, arxiv_url, canonical, find_links, html_to_text
+from sources.links import FoundLink, arxiv_url, canonical, find_links
 from sources.models import Batch, Mention, Paper
 from sources.sanitize import clean_char_refs
 
@@ -178,7 +179,7 @@ def arxiv_entry(entry: Mapping[str, Any], source: str) -> tuple[Paper, str | Non
         parsed = parse_arxiv_id(found[0]) if found else None
     if parsed is None:
         return None
-    summary = html_to_text(str(entry.get("summary") or ""))
+    summary = plain_text(str(entry.get("summary") or ""))
     announce = entry.get("arxiv_announce_type") or entry.get("announce_type")
     if not announce and (m := _ANNOUNCE.search(summary)):
         announce = m["type"]
@@ -244,7 +245,7 @@ def post_mentions(
             )
         )
         if fl.text and not fl.is_arxiv:
-            abstract = html_to_text(body) if own_link and spec.kind == "paper-list" else ""
+            abstract = plain_text(body) if own_link and spec.kind == "paper-list" else ""
             papers.append(
                 Paper(
                     id=fl.paper_id,
