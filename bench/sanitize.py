@@ -15,8 +15,7 @@ import gzip
 import statistics
 import sys
 import time
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import field, fields, make_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,23 +29,13 @@ GOAL_US = 10.0
 SNAPSHOTS = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-@dataclass(frozen=True, slots=True)
-class Unsanitised:
-    """Paper's fields without __post_init__: the baseline."""
-
-    id: str
-    title: str
-    abstract: str = ""
-    authors: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    url: str = ""
-    published: datetime | None = None
-    updated: datetime | None = None
-    announced: datetime | None = None
-    version: int | None = None
-    doi: str | None = None
-    comment: str | None = None
-    source: str = ""
+# Paper's fields without its __post_init__: the baseline.
+Unsanitised = make_dataclass(
+    "Unsanitised",
+    [(f.name, f.type, field(default=f.default)) for f in fields(Paper)],
+    frozen=True,
+    slots=True,
+)
 
 
 def records(n: int) -> tuple[list[dict[str, Any]], str]:

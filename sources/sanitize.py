@@ -2,8 +2,9 @@
 
 `Paper` and `Mention` clean their text fields when they are made, so every collector and
 the snapshot importer share it: lone surrogates (from `&#55296;` in a feed, or bad JSON
-escapes) become U+FFFD, NUL and other control characters are dropped (newlines and tabs
-are kept where text may have lines), and bidi overrides are dropped. One hostile item then
+escapes) become U+FFFD, terminal escape sequences are dropped whole, NUL and other control
+characters are dropped (newlines and tabs are kept where text may have lines), and so are
+bidi marks and overrides. One hostile item then
 cannot fail a batch, a store write or a whole feed.
 """
 
@@ -12,8 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# C0 and C1 controls except tab/newline/CR, DEL, bidi embeddings/overrides/isolates.
-_BAD_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Terminal escape sequences go whole, so no `[2J` is left behind once ESC is dropped: CSI
+# (`ESC [ ... final`), OSC/DCS/PM/APC/SOS strings (ended by BEL or ST, or by the text's end),
+# other two-character ESC sequences, and the 8-bit C1 forms of CSI and OSC.
+_SEQUENCES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+# C0 and C1 controls except tab/newline/CR, DEL, bidi marks, embeddings, overrides, isolates.
+_BAD_MULTILINE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 _LINE_BREAK = re.compile(r"[\t\n\r]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _UNSAFE_TEXT = re.compile(
@@ -55,7 +66,7 @@ def clean_text(text: str, *, multiline: bool = True) -> str:
         return text  # the common case, without a regex pass
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)
-    text = _BAD_MULTILINE.sub("", text)
+    text = _BAD_MULTILINE.sub("", _SEQUENCES.sub("", text))
     return text if multiline else _LINE_BREAK.sub(" ", text)
 
 

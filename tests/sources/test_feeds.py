@@ -6,7 +6,6 @@ import gzip
 import itertools
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from werkzeug import Request, Response
 
 from sources.errors import FetchError
 from sources.feeds import FeedCollector, FeedSpec, arxiv_entry, parse_feed
-from tests.fakes import local_server
 from tests.fakes.clock import FakeClock
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "feeds"
@@ -25,18 +23,6 @@ RSS = "application/rss+xml"
 
 def body(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
-
-
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[HTTPServer]:
-    with local_server() as server:
-        yield server
-
-
-@pytest.fixture
-def server(module_server: HTTPServer) -> HTTPServer:
-    module_server.clear()
-    return module_server
 
 
 def feed(server: HTTPServer, path: str = "/feed", **overrides: object) -> FeedCollector:

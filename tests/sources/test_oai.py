@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 
@@ -12,24 +11,11 @@ from pytest_httpserver import HTTPServer
 from sources.arxiv import ArxivCollector
 from sources.errors import FetchError, ParseError
 from sources.oai import parse_page, set_spec
-from tests.fakes import local_server
 from tests.fakes.clock import FakeClock
 from tests.fakes.oai import FakeOai, Fault, OaiRecord
 from tests.sources.test_http import raw_server, trickle
 
 MON, TUE, WED = date(2024, 5, 6), date(2024, 5, 7), date(2024, 5, 8)
-
-
-@pytest.fixture(scope="module")
-def module_server() -> Iterator[HTTPServer]:
-    with local_server() as s:
-        yield s
-
-
-@pytest.fixture
-def server(module_server: HTTPServer) -> HTTPServer:
-    module_server.clear()
-    return module_server
 
 
 def make(oai: FakeOai, *categories: str, clock: FakeClock | None = None) -> ArxivCollector:

@@ -48,11 +48,17 @@ ARXIV_RSS = """<?xml version="1.0" encoding="UTF-8"?>
     [
         ("plain title", False, "plain title"),
         ("lone \ud800 surrogate", False, "lone \ufffd surrogate"),
-        ("nul\x00 and bell\x07 and esc\x1b[2J", False, "nul and bell and esc[2J"),
+        ("nul\x00 and bell\x07 and esc\x1b[2J", False, "nul and bell and esc"),
+        (
+            "Ada\x1b[8m Lovelace \x1b]8;;https://evil.example/\x07click\x1b]8;;\x1b\\",
+            False,
+            "Ada Lovelace click",
+        ),
+        ("8-bit \x9b31mred\x9d0;title\x07 end", False, "8-bit red end"),
         ("two\nlines\tand tab", True, "two\nlines\tand tab"),
         ("two\nlines\tand tab", False, "two lines and tab"),
         ("bidi \u202egnp.exe\u202c", False, "bidi gnp.exe"),
-        ("C1 \x85\x9b control", False, "C1  control"),
+        ("C1 \x85\x80 control", False, "C1  control"),
         ("Schrödinger – 量子", False, "Schrödinger – 量子"),
     ],
 )
@@ -106,7 +112,7 @@ def test_papers_and_mentions_are_cleaned_when_made(store: Store) -> None:
     )
     assert (paper.title, paper.abstract, paper.authors, paper.doi) == (
         "Title with NUL \ufffd",
-        "Line one\nline two]0;pwned",
+        "Line one\nline two",
         ("Ada Quill",),
         "10.1/x",
     )
