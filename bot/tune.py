@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 LIST_LENGTH = 5  # papers in "just above the band" and "the fringe"
 DOMINANT = 0.5  # share of the pool one keyword may bring in alone before we say so
 BROAD_POOL = 2000
+HEIGHT = 340  # of the pool chart's plot, in pixels
 Zone = Literal["above", "band", "below"]
 COLOURS = {"above": "#8c9bb0", "band": "#e08a2c", "below": "#c4c4bc", "pick": "#b23a1e"}
 ZONE_NAMES = {"above": "above the band", "band": "in the band", "below": "below the band"}
@@ -284,7 +285,14 @@ def pool_chart(report: Report) -> alt.LayerChart:
         scale=alt.Scale(domain=[0, 100], nice=False),
         axis=alt.Axis(values=list(range(0, 101, 10))),
     )
-    y = alt.Y("relevance:Q", title="relevance (best = 1)", scale=alt.Scale(domain=[0, 1.05]))
+    low = min((r.relevance for r in report.rows), default=0.0)
+    floor = max(0.0, np.floor(low * 10) / 10 - 0.1)
+    y = alt.Y(
+        "relevance:Q",
+        title="relevance (best = 1)",
+        scale=alt.Scale(domain=[floor, 1.04], nice=False),
+        axis=alt.Axis(tickCount=6),
+    )
     order = ["above the band", "in the band", "below the band", "pick"]
     colour = alt.Color(
         "where:N",
@@ -294,6 +302,11 @@ def pool_chart(report: Report) -> alt.LayerChart:
             range=[COLOURS["above"], COLOURS["band"], COLOURS["below"], COLOURS["pick"]],
         ),
         legend=alt.Legend(orient="top", symbolSize=120, labelFontSize=13),
+    )
+    shape = alt.Shape(
+        "where:N",
+        scale=alt.Scale(domain=order, range=["circle", "circle", "circle", "diamond"]),
+        legend=None,
     )
     tooltip = [
         alt.Tooltip("title:N"),
@@ -306,14 +319,14 @@ def pool_chart(report: Report) -> alt.LayerChart:
     size = 70 if exp.size < 300 else 30 if exp.size < 2000 else 12
     dots = (
         alt.Chart(data)
-        .mark_circle(size=size, opacity=0.85)
-        .encode(x=x, y=y, color=colour, tooltip=tooltip)
+        .mark_point(size=size, opacity=0.85, filled=True)
+        .encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
         .transform_filter(alt.datum.where != "pick")
     )
     picks = (
         alt.Chart(data)
-        .mark_point(size=220, filled=True, stroke="#3a1208", strokeWidth=1.5, shape="diamond")
-        .encode(x=x, y=y, color=colour, tooltip=tooltip)
+        .mark_point(size=220, filled=True, opacity=1, stroke="#3a1208", strokeWidth=1.5)
+        .encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
         .transform_filter(alt.datum.where == "pick")
     )
     lo, hi = _band_edges(report)
@@ -321,12 +334,12 @@ def pool_chart(report: Report) -> alt.LayerChart:
     band = alt.Chart(shade).mark_rect(color="#f6d9b5", opacity=0.45).encode(x="lo:Q", x2="hi:Q")
     label = (
         alt.Chart(shade)
-        .mark_text(align="left", dx=6, dy=10, fontSize=13, color="#8a4b0f", fontWeight="bold")
-        .encode(x="lo:Q", y=alt.value(0), text="label:N")
+        .mark_text(align="left", dx=6, dy=-8, fontSize=13, color="#8a4b0f", fontWeight="bold")
+        .encode(x="lo:Q", y=alt.value(HEIGHT), text="label:N")
     )
     return (
         alt.layer(band, label, dots, picks)
-        .properties(width="container", height=340)
+        .properties(width="container", height=HEIGHT)
         .configure_axis(labelFontSize=12, titleFontSize=13, titleColor="#44443e", grid=True)
         .configure_view(stroke=None)
     )
