@@ -4,16 +4,20 @@ names `query --json` uses (id, title, url, published)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
 from bot.cli import cli
+from bot.config import load_settings
+from bot.scheduler import plan, started
 from bot.store import Store
 from tests.bot.test_collect import write_config as collect_config
 from tests.bot.test_queue import PAPERS
 from tests.bot.test_queue import write_config as queue_config
+from tests.bot.test_run_cli import write_config as run_config
 from tests.sources.test_arxiv import ArxivScript, Step
 
 PAPER_KEYS = {"id", "title", "url", "published"}  # shared with `query --json`
@@ -113,3 +117,35 @@ def test_collect_json_exits_1_and_names_the_failure(httpserver: HTTPServer, tmp_
     (record,) = json.loads(out)
     assert record["source"] == "arxiv" and record["ok"] is False
     assert "malformed XML" in record["error"]
+
+
+def test_status_json_of_a_new_store(tmp_path: Path) -> None:
+    code, out = invoke(run_config(tmp_path), "status", "--json")
+    assert code == 0, out
+    assert json.loads(out) == {
+        "scheduler": {"running": False, "pid": None, "host": None, "since": None},
+        "next_runs": [],
+        "last_runs": [],
+        "failures": [],
+    }
+
+
+def test_status_json_lists_jobs_runs_and_failures(tmp_path: Path) -> None:
+    config = run_config(tmp_path, digest="15 9 * * *")
+    settings = load_settings(config)
+    store = Store(settings.storage.url)
+    with started(settings, store, plan(settings, str(config))):
+        pass
+    run_id = store.state.start_run("collect", "arxiv")
+    store.state.finish_run(run_id, False, "arXiv answered 503 three times")
+    store.close()
+    code, out = invoke(config, "status", "--json")
+    assert code == 0, out
+    record = json.loads(out)
+    jobs = {j["job"]: j for j in record["next_runs"]}
+    assert jobs["digest"]["trigger"] == "15 9 * * * Europe/Berlin"
+    assert datetime.fromisoformat(jobs["digest"]["next_run"]).tzinfo is not None
+    (failed,) = record["failures"]
+    assert (failed["kind"], failed["target"], failed["ok"]) == ("collect", "arxiv", False)
+    assert failed["detail"] == "arXiv answered 503 three times"
+    assert failed in record["last_runs"]
