@@ -9,10 +9,12 @@ opens from disk with no network. `summary` is the short text the command prints.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 
 import altair as alt
@@ -30,8 +32,9 @@ from sources.ids import paper_url
 log = logging.getLogger(__name__)
 
 LIST_LENGTH = 5  # papers in "just above the band" and "the fringe"
-DOMINANT = 0.5  # share of the pool one keyword may bring in alone before we say so
+DOMINANT = 0.4  # share of the pool one keyword may bring in alone before we say so
 BROAD_POOL = 2000
+RARE = 0.05  # a keyword used by at most this share of the pool, never alone, barely counts
 HEIGHT = 340  # of the pool chart's plot, in pixels
 Zone = Literal["above", "band", "below"]
 COLOURS = {"above": "#8c9bb0", "band": "#e08a2c", "below": "#c4c4bc", "pick": "#b23a1e"}
@@ -185,6 +188,12 @@ def suggestions(exp: Explanation, profile: NicheProfile, size: int) -> tuple[str
                 f"({100 * top.alone / n:.0f}%): make it more specific (a longer phrase) or "
                 "exclude what it drags in."
             )
+    for k in exp.keywords:
+        if k.known and n and 0 < k.candidates and k.pool <= max(1, RARE * n) and k.alone == 0:
+            tips.append(
+                f'"{k.phrase}" is used by only {k.pool} of the {n} pool papers, none of them '
+                "alone: it barely shapes the niche; try the wording abstracts use, or drop it."
+            )
     for e in exp.exclusions:
         if not e.known:
             tips.append(f'The exclusion "{e.phrase}" matches no paper: check its spelling.')
@@ -243,23 +252,44 @@ _env = Environment(
 )
 
 
-def render_page(report: Report) -> str:
+def render_page(report: Report, cache_dir: Path | None = None) -> str:
     """The whole page: both charts' specs, the Vega bundle inlined, no external reference."""
     return _env.get_template("tune.html.j2").render(
         r=report,
         pool_spec=pool_chart(report).to_dict(),
         keyword_spec=keyword_chart(report).to_dict(),
-        vega_script=vega_bundle(),
+        vega_script=vega_bundle(cache_dir),
     )
 
 
-@cache
-def vega_bundle() -> str:
-    """vega, vega-lite and vega-embed as one script, the way Altair's inline HTML gets them."""
+def vega_bundle(cache_dir: Path | None = None) -> str:
+    """vega, vega-lite and vega-embed as one script, the way Altair's inline HTML gets them.
+
+    Bundling takes seconds, so the script is kept in `cache_dir` (beside the index), named by
+    the Vega-Lite and vl-convert versions, and made again only when either changes.
+    """
     import vl_convert
     from altair.utils._importers import vl_version_for_vl_convert
 
-    return str(vl_convert.javascript_bundle(vl_version=vl_version_for_vl_convert()))
+    version = vl_version_for_vl_convert()
+    cached = None
+    if cache_dir is not None:
+        cached = cache_dir / f"vega-embed-{version}-vl-convert-{vl_convert.__version__}.js"
+        try:
+            return cached.read_text(encoding="utf-8")
+        except OSError:
+            pass
+    script = str(vl_convert.javascript_bundle(vl_version=version))
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.")
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(script)
+            os.replace(tmp, cached)
+        except OSError as exc:  # a read-only data dir only costs time
+            log.info("cannot cache the Vega script in %s: %s", cache_dir, exc)
+    return script
 
 
 def pool_chart(report: Report) -> alt.LayerChart:

@@ -78,7 +78,8 @@ def tune(
     )
     name = _UNSAFE_NAME.sub("-", profile.name).strip("-.") or "niche"
     target = output or app.config_file.resolve().parent / f"{name}.html"
-    _write(target, render_page(report))
+    cache = Path(settings.storage.index_dir).expanduser().parent  # beside the index
+    _write(target, render_page(report, cache_dir=cache))
     click.echo(summary(report))
     click.echo(f"wrote {target}")
     if open_page:
