@@ -194,6 +194,22 @@ def suggestions(exp: Explanation, profile: NicheProfile, size: int) -> tuple[str
                 f'"{k.phrase}" is used by only {k.pool} of the {n} pool papers, none of them '
                 "alone: it barely shapes the niche; try the wording abstracts use, or drop it."
             )
+    if profile.band is not None and len(exp.band):
+        for j, k in enumerate(exp.keywords):
+            if k.pool >= max(size, 5) and k.picks == 0:
+                middle = float(np.median(np.flatnonzero(exp.uses[:, j]))) * 100 / n
+                side = "above" if middle < profile.band[0] else "below"
+                if profile.band[0] <= middle < profile.band[1]:
+                    continue  # in the band, just not picked this time
+                tips.append(
+                    f'"{k.phrase}" brings in {k.pool} pool papers but none of the picks: they sit '
+                    f"mostly {side} the band (median percentile {middle:.0f}). "
+                    + (
+                        "Start the band lower if you want them."
+                        if side == "above"
+                        else "Give the keyword more weight with a seed paper about it."
+                    )
+                )
     for e in exp.exclusions:
         if not e.known:
             tips.append(f'The exclusion "{e.phrase}" matches no paper: check its spelling.')
