@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -290,12 +291,14 @@ def vega_bundle(cache_dir: Path | None = None) -> str:
     version = vl_version_for_vl_convert()
     cached = None
     if cache_dir is not None:
-        cached = cache_dir / f"vega-embed-{version}-vl-convert-{vl_convert.__version__}.js"
+        build = metadata.version("vl-convert-python")
+        cached = cache_dir / f"vega-embed-{version}-vl-convert-{build}.js"
         try:
             return cached.read_text(encoding="utf-8")
         except OSError:
             pass
-    script = str(vl_convert.javascript_bundle(vl_version=version))
+    # The stub marks `snippet` required; without it the bundle sets window.vegaEmbed, as wanted.
+    script = str(vl_convert.javascript_bundle(vl_version=version))  # type: ignore[call-arg]
     if cached is not None:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -60,15 +61,7 @@ def tune(
         profile = NicheProfile("query", tuple(phrases))
         size = size or 7
     if band is not None:
-        profile = NicheProfile(
-            profile.name,
-            profile.keywords,
-            profile.exclude,
-            profile.seeds,
-            parse_band(band),
-            profile.saved,
-            profile.skipped,
-        )
+        profile = replace(profile, band=parse_band(band))
     if app.store.papers.count() == 0:
         raise MidlistError(
             "no papers in the store yet: load some with `midlist import FILE` or `midlist collect`"
