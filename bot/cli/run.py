@@ -9,9 +9,10 @@ from datetime import datetime, tzinfo
 
 import click
 
-from bot import scheduler
+from bot import jobs, scheduler
 from bot.cli import App, cli, pass_app
-from bot.lock import SchedulerLock, current_holder, lock_path
+from bot.config import load_settings
+from bot.status import leader, persisted_jobs, scheduler_line
 from bot.store.state import Run
 
 
@@ -21,12 +22,13 @@ from bot.store.state import Run
 def run(app: App, once: bool) -> None:
     """Collect and send digests on the configured schedule, until Ctrl-C or SIGTERM.
 
-    Only one scheduler may run per store. With --once, the exit code is 1 when any source
-    or channel failed, so cron and systemd timers notice.
+    One daemon leads per database, even across machines; another one started on the same
+    database waits as a standby and takes over when the leader stops. With --once, the exit
+    code is 1 when any source or channel failed, so cron and systemd timers notice.
     """
     settings = app.settings
     if once:
-        outcomes = scheduler.run_once(settings, app.store)
+        outcomes = jobs.run_once(settings, app.store)
         for outcome in outcomes:
             mark = "ok" if outcome.ok else "FAILED"
             click.echo(f"{outcome.job}: {mark}")
@@ -39,29 +41,26 @@ def run(app: App, once: bool) -> None:
     logging.getLogger().setLevel(logging.DEBUG if app.verbose else logging.INFO)
     if not app.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    specs = scheduler.plan(
-        settings, str(app.config_file.resolve())
-    )  # bad cron: fail before locking
-    with SchedulerLock(lock_path(settings.storage.url, settings.storage.index_dir)):
-        scheduler.serve(settings, app.store, specs)
+    specs = scheduler.plan(settings)  # a bad cron line fails here, before leading anything
+    config_file = app.config_file.resolve()
+    scheduler.serve(settings, app.store, specs, lambda: load_settings(config_file))
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @pass_app
 def status(app: App, as_json: bool) -> None:
-    """Show whether the scheduler runs, the next scheduled runs, the last run per source and
-    channel, and recent failures."""
+    """Show which daemon leads the schedule (host, pid, last heartbeat), the next scheduled runs,
+    the last run per source and channel, and recent failures."""
     settings, store = app.settings, app.store
     if as_json:
         click.echo(json.dumps(status_record(app), indent=2, ensure_ascii=False))
         return
     tz = settings.tz
-    holder = current_holder(lock_path(settings.storage.url, settings.storage.index_dir))
-    click.echo(f"Scheduler: running ({holder.describe()})" if holder else "Scheduler: not running")
+    click.echo(scheduler_line(leader(store)))
 
     click.echo("\nNext runs:")
-    planned = scheduler.persisted_jobs(store)
+    planned = persisted_jobs(store)
     if not planned:
         click.echo("  none scheduled yet; start `midlist run` to schedule the jobs")
     for job in planned:
@@ -106,8 +105,8 @@ def _first_line(detail: str) -> str:
 def status_record(app: App) -> dict[str, object]:
     """What `status` prints, as data: times are ISO 8601 in UTC, a run's `ok` is null while
     it is unfinished."""
-    settings, store = app.settings, app.store
-    holder = current_holder(lock_path(settings.storage.url, settings.storage.index_dir))
+    store = app.store
+    lease = leader(store)
 
     def run(r: Run) -> dict[str, object]:
         return {
@@ -121,10 +120,11 @@ def status_record(app: App) -> dict[str, object]:
 
     return {
         "scheduler": {
-            "running": holder is not None,
-            "pid": holder.pid if holder else None,
-            "host": holder.host if holder else None,
-            "since": holder.since.isoformat() if holder else None,
+            "running": lease is not None and lease.live(),
+            "pid": lease.pid if lease else None,
+            "host": lease.host if lease else None,
+            "since": lease.acquired_at.isoformat() if lease else None,
+            "heartbeat_at": lease.heartbeat_at.isoformat() if lease else None,
         },
         "next_runs": [
             {
@@ -132,7 +132,7 @@ def status_record(app: App) -> dict[str, object]:
                 "next_run": j.next_run.isoformat() if j.next_run else None,
                 "trigger": j.trigger,
             }
-            for j in scheduler.persisted_jobs(store)
+            for j in persisted_jobs(store)
         ],
         "last_runs": [run(r) for r in store.state.last_runs()],
         "failures": [run(r) for r in store.state.recent_failures(limit=5)],

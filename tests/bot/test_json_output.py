@@ -4,7 +4,7 @@ names `query --json` uses (id, title, url, published)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -12,6 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from bot.cli import cli
 from bot.config import load_settings
+from bot.lock import SCHEDULER_LEASE
 from bot.scheduler import plan, started
 from bot.store import Store
 from tests.bot.test_collect import write_config as collect_config
@@ -123,7 +124,13 @@ def test_status_json_of_a_new_store(tmp_path: Path) -> None:
     code, out = invoke(run_config(tmp_path), "status", "--json")
     assert code == 0, out
     assert json.loads(out) == {
-        "scheduler": {"running": False, "pid": None, "host": None, "since": None},
+        "scheduler": {
+            "running": False,
+            "pid": None,
+            "host": None,
+            "since": None,
+            "heartbeat_at": None,
+        },
         "next_runs": [],
         "last_runs": [],
         "failures": [],
@@ -134,14 +141,18 @@ def test_status_json_lists_jobs_runs_and_failures(tmp_path: Path) -> None:
     config = run_config(tmp_path, digest="15 9 * * *")
     settings = load_settings(config)
     store = Store(settings.storage.url)
-    with started(settings, store, plan(settings, str(config))):
+    with started(settings, store, plan(settings)):
         pass
+    assert store.leases.acquire(SCHEDULER_LEASE, "other", "elsewhere", 4242, timedelta(minutes=5))
     run_id = store.state.start_run("collect", "arxiv")
     store.state.finish_run(run_id, False, "arXiv answered 503 three times")
     store.close()
     code, out = invoke(config, "status", "--json")
     assert code == 0, out
     record = json.loads(out)
+    leader = record["scheduler"]
+    assert (leader["running"], leader["pid"], leader["host"]) == (True, 4242, "elsewhere")
+    assert datetime.fromisoformat(leader["heartbeat_at"]).tzinfo is not None
     jobs = {j["job"]: j for j in record["next_runs"]}
     assert jobs["digest"]["trigger"] == "15 9 * * * Europe/Berlin"
     assert datetime.fromisoformat(jobs["digest"]["next_run"]).tzinfo is not None
