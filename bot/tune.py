@@ -1,26 +1,19 @@
-"""`midlist tune`: one self-contained HTML page that shows a niche's pool, band and picks.
+"""`midlist tune`: what the ranker saw for a niche, and what to try next.
 
 `build_report` asks the ranker what it saw (`ranking.explain`) and joins it with the stored
-papers; `suggestions` turns the figures into what to try next; `render_page` draws the pool and
-the keywords with Vega-Altair and inlines the Vega JavaScript (from vl-convert), so the page
-opens from disk with no network. `summary` is the short text the command prints.
+papers; `suggestions` turns the figures into what to try next; `summary` is the short text the
+command prints. `bot.tune_page` draws the report as one self-contained HTML page.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import altair as alt
 import numpy as np
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bot.config import Settings
 from bot.deliver.render import safe_url
@@ -36,10 +29,7 @@ LIST_LENGTH = 5  # papers in "just above the band" and "the fringe"
 DOMINANT = 0.4  # share of the pool one keyword may bring in alone before we say so
 BROAD_POOL = 2000
 RARE = 0.05  # a keyword used by at most this share of the pool, never alone, barely counts
-HEIGHT = 340  # of the pool chart's plot, in pixels
 Zone = Literal["above", "band", "below"]
-COLOURS = {"above": "#8c9bb0", "band": "#e08a2c", "below": "#c4c4bc", "pick": "#b23a1e"}
-ZONE_NAMES = {"above": "above the band", "band": "in the band", "below": "below the band"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,183 +246,3 @@ def _keyword_line(k: KeywordEffect) -> str:
 
 def _exclusion_line(e: ExclusionEffect) -> str:
     return f'"{e.phrase}" removed {e.removed} ({e.removed_from_pool} from the pool)'
-
-
-# ---- the page ---------------------------------------------------------------------------------
-
-_env = Environment(
-    loader=PackageLoader("bot", "templates"),
-    autoescape=select_autoescape(["html", "j2"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def render_page(report: Report, cache_dir: Path | None = None) -> str:
-    """The whole page: both charts' specs, the Vega bundle inlined, no external reference."""
-    return _env.get_template("tune.html.j2").render(
-        r=report,
-        pool_spec=pool_chart(report).to_dict(),
-        keyword_spec=keyword_chart(report).to_dict(),
-        vega_script=vega_bundle(cache_dir),
-    )
-
-
-def vega_bundle(cache_dir: Path | None = None) -> str:
-    """vega, vega-lite and vega-embed as one script, the way Altair's inline HTML gets them.
-
-    Bundling takes seconds, so the script is kept in `cache_dir` (beside the index), named by
-    the Vega-Lite and vl-convert versions, and made again only when either changes.
-    """
-    import vl_convert
-    from altair.utils._importers import vl_version_for_vl_convert
-
-    version = vl_version_for_vl_convert()
-    cached = None
-    if cache_dir is not None:
-        build = metadata.version("vl-convert-python")
-        cached = cache_dir / f"vega-embed-{version}-vl-convert-{build}.js"
-        try:
-            return cached.read_text(encoding="utf-8")
-        except OSError:
-            pass
-    # The stub marks `snippet` required; without it the bundle sets window.vegaEmbed, as wanted.
-    script = str(vl_convert.javascript_bundle(vl_version=version))  # type: ignore[call-arg]
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cached.parent, prefix=f".{cached.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(script)
-            os.replace(tmp, cached)
-        except OSError as exc:  # a read-only data dir only costs time
-            log.info("cannot cache the Vega script in %s: %s", cache_dir, exc)
-    return script
-
-
-def pool_chart(report: Report) -> alt.LayerChart:
-    """Every pool paper a dot, most mainstream on the left; the band shaded; picks ringed."""
-    exp = report.explanation
-    data = alt.Data(
-        values=[
-            {
-                "percentile": r.percentile,
-                "relevance": r.relevance,
-                "title": r.title,
-                "id": r.paper_id,
-                "where": "pick" if r.picked else ZONE_NAMES[r.zone],
-                "keywords": ", ".join(r.keywords) or "(seeds only)",
-                "mentions": r.mentions,
-            }
-            for r in report.rows
-        ]
-    )
-    x = alt.X(
-        "percentile:Q",
-        title="position in the pool, percentile (0 = most mainstream)",
-        scale=alt.Scale(domain=[0, 100], nice=False),
-        axis=alt.Axis(values=list(range(0, 101, 10))),
-    )
-    low = min((r.relevance for r in report.rows), default=0.0)
-    floor = max(0.0, np.floor(low * 10) / 10 - 0.1)
-    y = alt.Y(
-        "relevance:Q",
-        title="relevance (best = 1)",
-        scale=alt.Scale(domain=[floor, 1.04], nice=False),
-        axis=alt.Axis(tickCount=6),
-    )
-    order = ["above the band", "in the band", "below the band", "pick"]
-    colour = alt.Color(
-        "where:N",
-        title=None,
-        scale=alt.Scale(
-            domain=order,
-            range=[COLOURS["above"], COLOURS["band"], COLOURS["below"], COLOURS["pick"]],
-        ),
-        legend=alt.Legend(orient="top", symbolSize=120, labelFontSize=13),
-    )
-    shape = alt.Shape(
-        "where:N",
-        scale=alt.Scale(domain=order, range=["circle", "circle", "circle", "diamond"]),
-        legend=None,
-    )
-    tooltip = [
-        alt.Tooltip("title:N"),
-        alt.Tooltip("id:N"),
-        alt.Tooltip("percentile:Q", format=".1f"),
-        alt.Tooltip("relevance:Q", format=".2f"),
-        alt.Tooltip("keywords:N"),
-        alt.Tooltip("mentions:Q"),
-    ]
-    size = 70 if exp.size < 300 else 30 if exp.size < 2000 else 12
-    dots = (
-        alt.Chart(data)
-        .mark_point(size=size, opacity=0.85, filled=True)
-        .encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
-        .transform_filter(alt.datum.where != "pick")
-    )
-    picks = (
-        alt.Chart(data)
-        .mark_point(size=220, filled=True, opacity=1, stroke="#3a1208", strokeWidth=1.5)
-        .encode(x=x, y=y, color=colour, shape=shape, tooltip=tooltip)
-        .transform_filter(alt.datum.where == "pick")
-    )
-    lo, hi = _band_edges(report)
-    shade = alt.Data(values=[{"lo": lo, "hi": hi, "label": f"band {report.band}"}])
-    band = alt.Chart(shade).mark_rect(color="#f6d9b5", opacity=0.45).encode(x="lo:Q", x2="hi:Q")
-    label = (
-        alt.Chart(shade)
-        .mark_text(align="left", dx=6, dy=-8, fontSize=13, color="#8a4b0f", fontWeight="bold")
-        .encode(x="lo:Q", y=alt.value(HEIGHT), text="label:N")
-    )
-    return (
-        alt.layer(band, label, dots, picks)
-        .properties(width="container", height=HEIGHT)
-        .configure_axis(labelFontSize=12, titleFontSize=13, titleColor="#44443e", grid=True)
-        .configure_view(stroke=None)
-    )
-
-
-def keyword_chart(report: Report) -> alt.Chart:
-    """Per keyword: pool papers using it alone and with others, and the picks it explains."""
-    values: list[dict[str, Any]] = []
-    for k in report.explanation.keywords:
-        values.append({"keyword": k.phrase, "what": "alone", "papers": k.alone, "picks": k.picks})
-        values.append(
-            {"keyword": k.phrase, "what": "with other keywords", "papers": k.shared, "picks": 0}
-        )
-    bars = (
-        alt.Chart(alt.Data(values=values))
-        .mark_bar(height=18)
-        .encode(
-            y=alt.Y("keyword:N", title=None, sort=list(report.keywords)),
-            x=alt.X(
-                "sum(papers):Q",
-                title="pool papers using the keyword",
-                axis=alt.Axis(tickCount=6, tickMinStep=1, format="d"),
-            ),
-            color=alt.Color(
-                "what:N",
-                title=None,
-                scale=alt.Scale(
-                    domain=["alone", "with other keywords"], range=["#e08a2c", "#8c9bb0"]
-                ),
-                legend=alt.Legend(orient="top", labelFontSize=13),
-            ),
-            tooltip=["keyword:N", "what:N", "papers:Q"],
-        )
-    )
-    return (
-        bars.properties(width="container", height=max(60, 34 * len(report.keywords)))
-        .configure_axis(labelFontSize=13, titleFontSize=13, titleColor="#44443e", labelLimit=260)
-        .configure_view(stroke=None)
-    )
-
-
-def _band_edges(report: Report) -> tuple[float, float]:
-    band = report.explanation.band
-    n = report.explanation.size
-    if not n or not len(band):
-        return 0.0, 0.0
-    return 100.0 * band.start / n, 100.0 * band.stop / n

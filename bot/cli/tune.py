@@ -46,7 +46,8 @@ def tune(
     NICHE_OR_KEYWORDS is a configured niche's name, or keyword phrases as for `midlist query`.
     The page needs no network to open; the summary is printed.
     """
-    from bot.tune import build_report, render_page, summary  # charts load only for this command
+    from bot.tune import build_report, summary  # charts load only for this command
+    from bot.tune_page import render_page
 
     settings = app.settings
     names = {n.name for n in settings.niches}

@@ -18,7 +18,8 @@ from bot.cli import cli
 from bot.config import load_settings
 from bot.rank import profile_for
 from bot.store import Store
-from bot.tune import build_report, render_page, suggestions
+from bot.tune import build_report, suggestions
+from bot.tune_page import render_page
 from ranking import NicheProfile
 from sources.models import Mention, Paper
 from tests.browser import run_chromium
