@@ -91,8 +91,10 @@ def build_report(
     *,
     size: int,
     since: datetime | None = None,
+    exclude_ids: tuple[str, ...] = (),
 ) -> Report:
-    """Explain the niche over the stored papers (those since `since`), as a digest ranks them."""
+    """Explain the niche over the stored papers (those since `since`), as a digest ranks them:
+    `exclude_ids` (papers already delivered or dealt with) stay in the pool but are not picked."""
     started = time.perf_counter()
     index = update_index(settings, store)
     rows = None if since is None else np.flatnonzero(index.dates >= int(since.timestamp()))
@@ -102,6 +104,7 @@ def build_report(
         limit=size,
         mentions=store.papers.mention_counts(),
         rows=rows,
+        exclude_ids=exclude_ids,
     )
     papers = store.papers.get_many(list(exp.ids))
     picked = set(exp.pick_positions)
@@ -246,3 +249,12 @@ def _keyword_line(k: KeywordEffect) -> str:
 
 def _exclusion_line(e: ExclusionEffect) -> str:
     return f'"{e.phrase}" removed {e.removed} ({e.removed_from_pool} from the pool)'
+
+
+def done_with(store: Store, niche: str, channels: list[str]) -> tuple[str, ...]:
+    """Papers a digest of the niche would not pick again: delivered to one of its channels, or
+    already saved, read or skipped in its queue."""
+    done = {p for p, state in store.queue.states(niche).items() if state != "queued"}
+    for channel in channels:
+        done |= store.digests.delivered_ids(channel)
+    return tuple(sorted(done))

@@ -46,7 +46,7 @@ def tune(
     NICHE_OR_KEYWORDS is a configured niche's name, or keyword phrases as for `midlist query`.
     The page needs no network to open; the summary is printed.
     """
-    from bot.tune import build_report, summary  # charts load only for this command
+    from bot.tune import build_report, done_with, summary  # charts load only for this command
     from bot.tune_page import render_page
 
     settings = app.settings
@@ -55,21 +55,22 @@ def tune(
         niche = settings.niche(niche_or_keywords)
         profile = profile_for(niche, app.store)
         size = size or niche.size
+        done = done_with(app.store, niche.name, niche.channels)
     else:
         phrases = parse_keywords(niche_or_keywords)
         if not phrases:
             raise click.UsageError('give a niche name or keywords ("selective scan, mamba")')
         profile = NicheProfile("query", tuple(phrases))
         size = size or 7
+        done = ()
     if band is not None:
         profile = replace(profile, band=parse_band(band))
     if app.store.papers.count() == 0:
         raise MidlistError(
             "no papers in the store yet: load some with `midlist import FILE` or `midlist collect`"
         )
-    report = build_report(
-        settings, app.store, profile, size=size, since=parse_since(since) if since else None
-    )
+    cutoff = parse_since(since) if since else None
+    report = build_report(settings, app.store, profile, size=size, since=cutoff, exclude_ids=done)
     name = _UNSAFE_NAME.sub("-", profile.name).strip("-.") or "niche"
     target = output or app.config_file.resolve().parent / f"{name}.html"
     cache = Path(settings.storage.index_dir).expanduser().parent  # beside the index

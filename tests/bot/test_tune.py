@@ -18,7 +18,7 @@ from bot.cli import cli
 from bot.config import load_settings
 from bot.rank import profile_for
 from bot.store import Store
-from bot.tune import build_report, suggestions
+from bot.tune import build_report, done_with, suggestions
 from bot.tune_page import render_page
 from ranking import NicheProfile
 from sources.models import Mention, Paper
@@ -101,6 +101,32 @@ def test_tune_takes_keywords_an_output_path_and_a_band(config: Path, tmp_path: P
     assert code == 0, out
     assert target.exists() and out.startswith("query: ")
     assert "band top = positions 1-" in out
+
+
+def test_tune_since_looks_at_fewer_papers(config: Path) -> None:
+    code, out = tune(config, "ssm", "--since", "2025-01-15")
+    assert code == 0, out
+    looked = int(re.search(r"among (\d+) papers", out).group(1))  # type: ignore[union-attr]
+    assert 0 < looked < 101
+
+
+def test_papers_the_user_is_done_with_are_not_picked_again(config: Path) -> None:
+    settings = load_settings(config)
+    store = Store(settings.storage.url)
+    try:
+        profile = profile_for(settings.niches[0], store)
+        before = build_report(settings, store, profile, size=4)
+        first = before.picks[0].paper_id
+        store.queue.mark("ssm", first, "skipped")
+        done = done_with(store, "ssm", [])
+        after = build_report(
+            settings, store, profile_for(settings.niches[0], store), size=4, exclude_ids=done
+        )
+    finally:
+        store.close()
+    assert done == (first,)
+    assert first in after.explanation.ids  # still in the pool, drawn on the chart
+    assert first not in [r.paper_id for r in after.picks] and len(after.picks) == 4
 
 
 def test_tune_without_papers_says_what_to_do(tmp_path: Path) -> None:
