@@ -19,7 +19,7 @@ from bot.config import load_settings
 from bot.rank import profile_for
 from bot.store import Store
 from bot.tune import build_report, done_with, suggestions
-from bot.tune_page import render_page
+from bot.tune_page import pool_chart, render_page
 from ranking import NicheProfile
 from sources.models import Mention, Paper
 from tests.browser import run_chromium
@@ -193,6 +193,10 @@ def test_the_page_loads_nothing_from_elsewhere_and_escapes_titles(config: Path) 
     parser.feed(page)
     assert parser.loads == [] and parser.scripts == 2
     assert not re.search(r"@import|url\(\s*['\"]?https?:", page)
+    # hovering a paper's mark shows its title
+    spec = pool_chart(_report(config)).to_dict()
+    tips = [t["field"] for layer in spec["layer"] for t in layer["encoding"].get("tooltip", [])]
+    assert "title" in tips and "id" in tips
     # a hostile title is data in the chart's JSON (and text in a list), never markup
     assert "<img src=x" not in page and "</script><script>alert" not in page
     assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in page
