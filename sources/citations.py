@@ -7,8 +7,7 @@ know. The same answer says whether a DOI or ACL paper is also on arXiv (`externa
 which is how a paper found under two ids becomes one.
 
 Polite: one request at a time, `delay_seconds` apart; 429 and 5xx are retried after the
-server's Retry-After or an exponential backoff. The HTTP call is one method (`_post`), so the
-transport can change without touching the protocol.
+server's Retry-After or an exponential backoff (all of it `sources.http`).
 """
 
 from __future__ import annotations
@@ -16,17 +15,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from sources.errors import FetchError, ParseError
+from sources.http import (
+    SYSTEM_CLOCK,
+    Answer,
+    Clock,
+    HttpClient,
+    Policy,
+    Retryable,
+    retry_after_seconds,
+)
 from sources.ids import is_arxiv_key, parse_arxiv_id
 from sources.links import doi_key
-from sources.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ SOURCE = "s2"  # the citation source key stored with each count
 DEFAULT_BASE_URL = "https://api.semanticscholar.org/graph/v1"
 FIELDS = "citationCount,externalIds,venue,year"
 MAX_BATCH = 500
+MAX_BYTES = 50_000_000  # 500 papers with a few ids each are well under 1 MB
 _ACL_PAGE = re.compile(r"^https://aclanthology\.org/(?P<key>[^/]+)/$")
 _RETRIED = {429, 500, 502, 503, 504}
 
@@ -64,7 +69,8 @@ def s2_id(paper_id: str) -> str | None:
 
 
 class CitationClient:
-    """Look store keys up in batches; `sleep` and `clock` are injected so tests do not wait."""
+    """Look store keys up in batches through the shared HTTP layer (`sources.http`): paced
+    `delay_seconds` apart, 429/5xx retried after Retry-After or a backoff, wall-clock deadline."""
 
     def __init__(
         self,
@@ -75,22 +81,21 @@ class CitationClient:
         delay_seconds: float = 1.0,
         retries: int = 4,
         batch_size: int = MAX_BATCH,
-        backoff: Backoff | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        backoff_seconds: float = 2.0,
+        max_bytes: int = MAX_BYTES,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
-        self.timeout_seconds = timeout_seconds
-        self.delay_seconds = delay_seconds
-        self.retries = retries
         self.batch_size = max(1, min(batch_size, MAX_BATCH))
-        self.backoff = backoff or Backoff()
-        self.session = session or requests.Session()
-        self.sleep = sleep
-        self.clock = clock
-        self._last: float | None = None
+        policy = Policy(
+            timeout_seconds=timeout_seconds,
+            delay_seconds=delay_seconds,
+            retries=retries,
+            backoff_seconds=backoff_seconds,
+            max_bytes=max_bytes,
+        )
+        self.http = HttpClient(NAME, policy, clock=clock)
         self.requests = 0
 
     def lookup(self, paper_ids: Sequence[str]) -> dict[str, Found | None]:
@@ -109,6 +114,9 @@ class CitationClient:
             answer = self._batch([asked[k] for k in chunk])
             yield dict(zip(chunk, answer, strict=True))
 
+    def close(self) -> None:
+        self.http.close()
+
     def _batch(self, ids: list[str]) -> list[Found | None]:
         body = self._request(ids)
         if not isinstance(body, list) or len(body) != len(ids):
@@ -121,50 +129,31 @@ class CitationClient:
 
     def _request(self, ids: list[str]) -> Any:
         url = f"{self.base_url}/paper/batch"
-        attempt = 0
-        while True:
-            self._pace()
-            try:
-                status, retry_after, content = self._post(url, {"fields": FIELDS}, {"ids": ids})
-            except requests.RequestException as exc:
-                if attempt >= self.retries:
-                    raise FetchError(NAME, f"{url}: {type(exc).__name__}: {exc}") from exc
-                self.backoff_wait(attempt, None, f"{url}: {type(exc).__name__}")
-                attempt += 1
-                continue
-            if status == 200:
-                try:
-                    return json.loads(content)
-                except ValueError as exc:
-                    raise ParseError(NAME, f"{url}: the answer is not JSON") from exc
-            if status in _RETRIED and attempt < self.retries:
-                self.backoff_wait(attempt, retry_after, f"{url}: HTTP {status}")
-                attempt += 1
-                continue
-            raise FetchError(NAME, f"{url}: HTTP {status}{_error_text(content)}{_hint(status)}")
-
-    def backoff_wait(self, attempt: int, retry_after: str | None, reason: str) -> None:
-        seconds = self.backoff.delay(attempt, retry_after)
-        log.warning("%s; retrying in %.1fs", reason, seconds)
-        self.sleep(seconds)
-
-    def _pace(self) -> None:
-        if self._last is not None:
-            wait = self.delay_seconds - (self.clock() - self._last)
-            if wait > 0:
-                self.sleep(wait)
-        self._last = self.clock()
-        self.requests += 1
-
-    def _post(
-        self, url: str, params: dict[str, str], payload: dict[str, Any]
-    ) -> tuple[int, str | None, bytes]:
-        """(status, Retry-After, body): the only line that speaks HTTP."""
         headers = {"x-api-key": self.api_key} if self.api_key else {}
-        response = self.session.post(
-            url, params=params, json=payload, headers=headers, timeout=self.timeout_seconds
-        )
-        return response.status_code, response.headers.get("Retry-After"), response.content
+
+        def once() -> Answer:
+            self.requests += 1
+            response, _ = self.http.session.fetch(
+                "POST", url, params={"fields": FIELDS}, json={"ids": ids}, headers=headers
+            )
+            status = response.status_code
+            if status == 429 or status >= 500:
+                after = retry_after_seconds(
+                    response.headers.get("Retry-After"), self.http.clock.now()
+                )
+                raise Retryable(f"HTTP {status}{_error_text(response.content)}", after)
+            return Answer(status, response.content, response.url, response.headers)
+
+        papers = f"{len(ids)} paper" + ("" if len(ids) == 1 else "s")
+        answer = self.http.call(once, f"look up {papers} at {url}")
+        if answer.status != 200:
+            raise FetchError(
+                NAME, f"{url}: HTTP {answer.status}{_error_text(answer.body)}{_hint(answer.status)}"
+            )
+        try:
+            return json.loads(answer.body)
+        except ValueError as exc:
+            raise ParseError(NAME, f"{url}: the answer is not JSON") from exc
 
 
 def _found(item: Any) -> Found | None:

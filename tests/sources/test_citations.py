@@ -10,7 +10,7 @@ from werkzeug import Request, Response
 
 from sources.citations import FIELDS, CitationClient, Found, s2_id
 from sources.errors import FetchError, ParseError
-from sources.retry import Backoff
+from tests.fakes.clock import FakeClock
 
 
 def paper(s2: str, count: int, **external: str) -> dict[str, object]:
@@ -23,28 +23,12 @@ def paper(s2: str, count: int, **external: str) -> dict[str, object]:
     }
 
 
-class Clock:
-    """A clock the client's pacing reads and its sleeps advance: no real waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-
-def client(server: HTTPServer, clock: Clock, **options: object) -> CitationClient:
+def client(server: HTTPServer, clock: FakeClock, **options: object) -> CitationClient:
     return CitationClient(
         server.url_for("/graph/v1"),
         timeout_seconds=2,
-        backoff=Backoff(base_seconds=0.5, max_seconds=10),
-        sleep=clock.sleep,
-        clock=clock.time,
+        backoff_seconds=0.5,
+        clock=clock,
         **options,  # type: ignore[arg-type]
     )
 
@@ -77,7 +61,7 @@ def test_lookup_posts_ids_and_reads_papers_and_nulls(httpserver: HTTPServer) -> 
         return Response(json.dumps(body), content_type="application/json")
 
     httpserver.expect_request("/graph/v1/paper/batch", method="POST").respond_with_handler(answer)
-    clock = Clock()
+    clock = FakeClock()
     found = client(httpserver, clock, api_key="secret-key").lookup(
         ["1706.03762", "2501.99999", "doi:10.18653/v1/2021.acl-long.24", "neurips:1987:x"]
     )
@@ -118,7 +102,7 @@ def test_no_api_key_sends_no_header_and_batches_are_paced(httpserver: HTTPServer
         return Response(json.dumps([paper(i, 1) for i in ids]), content_type="application/json")
 
     httpserver.expect_request("/graph/v1/paper/batch").respond_with_handler(answer)
-    clock = Clock()
+    clock = FakeClock()
     ids = [f"2501.{n:05d}" for n in range(1, 6)]
     found = client(httpserver, clock, batch_size=2, delay_seconds=1.5).lookup(ids)
     assert sizes == [2, 2, 1]
@@ -133,7 +117,7 @@ def test_429_waits_for_retry_after_then_succeeds(httpserver: HTTPServer) -> None
     httpserver.expect_ordered_request("/graph/v1/paper/batch").respond_with_json(
         [paper("s1", 5, ArXiv="1706.03762")]
     )
-    clock = Clock()
+    clock = FakeClock()
     found = client(httpserver, clock, delay_seconds=0).lookup(["1706.03762"])
     assert found["1706.03762"] is not None and found["1706.03762"].citations == 5
     assert clock.sleeps == [7.0]
@@ -143,10 +127,13 @@ def test_500_is_retried_with_backoff_and_then_reported(httpserver: HTTPServer) -
     httpserver.expect_request("/graph/v1/paper/batch").respond_with_json(
         {"error": "Internal Server Error"}, status=500
     )
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(FetchError) as info:
         client(httpserver, clock, delay_seconds=0, retries=2).lookup(["1706.03762"])
-    assert info.value.reason.endswith("/paper/batch: HTTP 500 (Internal Server Error)")
+    assert info.value.reason == (
+        "HTTP 500 (Internal Server Error) while trying to look up 1 paper at "
+        f"{httpserver.url_for('/graph/v1')}/paper/batch after 3 tries"
+    )
     assert clock.sleeps == [0.5, 1.0]
     assert len(httpserver.log) == 3
 
@@ -154,7 +141,7 @@ def test_500_is_retried_with_backoff_and_then_reported(httpserver: HTTPServer) -
 def test_a_500_then_an_answer_loses_nothing(httpserver: HTTPServer) -> None:
     httpserver.expect_ordered_request("/graph/v1/paper/batch").respond_with_data("oops", status=500)
     httpserver.expect_ordered_request("/graph/v1/paper/batch").respond_with_json([None])
-    assert client(httpserver, Clock(), delay_seconds=0).lookup(["1706.03762"]) == {
+    assert client(httpserver, FakeClock(), delay_seconds=0).lookup(["1706.03762"]) == {
         "1706.03762": None
     }
 
@@ -164,7 +151,7 @@ def test_400_is_not_retried_and_says_why(httpserver: HTTPServer) -> None:
         {"error": "Cannot return more than 500 papers"}, status=400
     )
     with pytest.raises(FetchError, match=r"HTTP 400 \(Cannot return more than 500 papers\)"):
-        client(httpserver, Clock(), delay_seconds=0).lookup(["1706.03762"])
+        client(httpserver, FakeClock(), delay_seconds=0).lookup(["1706.03762"])
     assert len(httpserver.log) == 1
 
 
@@ -176,4 +163,4 @@ def test_an_answer_that_does_not_match_the_ids_is_a_parse_error(
         json.dumps(body) if not isinstance(body, str) else body
     )
     with pytest.raises(ParseError):
-        client(httpserver, Clock(), delay_seconds=0).lookup(["1706.03762"])
+        client(httpserver, FakeClock(), delay_seconds=0).lookup(["1706.03762"])
