@@ -46,7 +46,7 @@ def write_config(
     arxiv = (
         {
             "api_url": arxiv_url,
-            "categories": ["cs.LG"],
+            "queries": ["cat:cs.LG"],
             "delay_seconds": 0,
             "retries": 0,
             "timeout_seconds": 10,
