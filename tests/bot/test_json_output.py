@@ -88,9 +88,9 @@ def test_check_json_on_a_bad_config_is_the_usual_error(config_file: ConfigFile) 
     assert code == 1 and "niches[0].band" in out
 
 
-def test_collect_json_counts_per_source(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_collect_json_counts_per_source(httpserver: HTTPServer, config_file: ConfigFile) -> None:
     script = ArxivScript(httpserver, [Step("page1.xml"), Step("page2.xml")])
-    code, out = run_cli(collect_config(tmp_path, script.url), "collect", "--json")
+    code, out = run_cli(collect_config(config_file, script.url), "collect", "--json")
     assert code == 0, out
     records = json.loads(out)
     assert [r["source"] for r in records] == ["arxiv", "arxiv-lookup"]
@@ -106,9 +106,11 @@ def test_collect_json_counts_per_source(httpserver: HTTPServer, tmp_path: Path) 
     }
 
 
-def test_collect_json_exits_1_and_names_the_failure(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_collect_json_exits_1_and_names_the_failure(
+    httpserver: HTTPServer, config_file: ConfigFile
+) -> None:
     script = ArxivScript(httpserver, [Step("malformed.xml")])
-    config = collect_config(tmp_path, script.url)
+    config = collect_config(config_file, script.url)
     code, out = run_cli(config, "collect", "--source", "arxiv", "--json")
     assert code == 1
     (record,) = json.loads(out)
