@@ -209,6 +209,20 @@ class FileChannel(Model):
     type: Literal["file"]
     path: str  # may contain {date} and {niche}
     format: Literal["markdown", "html"] = "markdown"
+    # Permission bits of the written file, in octal ("0640"); default: 0666 less the umask.
+    mode: int | None = None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _octal(cls, value: object) -> object:
+        if isinstance(value, str):  # "0640" or "640", as chmod takes it
+            try:
+                value = int(value, 8)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an octal file mode like '0644'") from None
+        if isinstance(value, int) and not 0 <= value <= 0o777:
+            raise ValueError(f"{value:o} is not a file mode: use three octal digits like '0644'")
+        return value
 
     @field_validator("path")
     @classmethod
