@@ -254,7 +254,7 @@ class Schedule(Model):
     misfire_grace_minutes: int = Field(720, ge=1)
     # How long the leading daemon's lease lasts without renewal: a standby daemon on the same
     # database takes over within this after the leader dies or hangs.
-    lease_seconds: float = Field(120, ge=1)
+    lease_seconds: float = Field(default=120.0, ge=1)
 
     @field_validator("collect_timezone")
     @classmethod

@@ -73,7 +73,7 @@ class PaperRepo:
                 if pid not in stored
             ]
             if fresh:
-                inserted = set(
+                inserted: set[str] = set(
                     conn.execute(
                         insert_for(conn, papers)
                         .on_conflict_do_nothing(index_elements=["id"])
@@ -147,13 +147,15 @@ class PaperRepo:
             )
         if not rows:
             return 0
-        added = conn.execute(
-            insert_for(conn, mentions)
-            .on_conflict_do_nothing(index_elements=["paper_id", "source", "external_id"])
-            .returning(mentions.c.id),
-            [rows[key] for key in sorted(rows)],
-        ).scalars()
-        return len(list(added))
+        added: list[int] = list(
+            conn.execute(
+                insert_for(conn, mentions)
+                .on_conflict_do_nothing(index_elements=["paper_id", "source", "external_id"])
+                .returning(mentions.c.id),
+                [rows[key] for key in sorted(rows)],
+            ).scalars()
+        )
+        return len(added)
 
     def arrived(
         self, *, after: datetime | None, announced_from: datetime, announced_to: datetime

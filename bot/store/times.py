@@ -8,18 +8,21 @@ ISO strings with a fixed width and an explicit `+00:00`, so they sort and compar
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 
-
 def now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def aware(dt: datetime) -> datetime: ...
+@overload
+def aware(dt: None) -> None: ...
 def aware(dt: datetime | None) -> datetime | None:
     """The same instant as aware UTC; a naive value is taken to be UTC already."""
     if dt is None or dt.tzinfo is UTC:
