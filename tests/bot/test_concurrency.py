@@ -268,3 +268,44 @@ def test_two_daemons_on_one_database_one_leads_and_the_other_takes_over(
         if b is not None:
             b.stop()
         store.close()
+
+
+MENTION = """
+import sys, time
+from bot.store import Store
+from sources.models import Mention
+store = Store(sys.argv[1])
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+seen = [
+    Mention(paper_id=f"2502.{i:05d}", source="reddit", external_id=f"c{i}", who=f"u{i % 7}")
+    for i in range(3000)
+]
+for at in range(0, len(seen), 500):
+    store.papers.add_mentions(seen[at : at + 500])
+store.close()
+print("stored")
+"""
+
+
+def test_two_collectors_recording_the_same_mentions_both_succeed(store_url: str) -> None:
+    Store(store_url).close()
+    start = str(time.time() + 1.5)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MENTION, store_url, start],
+            cwd=ROOT,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    store = Store(store_url)
+    assert store.papers.count() == 3000  # one placeholder row per paper
+    assert sum(store.papers.mention_counts().values()) == 3000  # one row per sighting
+    store.close()
