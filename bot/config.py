@@ -269,8 +269,27 @@ class ConsoleChannel(Model):
     type: Literal["console"]
 
 
+class FeedChannel(Model):
+    """An Atom feed file each digest appends its picks to, for any feed reader."""
+
+    type: Literal["feed"]
+    path: str = "feeds/{niche}.xml"  # may contain {niche}
+    max_entries: int = Field(200, ge=1, le=10_000)  # older entries drop off the end
+    title: str | None = None  # default "midlist · {niche}"; may contain {niche}
+
+    @field_validator("path", "title")
+    @classmethod
+    def _niche_only(cls, value: str | None) -> str | None:
+        try:
+            _ = value.format(niche="") if value is not None else None
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{value!r}: only {{niche}} can be filled in ({exc})") from exc
+        return value
+
+
 Channel = Annotated[
-    SlackChannel | EmailChannel | FileChannel | ConsoleChannel, Field(discriminator="type")
+    SlackChannel | EmailChannel | FileChannel | ConsoleChannel | FeedChannel,
+    Field(discriminator="type"),
 ]
 
 
@@ -435,7 +454,7 @@ def _describe(source: str, err: Any) -> str:
         message = "required key is missing"
     elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         path += ".type"
-        message = "must be one of slack, email, file, console"
+        message = "must be one of slack, email, file, console, feed"
     path = path or "(top level)"
     return f"{source}: {path}: {message}"
 
@@ -494,7 +513,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
     channels = {
         name: ch.model_copy(update={"path": resolve(ch.path)})
-        if isinstance(ch, FileChannel)
+        if isinstance(ch, FileChannel | FeedChannel)
         else ch
         for name, ch in settings.channels.items()
     }
