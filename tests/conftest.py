@@ -100,17 +100,19 @@ ConfigFile = Callable[..., Path]
 
 @pytest.fixture
 def config_file(tmp_path: Path) -> ConfigFile:
-    """Writes `tmp_path/config.yaml` and returns its path: a valid config whose store is the
-    `store` fixture's SQLite file, with one niche (`ssm`) delivered to the console. Keyword
-    arguments are top-level keys deep-merged over that base (see `merged`)."""
+    """Writes `config.yaml` into `tmp_path` (or the directory given first) and returns its path:
+    a valid config whose store is the `store` fixture's SQLite file, with one niche (`ssm`)
+    delivered to the console. Keyword arguments are top-level keys deep-merged over that base
+    (see `merged`)."""
 
-    def write(**overrides: Any) -> Path:
+    def write(directory: Path = tmp_path, /, **overrides: Any) -> Path:
         base = {
             "storage": {"url": f"sqlite:///{tmp_path / 'midlist.db'}", "index_dir": "index"},
             "niches": [{"name": "ssm", "keywords": ["state space model"], "channels": ["console"]}],
             "channels": {"console": {"type": "console"}},
         }
-        path = tmp_path / "config.yaml"
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "config.yaml"
         path.write_text(yaml.safe_dump(merged(base, overrides), sort_keys=False), encoding="utf-8")
         return path
 
