@@ -8,11 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.importer import ImportFileError, import_snapshot
 from bot.store import Store
+from tests.conftest import ConfigFile, run_cli
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "proceedings"
 NEURIPS_1988 = (
@@ -102,13 +101,11 @@ def test_an_array_of_arxiv_records_is_still_refused(store: Store, tmp_path: Path
     assert store.papers.count() == 0
 
 
-def test_cli_import_reports_bad_records_of_an_array(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'cli.db'}\n", encoding="utf-8")
+def test_cli_import_reports_bad_records_of_an_array(
+    config_file: ConfigFile, tmp_path: Path
+) -> None:
     shutil.copy(FIXTURES / "nips1990.json", tmp_path / "nips1990.json")
-    result = CliRunner().invoke(
-        cli, ["--config", str(config), "import", str(tmp_path / "nips1990.json")]
-    )
+    result = run_cli(config_file(), "import", str(tmp_path / "nips1990.json"))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "3 papers: 3 new, 0 updated, 0 unchanged, 1 bad line",

@@ -10,12 +10,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.importer import import_snapshot
 from bot.store import Store
+from tests.conftest import CliRun, ConfigFile, run_cli
 
 SYLLABLES = ["ka", "lo", "mi", "nu", "pe", "ra", "si", "to", "vu", "ze", "bo", "di"]
 
@@ -47,7 +45,7 @@ def listing_lines(venue: str, years: range, per_year: int, seed: int) -> list[st
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(config_file: ConfigFile, tmp_path: Path) -> Path:
     data = tmp_path / "listings.jsonl"
     lines = listing_lines("nips", range(1987, 1998), 12, 1) + listing_lines(
         "icml", range(1990, 1996), 10, 2
@@ -64,25 +62,11 @@ def config(tmp_path: Path) -> Path:
         "order": "citations",
         "band": [15, 40],
     }
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "storage": {
-                    "url": f"sqlite:///{tmp_path / 'midlist.db'}",
-                    "index_dir": str(tmp_path / "index"),
-                },
-                "niches": [niche],
-            }
-        ),
-        encoding="utf-8",
-    )
-    return path
+    return config_file(niches=[niche])
 
 
-def run(config: Path, *args: str) -> object:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args])
-    return result
+def run(config: Path, *args: str) -> CliRun:
+    return run_cli(config, *args)
 
 
 def test_syllabus_json_is_the_citation_band_of_the_venue_and_years(config: Path) -> None:
