@@ -191,3 +191,9 @@ def test_syllabus_bibtex_gives_a_proceedings_paper_its_year_but_no_month(config:
     assert result.stdout.count("@misc{") == 3
     assert len(re.findall(r"^  year = \{19[89]\d\}", result.stdout, re.M)) == 3
     assert "month" not in result.stdout
+
+
+def test_check_shows_the_niche_order_and_scope(config: Path) -> None:
+    result = run(config, "check")
+    assert result.exit_code == 0, result.output
+    assert "by citations, NeurIPS 1987-1997" in " ".join(result.stdout.split())
