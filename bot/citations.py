@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from bot.classics import Scope
 from bot.config import Settings
 from bot.store import Store
-from bot.store.citations import Count
+from bot.store.citations import UNKNOWN, Count
 from sources.citations import SOURCE, CitationClient, s2_id
 from sources.ids import is_arxiv_key
 from sources.models import Batch
@@ -85,10 +85,9 @@ def refresh(
     stamp = now or datetime.now(UTC)
     counted = unknown = 0
     for found in client.batches(due):  # each answer is kept before the next request
-        counts = [
-            Count(pid, SOURCE, f.citations, stamp)
+        counts = [  # unknown ones too, so they are not asked again before refresh_days
+            Count(pid, SOURCE, UNKNOWN if f is None or f.citations is None else f.citations, stamp)
             for pid, f in found.items()
-            if f is not None and f.citations is not None
         ]
         with store.begin() as conn:
             store.citations.put_counts(counts, conn, touch=True)
@@ -97,7 +96,7 @@ def refresh(
                     if store.citations.merge(pid, f.arxiv, conn):
                         merged += 1
                         log.info("merged %s into arXiv paper %s", pid, f.arxiv)
-        counted += len(counts)
+        counted += sum(1 for c in counts if c.count != UNKNOWN)
         unknown += sum(1 for f in found.values() if f is None)
     note = f"citations: {counted} counts from {client.requests} requests"
     if unknown:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.store import Store
 
 _CHUNK = 500
+UNKNOWN = -1  # a count that records "the source was asked and does not know this paper"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +199,10 @@ class CitationRepo:
     def popularity(self, ids: Collection[str] | None = None) -> dict[str, int]:
         """One count per paper: the largest any source reports (sources count the same citations
         with different coverage; the largest is the least incomplete)."""
-        query = select(citations.c.paper_id, func.max(citations.c.count)).group_by(
-            citations.c.paper_id
+        query = (
+            select(citations.c.paper_id, func.max(citations.c.count))
+            .where(citations.c.count >= 0)  # UNKNOWN marks "asked, not known there"
+            .group_by(citations.c.paper_id)
         )
         with self._store.connect() as conn:
             if ids is None:
@@ -219,7 +222,10 @@ class CitationRepo:
         out: dict[str, dict[str, Count]] = {}
         with self._store.connect() as conn:
             for chunk in _chunks(list(ids)):
-                for r in conn.execute(select(citations).where(citations.c.paper_id.in_(chunk))):
+                rows = conn.execute(
+                    select(citations).where(citations.c.paper_id.in_(chunk), citations.c.count >= 0)
+                )
+                for r in rows:
                     out.setdefault(r.paper_id, {})[r.source] = Count(
                         r.paper_id, r.source, r._mapping["count"], from_db(r.fetched_at)
                     )

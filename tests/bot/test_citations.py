@@ -156,12 +156,19 @@ def test_counts_are_not_asked_again_within_refresh_days(
     httpserver: HTTPServer, store: Store
 ) -> None:
     s2 = S2(httpserver)
-    store.papers.add_mentions([Mention(paper_id="1706.03762", source="reddit", external_id="c")])
+    store.papers.add_mentions(
+        [
+            Mention(paper_id="1706.03762", source="reddit", external_id="c"),
+            Mention(paper_id="2501.00009", source="reddit", external_id="d"),  # unknown to S2
+        ]
+    )
     settings = settings_for(s2)
     refresh(settings, store, fast(s2))
     again = refresh(settings, store, fast(s2))
     assert len(s2.asked) == 1
-    assert again.notes == ["citations: all 1 papers that matter are fresh"]
+    assert again.notes == ["citations: all 2 papers that matter are fresh"]
+    assert store.citations.popularity() == {"1706.03762": 120000}  # unknown is not zero
+    assert "2501.00009" not in store.citations.counts_of(["2501.00009"])
     later = refresh(settings, store, fast(s2), now=datetime.now(UTC) + timedelta(days=8))
     assert len(s2.asked) == 2 and later.notes[0].startswith("citations: 1 counts")
 
