@@ -80,7 +80,7 @@ def refresh(
     fresh = store.citations.fetched_since(ids, SOURCE, cutoff)
     due = [pid for pid in ids if pid not in fresh][: conf.max_papers]
     if not due:
-        batch.notes.append(f"citations: all {len(ids)} papers that matter are fresh")
+        batch.notes.append(f"citations: all {_n(len(ids), 'paper')} that matter are fresh")
         return batch
     stamp = now or datetime.now(UTC)
     counted = unknown = 0
@@ -98,11 +98,13 @@ def refresh(
                         log.info("merged %s into arXiv paper %s", pid, f.arxiv)
         counted += sum(1 for c in counts if c.count != UNKNOWN)
         unknown += sum(1 for f in found.values() if f is None)
-    note = f"citations: {counted} counts from {client.requests} requests"
+    note = f"citations: {_n(counted, 'count')} from {_n(client.requests, 'request')}"
     if unknown:
-        note += f", {unknown} papers unknown to Semantic Scholar"
+        note += f", {_n(unknown, 'paper')} unknown to Semantic Scholar"
     if merged:
-        note += f", {merged} merged into their arXiv papers"
+        note += (
+            f", {merged} merged into {'its arXiv paper' if merged == 1 else 'their arXiv papers'}"
+        )
     batch.notes.append(note)
     return batch
 
@@ -116,3 +118,7 @@ def _fold_aliases(store: Store) -> int:
         for alias, target in known.items():
             merged += store.citations.merge(alias, target, conn)
     return merged
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")

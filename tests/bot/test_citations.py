@@ -107,8 +107,8 @@ def test_a_doi_paper_on_arxiv_is_merged_with_its_mentions_and_queue_state(
     assert store.citations.popularity() == {"2106.01234": 11, "1706.03762": 120000}
     assert store.citations.aliases_of([DOI]) == {DOI: "2106.01234"}
     assert batch.notes == [
-        "citations: 2 counts from 1 requests, 1 papers unknown to Semantic Scholar, "
-        "1 merged into their arXiv papers"
+        "citations: 2 counts from 1 request, 1 paper unknown to Semantic Scholar, "
+        "1 merged into its arXiv paper"
     ]
     # the queue paper first, then mentioned papers, most mentioned first; never a whole store
     assert s2.asked == [
@@ -170,7 +170,7 @@ def test_counts_are_not_asked_again_within_refresh_days(
     assert store.citations.popularity() == {"1706.03762": 120000}  # unknown is not zero
     assert "2501.00009" not in store.citations.counts_of(["2501.00009"])
     later = refresh(settings, store, fast(s2), now=datetime.now(UTC) + timedelta(days=8))
-    assert len(s2.asked) == 2 and later.notes[0].startswith("citations: 1 counts")
+    assert len(s2.asked) == 2 and later.notes[0].startswith("citations: 1 count from 1 request")
 
 
 def test_a_new_link_to_a_merged_doi_joins_the_arxiv_paper_without_asking(
@@ -214,7 +214,7 @@ def test_collect_runs_the_citations_step_last_and_records_it(
     store.papers.add_mentions([Mention(paper_id="1706.03762", source="reddit", external_id="c")])
     report = collect_all(settings_for(s2), store)
     assert [r.name for r in report.sources] == [CITATIONS]
-    assert report.ok and report.sources[0].notes == ["citations: 1 counts from 1 requests"]
+    assert report.ok and report.sources[0].notes == ["citations: 1 count from 1 request"]
     assert store.citations.popularity() == {"1706.03762": 120000}
 
 
