@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/ranking.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/tune_speed.py
+	$(BIN)/python bench/classics.py
 
 lint: install
 	$(BIN)/ruff check bot sources ranking tests bench
