@@ -54,15 +54,19 @@ def rank_niche(
     since: datetime | None = None,
     limit: int | None = None,
     exclude_ids: Collection[str] = (),
+    ids: Collection[str] | None = None,
     order: str = "relevance",
     scope: Scope | None = None,
 ) -> tuple[Ranking, dict[str, Paper]]:
     """Rank the stored papers for a niche; the Paper objects of the picks come along.
 
-    `order` orders the pool (relevance, citations, mentions); `scope` restricts it to venues
-    and years."""
+    Only papers among `ids` (when given) and in `scope` (venues, years) are ranked; `order`
+    orders the pool (relevance, citations, mentions)."""
     index = update_index(settings, store)
     scope = scope or Scope()
+    allowed = scope.ids(store)
+    if ids is not None:
+        allowed = set(ids) if allowed is None else allowed & set(ids)
     ranking = rank(
         index,
         profile,
@@ -70,7 +74,7 @@ def rank_niche(
         mentions=store.papers.mention_counts(),
         since=_epoch(since) if since else None,
         exclude_ids=exclude_ids,
-        ids=scope.ids(store),
+        ids=allowed,
         order=order,
         popularity=store.citations.popularity(),
         scope=scope.label(),
