@@ -53,6 +53,7 @@ COMMAND_MODULES = {
     "check": "setup",
     "collect": "collect",
     "import": "data",
+    "index": "index",
     "query": "query",
     "digest": "digest",
     "run": "run",

@@ -233,6 +233,26 @@ class PaperRepo:
                     )
         return out
 
+    def index_rows(
+        self, since: datetime | None = None, chunk: int = 5000
+    ) -> Iterator[list[tuple[str, str, str, str, datetime | None]]]:
+        """What the ranking index reads, streamed straight from SQL in lists of `chunk` plain
+        tuples (id, title, abstract, categories, date), oldest first; no Paper objects.
+
+        The date is published, else updated, else first_seen. With `since`, only papers first
+        seen or published on/after it."""
+        date = func.coalesce(papers.c.published, papers.c.updated, papers.c.first_seen)
+        query = select(
+            papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories, date
+        ).order_by(date, papers.c.id)
+        if since is not None:
+            cutoff = to_db(since)
+            query = query.where((papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff))
+        with self._store.connect() as conn:
+            result = conn.execution_options(yield_per=chunk).execute(query)
+            for part in result.partitions(chunk):
+                yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in part]
+
 
 # ---- row <-> Paper ----------------------------------------------------------------------------
 
