@@ -39,7 +39,8 @@ def pool(scores: Scores) -> np.ndarray:
     order = np.lexsort((np.array(scores.ids), -rel))
     cand, rel = cand[order], rel[order]
     reference = rel[:REFERENCE].mean()
-    return cand[rel >= POOL_RATIO * reference]
+    members: np.ndarray = cand[rel >= POOL_RATIO * reference]
+    return members
 
 
 def select(
@@ -62,15 +63,11 @@ def select(
     order = np.lexsort((np.array([ids[r] for r in members]), -mainstream))
     members, counts = members[order], counts[order]
     excluded = set(exclude_ids)
-    eligible = [
-        p for p in _visit_order(n, profile.band, limit) if ids[members[p]] not in excluded
-    ]
+    eligible = [p for p in _visit_order(n, profile.band, limit) if ids[members[p]] not in excluded]
     chosen = _diverse(scores, members, eligible, limit)
     chosen.sort()
     top = scores.relevance[members].max()
-    picks = tuple(
-        _pick(profile, scores, members[p], p, n, int(counts[p]), top) for p in chosen
-    )
+    picks = tuple(_pick(profile, scores, members[p], p, n, int(counts[p]), top) for p in chosen)
     return Ranking(picks=picks, pool_size=n, candidates=len(scores.candidates))
 
 
@@ -134,9 +131,7 @@ def _pick(
     top: float,
 ) -> Pick:
     present = set(scores.vectors[row].indices.tolist())
-    matched = tuple(
-        p for p, ph in scores.phrases.items() if ph.own and present.issuperset(ph.own)
-    )
+    matched = tuple(p for p, ph in scores.phrases.items() if ph.own and present.issuperset(ph.own))
     percentile = 100.0 * position / pool_size
     reasons = []
     if matched:

@@ -42,8 +42,9 @@ def word_key(term: str) -> int:
 def bigram_keys(first: U64, second: U64) -> U64:
     """Keys of the bigrams (first[i], second[i]) from their word keys (odd)."""
     with np.errstate(over="ignore"):
-        mixed = first * _MIX_A + (second ^ (second >> np.uint64(29))) * _MIX_B
-    return mixed | _ONE
+        spread = np.bitwise_xor(second, np.right_shift(second, np.uint64(29)))
+        mixed: U64 = np.add(np.multiply(first, _MIX_A), np.multiply(spread, _MIX_B))
+    return np.bitwise_or(mixed, _ONE)
 
 
 def phrase_keys(phrase: str) -> tuple[list[int], list[int]]:

@@ -40,6 +40,7 @@ FORMAT = 5
 MERGE_RATIO = 4  # merge the newest segments while the older one is under 4x the newer
 MERGE_MAX_ROWS = 250_000  # never rewrite a segment larger than this on a daily add
 I64 = npt.NDArray[np.int64]
+MIN_DF = (2, 3)
 CHUNK = 5000  # papers analysed at a time: memory is the index plus one chunk
 
 
@@ -103,6 +104,16 @@ class TfidfIndex:
         return df
 
     @cached_property
+    def counted(self) -> npt.NDArray[np.bool_]:
+        """Features common enough to count in a row's length (see MIN_DF)."""
+        is_bigram = np.zeros(self.n_features, dtype=bool)
+        for seg in self.segments:
+            is_bigram[np.asarray(seg.vocab_cols)] = (np.asarray(seg.vocab_keys) & np.uint64(1)) > 0
+        if os.environ.get("MIDLIST_PRUNE") == "0":
+            return np.ones(self.n_features, dtype=bool)
+        return self.df >= np.where(is_bigram, MIN_DF[1], MIN_DF[0])
+
+    @cached_property
     def idf(self) -> npt.NDArray[np.float64]:
         """sklearn's smooth idf: ln((1 + n) / (1 + df)) + 1."""
         return np.log((1 + len(self)) / (1 + self.df.astype(np.float64))) + 1
@@ -143,7 +154,7 @@ class TfidfIndex:
         own, words = self.columns(own_keys), self.columns(word_keys)
         from ranking.features import word_key
 
-        names = {}
+        names: dict[int, str] = {}
         for user_word, term in keyword_words(text):
             col = self.columns([word_key(term)])[0]
             if col >= 0:
@@ -163,13 +174,14 @@ class TfidfIndex:
         """Live rows holding a feature column, ascending."""
         parts = []
         for base, seg in zip(self.bases.tolist(), self.segments, strict=False):
-            rows = seg.postings(col)
-            if len(rows):
-                parts.append(rows.astype(np.int64) + base)
+            local = seg.postings(col)
+            if len(local):
+                parts.append(local.astype(np.int64) + base)
         if not parts:
             return np.zeros(0, np.int64)
         rows = np.concatenate(parts)
-        return rows[self.live[rows]]
+        live: I64 = rows[self.live[rows]]
+        return live
 
     def rows_of(self, ids: Iterable[str]) -> dict[str, int]:
         """Live rows of the ids the index holds."""
@@ -216,7 +228,8 @@ class TfidfIndex:
             else:
                 parts.append(np.flatnonzero(dates >= since).astype(np.int64) + base)
         rows = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        return rows[self.live[rows]]
+        live: I64 = rows[self.live[rows]]
+        return live
 
     def sample(self, k: int, exclude: Sequence[int] = ()) -> I64:
         """k live rows chosen by the hash of their ids: a sample that depends only on the store."""
@@ -257,7 +270,8 @@ class TfidfIndex:
         sums = np.zeros(len(rows))
         filled = lengths > 0
         if len(data):
-            sums[filled] = np.add.reduceat(np.square(data), indptr[:-1][filled])
+            counted = np.square(data) * self.counted[indices]
+            sums[filled] = np.add.reduceat(counted, indptr[:-1][filled])
         norms = np.sqrt(sums)
         norms[norms == 0] = 1
         data /= np.repeat(norms, lengths)
@@ -351,7 +365,7 @@ class TfidfIndex:
         self._forget()
 
     def _forget(self) -> None:
-        for name in ("bases", "live", "df", "idf", "tag_prior", "row_of"):
+        for name in ("bases", "live", "df", "counted", "idf", "tag_prior", "row_of"):
             self.__dict__.pop(name, None)
 
     def _segment_masks(self) -> Iterable[tuple[Segment, npt.NDArray[np.bool_]]]:
@@ -382,7 +396,7 @@ class TfidfIndex:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             json.dump(manifest, file)
         os.replace(tmp, target / "meta.json")
-        keep = set(manifest["segments"])
+        keep = {seg.name for seg in self.segments}
         for path in target.glob("seg-*"):
             if path.name not in keep:
                 shutil.rmtree(path, ignore_errors=True)
@@ -432,7 +446,9 @@ def build(
     """Index these papers in memory (for small corpora, tests and benchmarks)."""
     tag_list = list(tags) if tags is not None else [()] * len(ids)
     return build_from(
-        Batch(ids[i : i + CHUNK], docs[i : i + CHUNK], dates[i : i + CHUNK], tag_list[i : i + CHUNK])
+        Batch(
+            ids[i : i + CHUNK], docs[i : i + CHUNK], dates[i : i + CHUNK], tag_list[i : i + CHUNK]
+        )
         for i in range(0, len(ids), CHUNK)
     )
 
@@ -449,7 +465,12 @@ def build_from(
         builder = ColdBuilder([])
         feed_all(builder, batches, progress)
         segment = builder.finish()
-        return TfidfIndex([segment] if len(segment) else [], builder.tags, [np.zeros(0, np.int64)] if len(segment) else [], dict(extra or {}))
+        return TfidfIndex(
+            [segment] if len(segment) else [],
+            builder.tags,
+            [np.zeros(0, np.int64)] if len(segment) else [],
+            dict(extra or {}),
+        )
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".index-", dir=target.parent))
@@ -459,7 +480,9 @@ def build_from(
         name = f"seg-{uuid.uuid4().hex[:12]}"
         segment = builder.finish(name)
         segments = [segment] if len(segment) else []
-        index = TfidfIndex(segments, builder.tags, [np.zeros(0, np.int64)] * len(segments), dict(extra or {}))
+        index = TfidfIndex(
+            segments, builder.tags, [np.zeros(0, np.int64)] * len(segments), dict(extra or {})
+        )
         index.save(staging)
         old = target.with_name(target.name + ".old")
         if old.exists():

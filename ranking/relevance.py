@@ -142,7 +142,7 @@ def score(
         relevance[ic] = (1 - weights.feedback) * _scaled(relevance[ic]) + weights.feedback * fb
     # Rounded so that float noise from summing a row in another column order cannot reorder
     # ties: the same store ranks the same whatever history built its index.
-    relevance = np.round(np.where(is_candidate, relevance, 0.0), 9)
+    relevance = np.round(np.where(is_candidate, relevance, 0.0), 9).astype(np.float64)
     keep = relevance > 0
     kept = np.flatnonzero(keep)
     return Scores(
@@ -204,7 +204,9 @@ def _feedback(
         return None
     labelled = index.rows_of([*profile.saved, *profile.skipped])
     background = index.sample(BACKGROUND, exclude=list(labelled.values()))
-    rows = np.unique(np.concatenate([cand, background, np.array(list(labelled.values()), np.int64)]))
+    rows = np.unique(
+        np.concatenate([cand, background, np.array(list(labelled.values()), np.int64)])
+    )
     row_ids = index.ids_of(rows)
     order = np.argsort(np.array(row_ids, dtype=str), kind="stable")
     rows = rows[order]
@@ -230,7 +232,8 @@ def _saturated(values: np.ndarray, mask: np.ndarray, quantile: float) -> np.ndar
     matching = values[mask & (values > 0)]
     if not len(matching):
         return np.zeros_like(values)
-    return np.minimum(values / np.quantile(matching, quantile), 1.0)
+    saturated: np.ndarray = np.minimum(values / np.quantile(matching, quantile), 1.0)
+    return saturated
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
@@ -248,4 +251,6 @@ def _top(values: np.ndarray, mask: np.ndarray, k: int, ids: Sequence[str]) -> np
     rows = np.flatnonzero(mask & (values > 0))
     if len(rows) > k:  # only the rows that can make the top k need their ids
         rows = rows[values[rows] >= np.partition(values[rows], len(rows) - k)[len(rows) - k]]
-    return rows[np.lexsort((np.array([ids[r] for r in rows], dtype=str), -values[rows]))[:k]]
+    names = np.array([ids[r] for r in rows.tolist()])
+    best: np.ndarray = rows[np.lexsort((names, -values[rows]))[:k]]
+    return best

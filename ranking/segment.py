@@ -128,7 +128,7 @@ class Segment:
         pos[pos == len(order)] = 0
         rows = order[pos]
         hit = np.asarray(self.ids)[rows] == wanted
-        return {ids[i]: int(rows[i]) for i in np.flatnonzero(hit)}
+        return {ids[i]: int(rows[i]) for i in np.flatnonzero(hit).tolist()}
 
     def rows(self, local: I64) -> tuple[I64, I32, npt.NDArray[np.float32]]:
         """(row lengths, columns, tf) of the given local rows, concatenated."""
@@ -146,7 +146,10 @@ class Segment:
 
 def id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
     return np.array(
-        [int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little") for i in ids],
+        [
+            int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little")
+            for i in ids
+        ],
         dtype=np.uint64,
     )
 

@@ -45,7 +45,7 @@ _TABLE = bytes(b if b in _WORD else 0x20 for b in range(256))
 DOC_BREAK = b"\x01"  # between documents in a chunk; the only non-word byte the chunk table keeps
 _CHUNK_TABLE = bytes(b if b in _WORD or b == DOC_BREAK[0] else 0x20 for b in range(256))
 # \'e \"o \^a \`e \~n \=a \.z, optionally braced; \u{g} \v{c} \H{o} \c{c} \k{a} \r{a}
-_LATEX_ACCENT = re.compile(r"\{?\\(?:[\'\"^`~=.]\s*|[uvHckr]\s*(?=\{))\{?\s*([A-Za-z])\s*\}?")
+_LATEX_ACCENT = re.compile(r"\{?\\(?:[\'\"^`~=.]\s*|[uvHckr](?:\s+|(?=\{)))\{?\s*([A-Za-z])\s*\}?")
 _LATEX_LETTER = re.compile(r"\\(ss|ae|oe|aa|AE|OE|AA|o|O|l|L|i|j)(?![A-Za-z])")
 # Plurals the Snowball stemmer leaves apart from their singular.
 IRREGULAR = {
@@ -114,9 +114,7 @@ def terms_of(tokens: Sequence[str]) -> list[str | None]:
     """term_of for many distinct tokens at once (one call into the stemmer)."""
     words = [t for t in tokens if t not in STOP_WORDS and not t.isdigit()]
     stems = _stemmer().stemWords([IRREGULAR.get(w, w) for w in words])
-    found = {
-        w: s for w, s in zip(words, stems, strict=True) if s not in _STOP_STEMS and len(s) > 1
-    }
+    found = {w: s for w, s in zip(words, stems, strict=True) if s not in _STOP_STEMS and len(s) > 1}
     return [found.get(t) for t in tokens]
 
 

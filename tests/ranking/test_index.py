@@ -77,13 +77,21 @@ def _rows_by_id(index: TfidfIndex) -> dict[str, dict[str, float]]:
     """Each paper's weighted features, keyed by feature key (history-free names)."""
     key_of = {}
     for seg in index.segments:
-        key_of.update(zip(np.asarray(seg.vocab_cols).tolist(), np.asarray(seg.vocab_keys).tolist()))
+        key_of.update(
+            zip(
+                np.asarray(seg.vocab_cols).tolist(),
+                np.asarray(seg.vocab_keys).tolist(),
+                strict=False,
+            )
+        )
     rows = np.flatnonzero(index.live)
     vectors = index.vectors(rows)
     out = {}
     for i, pid in enumerate(index.ids_of(rows)):
         row = vectors[i]
-        out[pid] = {key_of[c]: v for c, v in zip(row.indices.tolist(), row.data.tolist())}
+        out[pid] = {
+            key_of[c]: v for c, v in zip(row.indices.tolist(), row.data.tolist(), strict=True)
+        }
     return out
 
 
