@@ -11,6 +11,7 @@ so no array the length of the whole token stream is ever sorted or held twice.
 from __future__ import annotations
 
 import logging
+import mmap
 import shutil
 import tempfile
 import time
@@ -27,6 +28,7 @@ from ranking.segment import Segment, id_array, id_hashes
 
 log = logging.getLogger(__name__)
 
+RELEASE_EVERY = 16  # chunks between flushes of the postings written so far
 MERGE_EVERY = 8  # chunks whose distinct keys are reduced together before joining the totals
 
 
@@ -121,13 +123,13 @@ class ColdBuilder:
         out = self.directory / name if self.directory is not None else None
         if out is not None:
             out.mkdir(parents=True)
-        indices = _array(out, "indices", nnz, np.int32)
-        counts = _array(out, "counts", nnz, np.uint8)
+        indices = _Sequential(out, "indices", nnz, np.int32)
+        counts = _Sequential(out, "counts", nnz, np.uint8)
         post_rows = _array(out, "post_rows", nnz, np.int32)
         indptr = np.zeros(n + 1, np.int64)
         fill = post_ptr[:-1].copy()
         pos = row = 0
-        for spilled, size in zip(self._spilled, self._sizes, strict=True):
+        for chunk, (spilled, size) in enumerate(zip(self._spilled, self._sizes, strict=True)):
             f = _read(spilled)
             cols = np.searchsorted(vocab, f.keys)
             m = len(cols)
@@ -141,12 +143,14 @@ class ColdBuilder:
                 fill[grouped[starts]] += lengths
                 del by_col, grouped, rank
                 order = np.argsort(f.rows.astype(np.int64) * len(vocab) + cols)
-                indices[pos : pos + m] = cols[order]
-                counts[pos : pos + m] = f.counts[order]
+                indices.write(pos, cols[order].astype(np.int32))
+                counts.write(pos, f.counts[order])
             np.cumsum(np.bincount(f.rows, minlength=size), out=indptr[row + 1 : row + size + 1])
             indptr[row + 1 : row + size + 1] += pos
             pos += m
             row += size
+            if isinstance(post_rows, np.memmap) and chunk % RELEASE_EVERY == 0:
+                _release(post_rows)
         if self._spill_dir is not None:
             shutil.rmtree(self._spill_dir, ignore_errors=True)
         tag_ptr = np.zeros(n + 1, np.int64)
@@ -158,8 +162,8 @@ class ColdBuilder:
             id_hash=id_hashes(self.ids),
             dates=np.asarray(self.dates, np.int64),
             indptr=indptr,
-            indices=indices,
-            counts=counts,
+            indices=indices.close(),
+            counts=counts.close(),
             post_cols=np.arange(len(vocab), dtype=np.int32),
             post_ptr=post_ptr,
             post_rows=post_rows,
@@ -168,15 +172,15 @@ class ColdBuilder:
             vocab_keys=vocab,
             vocab_cols=np.arange(len(vocab), dtype=np.int32),
             name=name,
+            dense=True,
         )
         if out is not None:
-            for array in (indices, counts, post_rows):
-                if isinstance(array, np.memmap):
-                    array.flush()
+            _release(post_rows)
             for field in ("ids", "id_order", "id_hash", "dates", "indptr", "post_cols"):
                 np.save(out / f"{field}.npy", getattr(segment, field))
             for field in ("post_ptr", "tag_ptr", "tag_ids", "vocab_keys", "vocab_cols"):
                 np.save(out / f"{field}.npy", getattr(segment, field))
+            segment.save_info(out)
             segment = Segment.load(out)
         return segment
 
@@ -189,6 +193,41 @@ def _array(out: Path | None, name: str, size: int, dtype: Any) -> Any:
     if out is None:
         return np.empty(size, dtype)
     return np.lib.format.open_memmap(out / f"{name}.npy", mode="w+", dtype=dtype, shape=(size,))
+
+
+class _Sequential:
+    """An array written front to back: straight to its .npy file when building on disk, so the
+    pages written never count against the process's memory."""
+
+    def __init__(self, out: Path | None, name: str, size: int, dtype: Any):
+        self.array: Any = np.empty(size, dtype) if out is None else None
+        self.file: Any = None
+        if out is not None:
+            mapped = np.lib.format.open_memmap(out / f"{name}.npy", "w+", dtype, (size,))
+            offset = mapped.offset
+            del mapped
+            self.file = open(out / f"{name}.npy", "r+b")  # noqa: SIM115 - closed in close()
+            self.file.seek(offset)
+
+    def write(self, at: int, values: Any) -> None:
+        if self.file is not None:
+            values.tofile(self.file)
+        else:
+            self.array[at : at + len(values)] = values
+
+    def close(self) -> Any:
+        if self.file is not None:
+            self.file.close()
+            return np.zeros(0, np.int32)  # the segment is loaded from its files afterwards
+        return self.array
+
+
+def _release(array: Any) -> None:
+    """Write a memory-mapped array's dirty pages out and drop them from this process's RSS."""
+    array.flush()
+    raw = getattr(array, "_mmap", None)
+    if raw is not None and hasattr(mmap, "MADV_DONTNEED"):
+        raw.madvise(mmap.MADV_DONTNEED)
 
 
 def _read(spilled: Features | Path) -> Features:

@@ -40,7 +40,8 @@ FORMAT = 5
 MERGE_RATIO = 4  # merge the newest segments while the older one is under 4x the newer
 MERGE_MAX_ROWS = 250_000  # never rewrite a segment larger than this on a daily add
 I64 = npt.NDArray[np.int64]
-MIN_DF = (2, 3)
+MIN_DF = (2, 3)  # papers a word, a phrase must appear in to count in a paper's length
+SMALL_CORPUS = 500  # below this every word and phrase counts: pruning would leave nothing
 CHUNK = 5000  # papers analysed at a time: memory is the index plus one chunk
 
 
@@ -90,33 +91,71 @@ class TfidfIndex:
 
     # ---- statistics ------------------------------------------------------------------------
 
-    @cached_property
+    @property
     def df(self) -> I64:
-        """Live papers containing each feature column."""
-        width = self.n_features
-        df = np.zeros(width, np.int64)
+        """Live papers containing each feature column (the whole vocabulary: for tools, tests)."""
+        return self.df_of(np.arange(self.n_features))
+
+    def df_of(self, cols: I64) -> I64:
+        """Live papers containing each of the given feature columns (distinct, ascending)."""
+        df = np.zeros(len(cols), np.int64)
         for seg in self.segments:
-            df += seg.document_frequencies(width)
-        for seg, dead in zip(self.segments, self.dead, strict=True):
-            if len(dead):
-                _, cols, _ = seg.rows(dead)
-                df -= np.bincount(cols, minlength=width)
+            post_cols = seg.post_cols
+            if seg.dense:  # post_cols is 0..k-1: a column's postings are found by position
+                inside = cols < len(post_cols)
+                at = cols[inside]
+                df[inside] += np.asarray(seg.post_ptr[at + 1]) - np.asarray(seg.post_ptr[at])
+            elif len(post_cols):
+                pos = np.minimum(np.searchsorted(post_cols, cols), len(post_cols) - 1)
+                hit = np.asarray(post_cols[pos]) == cols
+                starts = np.asarray(seg.post_ptr[pos[hit]])
+                df[hit] += np.asarray(seg.post_ptr[pos[hit] + 1]) - starts
+        dead_cols, dead_counts = self._dead_df
+        if len(dead_cols):
+            pos = np.minimum(np.searchsorted(dead_cols, cols), len(dead_cols) - 1)
+            hit = dead_cols[pos] == cols
+            df[hit] -= dead_counts[pos[hit]]
         return df
 
     @cached_property
-    def counted(self) -> npt.NDArray[np.bool_]:
-        """Features common enough to count in a row's length (see MIN_DF)."""
-        is_bigram = np.zeros(self.n_features, dtype=bool)
-        for seg in self.segments:
-            is_bigram[np.asarray(seg.vocab_cols)] = (np.asarray(seg.vocab_keys) & np.uint64(1)) > 0
-        if os.environ.get("MIDLIST_PRUNE") == "0":
-            return np.ones(self.n_features, dtype=bool)
-        return self.df >= np.where(is_bigram, MIN_DF[1], MIN_DF[0])
+    def _dead_df(self) -> tuple[I64, I64]:
+        """Columns of replaced rows and how many replaced rows hold each."""
+        parts = [seg.rows(dead)[1] for seg, dead in zip(self.segments, self.dead, strict=True)]
+        cols = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        uniq, counts = np.unique(cols, return_counts=True)
+        return uniq.astype(np.int64), counts.astype(np.int64)
 
-    @cached_property
-    def idf(self) -> npt.NDArray[np.float64]:
-        """sklearn's smooth idf: ln((1 + n) / (1 + df)) + 1."""
-        return np.log((1 + len(self)) / (1 + self.df.astype(np.float64))) + 1
+    def is_bigram(self, cols: I64) -> npt.NDArray[np.bool_]:
+        """Whether each feature column (distinct, ascending) is a two-word phrase."""
+        out = np.zeros(len(cols), dtype=bool)
+        for seg in self.segments:
+            keys, seg_cols = seg.vocab_keys, seg.vocab_cols
+            if not len(keys):
+                continue
+            if seg.dense:  # vocab_cols is 0..k-1
+                inside = cols < len(keys)
+                out[inside] = (np.asarray(keys[cols[inside]]) & np.uint64(1)) > 0
+            else:
+                order = np.argsort(seg_cols)
+                ordered = np.asarray(seg_cols)[order]
+                pos = np.minimum(np.searchsorted(ordered, cols), len(ordered) - 1)
+                hit = ordered[pos] == cols
+                out[hit] = (np.asarray(keys)[order[pos[hit]]] & np.uint64(1)) > 0
+        return out
+
+    def weights_of(self, cols: I64) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        """(idf, counts toward a row's length) of feature columns (distinct, ascending).
+
+        idf is sklearn's smooth idf, ln((1 + n) / (1 + df)) + 1. In a store of SMALL_CORPUS
+        papers or more, a word used by fewer than MIN_DF[0] papers or a phrase by fewer than
+        MIN_DF[1] (typos, names, one-off word pairs) still matches a keyword but does not count
+        in a paper's length, so it cannot dilute the paper's real topics.
+        """
+        df = self.df_of(cols)
+        idf = np.log((1 + len(self)) / (1 + df.astype(np.float64))) + 1
+        if len(self) < SMALL_CORPUS:
+            return idf, np.ones(len(cols), dtype=bool)
+        return idf, df >= np.where(self.is_bigram(cols), MIN_DF[1], MIN_DF[0])
 
     @cached_property
     def tag_prior(self) -> npt.NDArray[np.float64]:
@@ -168,7 +207,7 @@ class TfidfIndex:
 
     def _empty(self, cols: Sequence[int]) -> bool:
         """True when a column has no live paper (its papers were all replaced)."""
-        return bool((self.df[np.array(cols)] <= 0).any())
+        return bool((self.df_of(np.unique(np.array(cols, np.int64))) <= 0).any())
 
     def postings(self, col: int) -> I64:
         """Live rows holding a feature column, ascending."""
@@ -266,12 +305,15 @@ class TfidfIndex:
             dest = np.repeat(indptr[at] - np.cumsum(seg_lengths) + seg_lengths, seg_lengths)
             dest += np.arange(int(seg_lengths.sum()))
             indices[dest] = cols
-            data[dest] = tf * self.idf[cols]
+            data[dest] = tf
+        uniq, inverse = np.unique(indices, return_inverse=True)
+        idf, counted = self.weights_of(uniq.astype(np.int64))
+        data *= idf[inverse]
         sums = np.zeros(len(rows))
         filled = lengths > 0
         if len(data):
-            counted = np.square(data) * self.counted[indices]
-            sums[filled] = np.add.reduceat(counted, indptr[:-1][filled])
+            length = np.square(data) * counted[inverse]
+            sums[filled] = np.add.reduceat(length, indptr[:-1][filled])
         norms = np.sqrt(sums)
         norms[norms == 0] = 1
         data /= np.repeat(norms, lengths)
@@ -365,7 +407,7 @@ class TfidfIndex:
         self._forget()
 
     def _forget(self) -> None:
-        for name in ("bases", "live", "df", "counted", "idf", "tag_prior", "row_of"):
+        for name in ("bases", "live", "_dead_df", "tag_prior", "row_of"):
             self.__dict__.pop(name, None)
 
     def _segment_masks(self) -> Iterable[tuple[Segment, npt.NDArray[np.bool_]]]:

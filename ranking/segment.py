@@ -18,6 +18,7 @@ Arrays are plain .npy files, memory-mapped on load.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -66,6 +67,7 @@ class Segment:
     vocab_keys: npt.NDArray[np.uint64]
     vocab_cols: I32
     name: str = ""  # directory name once saved
+    dense: bool = False  # post_cols and vocab_cols are both 0..k-1 (a cold build's segment)
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -82,13 +84,18 @@ class Segment:
         directory.mkdir(parents=True)
         for name in ARRAYS:
             np.save(directory / f"{name}.npy", getattr(self, name))
+        self.save_info(directory)
+
+    def save_info(self, directory: Path) -> None:
+        (directory / "info.json").write_text(json.dumps({"dense": self.dense}), "utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> Segment:
         arrays: dict[str, Any] = {
             name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in ARRAYS
         }
-        segment = cls(**arrays, name=directory.name)
+        info = json.loads((directory / "info.json").read_text("utf-8"))
+        segment = cls(**arrays, name=directory.name, dense=bool(info["dense"]))
         segment.check()
         return segment
 
