@@ -317,7 +317,7 @@ def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> Outcome
             if dry_run:
                 return Outcome(name, channel, "dry-run", render_markdown(digest), digest)
             if record is None or force:
-                record = store.digests.record(*job.key, digest.to_json())
+                record = store.digests.record(*job.key, digest.to_json(), force=force)
             digest_id = record.id
             if not store.digests.claim(digest_id):
                 busy = "another midlist process is sending it right now"

@@ -25,6 +25,7 @@ from bot.cli import App, cli, err_console, pass_app
     "day",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     metavar="YYYY-MM-DD",
+    callback=lambda _ctx, _param, value: _plausible_day(value),
     help="Act as if today were this date (in the configured time zone).",
 )
 @pass_app
@@ -63,3 +64,13 @@ def digest(app: App, niche: str | None, dry_run: bool, force: bool, day: datetim
     if not report.ok:
         err_console.print("Failed channels are retried with the same digest on the next run.")
         raise SystemExit(1)
+
+
+def _plausible_day(value: datetime | None) -> datetime | None:
+    """A day the date arithmetic can work with (a year and more either side stays in range)."""
+    if value is not None and not 1971 <= value.year <= 9998:
+        raise click.BadParameter(
+            f"{value.date().isoformat()} is out of range; use a date between 1971 and 9998",
+            param_hint="--date",
+        )
+    return value

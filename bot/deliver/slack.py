@@ -27,8 +27,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import SlackChannel
-from bot.deliver.render import safe_url
 from bot.errors import DeliveryError
+from bot.escape import mrkdwn as escape
+from bot.escape import safe_url
 
 if TYPE_CHECKING:
     from bot.digest import Digest, DigestItem
@@ -63,11 +64,6 @@ _PERMANENT = {
 class SlackMessage:
     text: str  # the fallback shown in notifications and by clients without Block Kit
     blocks: list[dict[str, Any]]
-
-
-def escape(text: str) -> str:
-    """mrkdwn escaping: after this, `<!channel>` and `<url|label>` are shown, not acted on."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def link(url: str, label: str) -> str:
