@@ -242,3 +242,20 @@ def test_a_control_character_in_a_document_does_not_shift_the_rest() -> None:
     index = build(["a", "b", "c"], docs, [0, 0, 0])
     assert set(index.ids_of(index.postings(index.phrase("delta epsilon").own[0]))) == {"b", "c"}
     assert index.ids_of(index.postings(index.phrase("gamma").own[0])) == ["a"]
+
+
+def test_in_a_large_store_a_one_off_word_matches_but_does_not_count_in_a_papers_length() -> None:
+    filler = [f"graph learning method number {i} for node data" for i in range(600)]
+    docs = ["zyxquartz graph learning for node data", *filler]
+    index = build([f"p{i}" for i in range(len(docs))], docs, [0] * len(docs))
+    ranking = rank(index, NicheProfile("n", ("zyxquartz",), band=None))
+    assert [p.paper_id for p in ranking.picks] == ["p0"]
+    [col] = index.phrase("zyxquartz").own
+    row = index.vectors(index.postings(col))
+    cols = row.indices.astype(np.int64)
+    order = np.argsort(cols)
+    counts = np.empty(len(cols), dtype=bool)
+    counts[order] = index.weights_of(cols[order])[1]
+    assert not counts[cols == col].any()  # the one-off word (and its phrases) are left out
+    assert counts.any()
+    assert np.sqrt(np.square(row.data[counts]).sum()) == pytest.approx(1.0)
