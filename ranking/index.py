@@ -32,7 +32,7 @@ import scipy.sparse as sp
 
 from ranking.build import Batch, ColdBuilder, Progress, feed_all
 from ranking.features import Analyzer, phrase_keys
-from ranking.segment import Segment, from_rows, merge
+from ranking.segment import Segment, from_rows, merge, spans
 
 log = logging.getLogger(__name__)
 
@@ -302,8 +302,7 @@ class TfidfIndex:
         indices = np.zeros(int(indptr[-1]), np.int32)
         data = np.zeros(int(indptr[-1]), np.float64)
         for at, seg_lengths, cols, tf in parts:
-            dest = np.repeat(indptr[at] - np.cumsum(seg_lengths) + seg_lengths, seg_lengths)
-            dest += np.arange(int(seg_lengths.sum()))
+            dest = spans(indptr[at], seg_lengths)
             indices[dest] = cols
             data[dest] = tf
         uniq, inverse = np.unique(indices, return_inverse=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,14 +141,21 @@ class Segment:
         """(row lengths, columns, tf) of the given local rows, concatenated."""
         starts = np.asarray(self.indptr[local])
         lengths = np.asarray(self.indptr[local + 1]) - starts
-        at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        at = spans(starts, lengths)
         return lengths, np.asarray(self.indices[at]), TF_TABLE[np.asarray(self.counts[at])]
 
     def tags_of(self, local: I64) -> tuple[I64, npt.NDArray[np.int16]]:
         starts = np.asarray(self.tag_ptr[local])
         lengths = np.asarray(self.tag_ptr[local + 1]) - starts
-        at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        at = spans(starts, lengths)
         return lengths, np.asarray(self.tag_ids[at])
+
+
+def spans(starts: I64, lengths: I64) -> I64:
+    """The positions start..start+length-1 of every (start, length), concatenated."""
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    out: I64 = offsets + np.arange(int(lengths.sum()))
+    return out
 
 
 def id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
@@ -221,12 +228,11 @@ def merge(parts: Sequence[tuple[Segment, npt.NDArray[np.bool_]]]) -> Segment:
     offset = 0
     for seg, live in parts:
         local = np.flatnonzero(live)
-        lengths, c, tf_unused = seg.rows(local)
-        del tf_unused
         starts = np.asarray(seg.indptr[local])
-        at = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+        lengths = np.asarray(seg.indptr[local + 1]) - starts
+        at = spans(starts, lengths)
         rows.append(np.repeat(np.arange(offset, offset + len(local), dtype=np.int32), lengths))
-        cols.append(c)
+        cols.append(np.asarray(seg.indices[at]))
         counts.append(np.asarray(seg.counts[at]))
         ids += [i.decode() for i in np.asarray(seg.ids)[local]]
         dates.append(np.asarray(seg.dates)[local])
@@ -248,7 +254,3 @@ def merge(parts: Sequence[tuple[Segment, npt.NDArray[np.bool_]]]) -> Segment:
         tags,
         (all_keys[by_key], all_vcols[by_key].astype(np.int32)),
     )
-
-
-def field_names() -> list[str]:
-    return [f.name for f in fields(Segment)]
