@@ -122,7 +122,7 @@ def score(
 
     seed_sim = None
     if centroid is not None:
-        seed_sim = np.asarray(x @ centroid.T.toarray()).ravel()
+        seed_sim = (x @ centroid.T).toarray().ravel()
     is_candidate = allowed & has_phrase
     if seed_sim is not None:
         is_candidate |= allowed & (seed_sim >= weights.seed_floor)
@@ -132,7 +132,7 @@ def score(
     if len(ic) and keyword[ic].max() > 0:
         best = _top(keyword, is_candidate, weights.expansion_docs, ids)
         core = _centroid(x[best])
-        relevance[ic] += weights.expansion * _scaled(np.asarray(x[ic] @ core.T.toarray()).ravel())
+        relevance[ic] += weights.expansion * _scaled((x[ic] @ core.T).toarray().ravel())
         home = _home_categories(index, cand[best], cand[ic])
         relevance[ic] += weights.categories * _scaled(home)
     if seed_sim is not None and len(ic):
@@ -159,15 +159,30 @@ def score(
 
 
 def _columns(x: sp.csr_matrix, cols: Sequence[int]) -> npt.NDArray[np.float64]:
-    """Dense len(rows) x len(cols) values of the given columns."""
-    return np.asarray(x[:, list(cols)].toarray())
+    """Dense len(rows) x len(cols) values of the given columns.
+
+    Found by one pass over the stored entries: scipy's column slicing builds a map as wide as
+    the vocabulary on every call."""
+    wanted, position = np.unique(np.asarray(cols, dtype=np.int64), return_inverse=True)
+    found = np.zeros((x.shape[0], len(wanted)))
+    hit = np.flatnonzero(np.isin(x.indices, wanted))
+    rows = np.searchsorted(x.indptr, hit, side="right") - 1
+    found[rows, np.searchsorted(wanted, x.indices[hit])] = x.data[hit]
+    out: npt.NDArray[np.float64] = found[:, position]
+    return out
 
 
 def _centroid(x: sp.csr_matrix) -> sp.csr_matrix:
-    """The unit-length mean of the rows (a 1 x features sparse row; empty when all zero)."""
-    mean = sp.csr_matrix(x.mean(axis=0))
-    norm = float(np.sqrt(mean.multiply(mean).sum()))
-    return mean / norm if norm > 0 else mean
+    """The unit-length mean of the rows (a 1 x features sparse row; empty when all zero).
+
+    Summed over the rows' own columns: a dense row as wide as the vocabulary would cost more
+    than the whole query."""
+    cols, at = np.unique(x.indices, return_inverse=True)
+    sums = np.bincount(at, weights=x.data, minlength=len(cols))
+    norm = float(np.sqrt(np.square(sums).sum()))
+    data = sums / norm if norm > 0 else sums
+    indptr = np.array([0, len(cols)])
+    return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(1, x.shape[1]))
 
 
 def _home_categories(

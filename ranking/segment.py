@@ -115,7 +115,10 @@ class Segment:
 
     def postings(self, col: int) -> I32:
         """Local rows holding the feature, ascending."""
-        at = int(np.searchsorted(self.post_cols, col))
+        if self.dense:
+            at = col if col < len(self.post_cols) else len(self.post_cols)
+        else:  # the same dtype as the array, or numpy converts the whole array first
+            at = int(np.searchsorted(self.post_cols, np.int32(col)))
         if at == len(self.post_cols) or int(self.post_cols[at]) != col:
             return np.zeros(0, np.int32)
         return np.asarray(self.post_rows[self.post_ptr[at] : self.post_ptr[at + 1]])
