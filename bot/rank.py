@@ -26,8 +26,8 @@ from pathlib import Path
 from bot.config import Niche, Settings
 from bot.store import Store, redacted
 from ranking import NicheProfile, Ranking, TfidfIndex, build, rank
-from ranking.build import Batch
-from ranking.index import IndexError_, build_from, exists
+from ranking.build import Batch, build_from
+from ranking.index import IndexError_, exists
 from ranking.text import document
 from sources.models import Paper
 

@@ -11,7 +11,8 @@ from collections.abc import Collection, Mapping
 import numpy as np
 
 from ranking.band import select
-from ranking.index import TfidfIndex, build
+from ranking.build import build
+from ranking.index import TfidfIndex
 from ranking.models import NicheProfile, Pick, Ranking
 from ranking.relevance import DEFAULT, Weights, score
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 import mmap
+import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ranking.features import Analyzer, Features
+from ranking.index import TfidfIndex
 from ranking.segment import Segment, id_array, id_hashes
 
 log = logging.getLogger(__name__)
 
 RELEASE_EVERY = 16  # chunks between flushes of the postings written so far
+CHUNK = 5000  # papers analysed at a time: memory is the index plus one chunk
 MERGE_EVERY = 8  # chunks whose distinct keys are reduced together before joining the totals
 
 
@@ -249,3 +253,63 @@ def feed_all(
         if progress is not None:
             progress(done)
         log.info("index: analysed %d papers (%.0f/s)", done, done / (time.monotonic() - started))
+
+
+def build(
+    ids: Sequence[str],
+    docs: Sequence[str],
+    dates: Sequence[int],
+    tags: Sequence[Sequence[str]] | None = None,
+) -> TfidfIndex:
+    """Index these papers in memory (for small corpora, tests and benchmarks)."""
+    tag_list = list(tags) if tags is not None else [()] * len(ids)
+    return build_from(
+        Batch(
+            ids[i : i + CHUNK], docs[i : i + CHUNK], dates[i : i + CHUNK], tag_list[i : i + CHUNK]
+        )
+        for i in range(0, len(ids), CHUNK)
+    )
+
+
+def build_from(
+    batches: Iterable[Batch],
+    directory: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    extra: dict[str, str] | None = None,
+) -> TfidfIndex:
+    """A cold build from streamed batches; on disk (written beside, then swapped in) when a
+    directory is given, else in memory."""
+    if directory is None:
+        builder = ColdBuilder([])
+        feed_all(builder, batches, progress)
+        segment = builder.finish()
+        return TfidfIndex(
+            [segment] if len(segment) else [],
+            builder.tags,
+            [np.zeros(0, np.int64)] if len(segment) else [],
+            dict(extra or {}),
+        )
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".index-", dir=target.parent))
+    builder = ColdBuilder([], staging)
+    try:
+        feed_all(builder, batches, progress)
+        name = f"seg-{uuid.uuid4().hex[:12]}"
+        segment = builder.finish(name)
+        segments = [segment] if len(segment) else []
+        index = TfidfIndex(
+            segments, builder.tags, [np.zeros(0, np.int64)] * len(segments), dict(extra or {})
+        )
+        index.save(staging)
+        old = target.with_name(target.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        if target.exists():
+            target.rename(old)
+        staging.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+        return TfidfIndex.load(target)
+    finally:
+        builder.abort()
+        shutil.rmtree(staging, ignore_errors=True)

@@ -30,9 +30,9 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ranking.build import Batch, ColdBuilder, Progress, feed_all
-from ranking.features import Analyzer, phrase_keys
+from ranking.features import Analyzer, phrase_keys, word_key
 from ranking.segment import Segment, from_rows, merge, spans
+from ranking.text import keyword_words
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,6 @@ MERGE_MAX_ROWS = 250_000  # never rewrite a segment larger than this on a daily 
 I64 = npt.NDArray[np.int64]
 MIN_DF = (2, 3)  # papers a word, a phrase must appear in to count in a paper's length
 SMALL_CORPUS = 500  # below this every word and phrase counts: pruning would leave nothing
-CHUNK = 5000  # papers analysed at a time: memory is the index plus one chunk
 
 
 class IndexError_(Exception):
@@ -187,11 +186,8 @@ class TfidfIndex:
         A phrase whose bigram no paper has yet (its words never adjacent) falls back to
         requiring all of its words, so "space state" finds papers with both words.
         """
-        from ranking.text import keyword_words
-
         own_keys, word_keys = phrase_keys(text)
         own, words = self.columns(own_keys), self.columns(word_keys)
-        from ranking.features import word_key
 
         names: dict[int, str] = {}
         for user_word, term in keyword_words(text):
@@ -472,67 +468,3 @@ class TfidfIndex:
 
 def exists(directory: str | os.PathLike[str]) -> bool:
     return (Path(directory) / "meta.json").is_file()
-
-
-def empty() -> TfidfIndex:
-    return TfidfIndex(segments=[], tags=[], dead=[])
-
-
-def build(
-    ids: Sequence[str],
-    docs: Sequence[str],
-    dates: Sequence[int],
-    tags: Sequence[Sequence[str]] | None = None,
-) -> TfidfIndex:
-    """Index these papers in memory (for small corpora, tests and benchmarks)."""
-    tag_list = list(tags) if tags is not None else [()] * len(ids)
-    return build_from(
-        Batch(
-            ids[i : i + CHUNK], docs[i : i + CHUNK], dates[i : i + CHUNK], tag_list[i : i + CHUNK]
-        )
-        for i in range(0, len(ids), CHUNK)
-    )
-
-
-def build_from(
-    batches: Iterable[Batch],
-    directory: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
-    extra: dict[str, str] | None = None,
-) -> TfidfIndex:
-    """A cold build from streamed batches; on disk (written beside, then swapped in) when a
-    directory is given, else in memory."""
-    if directory is None:
-        builder = ColdBuilder([])
-        feed_all(builder, batches, progress)
-        segment = builder.finish()
-        return TfidfIndex(
-            [segment] if len(segment) else [],
-            builder.tags,
-            [np.zeros(0, np.int64)] if len(segment) else [],
-            dict(extra or {}),
-        )
-    target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".index-", dir=target.parent))
-    builder = ColdBuilder([], staging)
-    try:
-        feed_all(builder, batches, progress)
-        name = f"seg-{uuid.uuid4().hex[:12]}"
-        segment = builder.finish(name)
-        segments = [segment] if len(segment) else []
-        index = TfidfIndex(
-            segments, builder.tags, [np.zeros(0, np.int64)] * len(segments), dict(extra or {})
-        )
-        index.save(staging)
-        old = target.with_name(target.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-        return TfidfIndex.load(target)
-    finally:
-        builder.abort()
-        shutil.rmtree(staging, ignore_errors=True)

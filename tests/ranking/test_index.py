@@ -10,8 +10,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from ranking import NicheProfile, build, rank
-from ranking.build import Batch
-from ranking.index import IndexError_, TfidfIndex, build_from
+from ranking.build import Batch, build_from
+from ranking.index import IndexError_, TfidfIndex
 from ranking.text import document, terms
 from sources.models import Paper
 from tests.ranking.corpus import corpus, topic_papers
