@@ -121,9 +121,10 @@ def update_index(
         fresh: list[Row] = []
         if total > len(index):  # only then can anything be new: papers are never deleted
             watermark = datetime.fromisoformat(index.extra["watermark"])
-            rows = [r for chunk in store.papers.index_rows(since=watermark) for r in chunk]
-            held = index.rows_of(r[0] for r in rows)
-            fresh = [r for r in rows if r[0] not in held]
+            recent = store.papers.index_ids(since=watermark)  # ids only: a bulk import is big
+            held = index.rows_of(recent)
+            missing = [pid for pid in recent if pid not in held]
+            fresh = [r for chunk in store.papers.index_rows(ids=missing) for r in chunk]
             if len(index) + len(fresh) < total:  # committed behind the watermark (a long import)
                 log.info("the store holds papers the index missed; rebuilding it")
                 return _rebuild(directory, store, started, progress)

@@ -132,6 +132,10 @@ class Segment:
         """Local rows of the given ids that this segment holds."""
         if not len(self.ids) or not ids:
             return {}
+        width = self.ids.dtype.itemsize  # a longer id would be cut to fit and could match another
+        ids = [i for i in ids if len(i.encode()) <= width]
+        if not ids:
+            return {}
         wanted = np.array([i.encode() for i in ids], dtype=self.ids.dtype)
         order = np.asarray(self.id_order)
         pos = np.searchsorted(self.ids, wanted, sorter=order)
