@@ -121,9 +121,13 @@ def update_index(
         fresh: list[Row] = []
         if total > len(index):  # only then can anything be new: papers are never deleted
             watermark = datetime.fromisoformat(index.extra["watermark"])
-            recent = store.papers.index_ids(since=watermark)  # ids only: a bulk import is big
-            held = index.rows_of(recent)
-            missing = [pid for pid in recent if pid not in held]
+            need = total - len(index)
+            missing: list[str] = []
+            for recent in store.papers.index_ids(since=watermark):  # newest first, ids only
+                held = index.rows_of(recent)
+                missing += [pid for pid in recent if pid not in held]
+                if len(missing) >= need:
+                    break
             fresh = [r for chunk in store.papers.index_rows(ids=missing) for r in chunk]
             if len(index) + len(fresh) < total:  # committed behind the watermark (a long import)
                 log.info("the store holds papers the index missed; rebuilding it")

@@ -293,14 +293,19 @@ class PaperRepo:
             for part in result.partitions(chunk):
                 yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in part]
 
-    def index_ids(self, since: datetime) -> list[str]:
-        """Ids of the papers first seen or published on/after `since` (for the ranking index)."""
+    def index_ids(self, since: datetime, chunk: int = 5000) -> Iterator[list[str]]:
+        """Ids of the papers first seen or published on/after `since`, newest first, in lists
+        of `chunk`: the ranking index stops reading once it has found the papers it lacks."""
         cutoff = to_db(since)
-        query = select(papers.c.id).where(
-            (papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff)
+        query = (
+            select(papers.c.id)
+            .where((papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff))
+            .order_by(papers.c.first_seen.desc(), papers.c.id)
         )
         with self._store.connect() as conn:
-            return [r[0] for r in conn.execute(query)]
+            result = conn.execution_options(yield_per=chunk).execute(query)
+            for part in result.partitions(chunk):
+                yield [r[0] for r in part]
 
 
 # ---- row <-> Paper ----------------------------------------------------------------------------
