@@ -294,13 +294,13 @@ class PaperRepo:
                 yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in part]
 
     def index_ids(self, since: datetime, chunk: int = 5000) -> Iterator[list[str]]:
-        """Ids of the papers first seen or published on/after `since`, newest first, in lists
-        of `chunk`: the ranking index stops reading once it has found the papers it lacks."""
-        cutoff = to_db(since)
+        """Ids of the papers first seen on/after `since`, newest first, in lists of `chunk`:
+        read down the first_seen index, so the ranking index can stop once it has found the
+        papers it lacks."""
         query = (
             select(papers.c.id)
-            .where((papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff))
-            .order_by(papers.c.first_seen.desc(), papers.c.id)
+            .where(papers.c.first_seen >= to_db(since))
+            .order_by(papers.c.first_seen.desc())
         )
         with self._store.connect() as conn:
             result = conn.execution_options(yield_per=chunk).execute(query)
