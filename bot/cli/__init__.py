@@ -60,6 +60,7 @@ COMMAND_MODULES = {
     "import": "data",
     "index": "index",
     "query": "query",
+    "tune": "tune",
     "digest": "digest",
     "run": "run",
     "status": "run",

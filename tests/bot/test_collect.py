@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
-import yaml
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
-from bot.cli import cli
 from bot.collect import LOOKUP, build_collectors, collect_all
 from bot.config import Settings, parse_settings
 from bot.errors import ConfigError
@@ -20,13 +18,17 @@ from bot.store import Store
 from sources.arxiv import ArxivCollector
 from sources.errors import FetchError
 from sources.models import Batch, Mention, Paper
+from tests.conftest import ConfigFile, run_cli
+from tests.fakes import local_server
+from tests.fakes.oai import FakeOai, OaiRecord
 from tests.sources.test_arxiv import ArxivScript, Step
 
 
 def arxiv_config(url: str, **extra: object) -> dict[str, object]:
+    """The API side of the arXiv source: the query `cat:cs.LG` (categories go through OAI-PMH)."""
     return {
         "api_url": url,
-        "categories": ["cs.LG"],
+        "queries": ["cat:cs.LG"],
         "delay_seconds": 0.05,
         "timeout_seconds": 2,
         "page_size": 2,
@@ -189,17 +191,46 @@ def test_build_collectors_follows_the_config() -> None:
         == []
     )
     [arxiv] = build_collectors(parse_settings({"sources": {"arxiv": {"queries": ["ti:kernels"]}}}))
-    assert isinstance(arxiv, ArxivCollector) and arxiv.targets == ["ti:kernels"]
+    assert isinstance(arxiv, ArxivCollector) and arxiv.queries == ["ti:kernels"]
+    assert arxiv.oai.url == "https://oaipmh.arxiv.org/oai"
+
+
+@pytest.mark.parametrize("bad", ["cs LG", "cs.LG;", "CS.LG", ""])
+def test_a_malformed_category_is_a_config_error(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"sources.arxiv.categories.*not an arXiv category like"):
+        parse_settings({"sources": {"arxiv": {"categories": ["cs.LG", bad]}}})
+    assert parse_settings({"sources": {"arxiv": {"categories": ["hep-th", "astro-ph.GA"]}}})
+
+
+def test_categories_are_harvested_from_the_configured_oai_url(store: Store) -> None:
+    with local_server() as server:
+        oai = FakeOai(
+            server,
+            [
+                OaiRecord("2405.00001", date(2024, 5, 6), ("cs.LG",), title="Announced Monday"),
+                OaiRecord("2405.00002", date(2024, 5, 6), ("cs.CV",), title="Not Followed"),
+            ],
+        )
+        conf = {"oai_url": oai.url, "categories": ["cs.LG"], "delay_seconds": 0, "retries": 0}
+        settings = parse_settings({"sources": {"arxiv": conf}})
+        store.state.put("arxiv", {"oai:cs": "2024-05-05"})
+        first = collect_all(settings, store, only=["arxiv"])
+        again = collect_all(settings, store, only=["arxiv"])
+
+    assert [(r.ok, r.new) for r in first.sources] == [(True, 1)]
+    assert [(r.ok, r.new, r.unchanged) for r in again.sources] == [(True, 0, 1)]
+    assert [r["from"] for r in oai.requests] == ["2024-05-05", "2024-05-06"]
+    paper = store.papers.get("2405.00001")
+    assert paper is not None and paper.title == "Announced Monday"
+    assert store.papers.get("2405.00002") is None
+    assert store.state.get("arxiv") == {"oai:cs": "2024-05-06"}
 
 
 # ---- the command -----------------------------------------------------------------------------
 
 
-def write_config(tmp_path: Path, url: str) -> Path:
-    config = tmp_path / "config.yaml"
-    data = {"storage": {"url": "sqlite:///midlist.db"}, "sources": {"arxiv": arxiv_config(url)}}
-    config.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return config
+def write_config(config_file: ConfigFile, url: str) -> Path:
+    return config_file(sources={"arxiv": arxiv_config(url)})
 
 
 def row(output: str, name: str) -> list[str]:
@@ -210,11 +241,13 @@ def row(output: str, name: str) -> list[str]:
     raise AssertionError(f"no row for {name!r} in:\n{output}")
 
 
-def test_cli_collect_prints_counts_per_source(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_cli_collect_prints_counts_per_source(
+    httpserver: HTTPServer, tmp_path: Path, config_file: ConfigFile
+) -> None:
     script = ArxivScript(httpserver, [Step("page1.xml"), Step("page2.xml")])
-    config = write_config(tmp_path, script.url)
+    config = write_config(config_file, script.url)
 
-    result = CliRunner().invoke(cli, ["--config", str(config), "collect"])
+    result = run_cli(config, "collect")
 
     assert result.exit_code == 0, result.output
     assert row(result.output, "arxiv") == ["4", "0", "0", "0", "ok"]
@@ -223,12 +256,12 @@ def test_cli_collect_prints_counts_per_source(httpserver: HTTPServer, tmp_path: 
 
 
 def test_cli_collect_exits_1_and_says_why_when_a_source_fails(
-    httpserver: HTTPServer, tmp_path: Path
+    httpserver: HTTPServer, config_file: ConfigFile
 ) -> None:
     script = ArxivScript(httpserver, [Step("malformed.xml")])
-    config = write_config(tmp_path, script.url)
+    config = write_config(config_file, script.url)
 
-    result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--source", "arxiv"])
+    result = run_cli(config, "collect", "--source", "arxiv")
 
     assert result.exit_code == 1
     assert row(result.output, "arxiv") == ["0", "0", "0", "0", "failed"]
@@ -239,8 +272,8 @@ def test_cli_collect_exits_1_and_says_why_when_a_source_fails(
     assert LOOKUP not in result.output
 
 
-def test_cli_collect_rejects_an_unknown_source(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/query")
-    result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--source", "nope"])
+def test_cli_collect_rejects_an_unknown_source(config_file: ConfigFile) -> None:
+    config = write_config(config_file, "http://127.0.0.1:9/api/query")
+    result = run_cli(config, "collect", "--source", "nope")
     assert result.exit_code == 1
     assert "no configured source named 'nope'" in result.output
