@@ -12,7 +12,8 @@ from collections.abc import Collection, Mapping
 import numpy as np
 
 from ranking.band import pool, select
-from ranking.index import TfidfIndex, build
+from ranking.build import build
+from ranking.index import TfidfIndex
 from ranking.models import NicheProfile, Pick, Ranking
 from ranking.relevance import DEFAULT, Weights, score
 
@@ -42,15 +43,16 @@ def rank(
     popularity: Mapping[str, int] | None = None,
     scope: str = "",
 ) -> Ranking:
-    """The niche's band picks among the index's papers (those dated at or after `since`, and
-    among `ids` when given); `order`/`popularity`/`scope` go to `band.select`."""
-    rows = None if since is None else np.flatnonzero(index.dates >= since)
-    if ids is not None:
-        row_of = index.row_of
-        keep = np.array(sorted(row_of[i] for i in ids if i in row_of), dtype=np.int64)
-        rows = keep if rows is None else np.intersect1d(rows, keep)
+    """The niche's band picks among the index's papers: those dated at or after `since`, and
+    only those in `ids` when it is given (e.g. the papers that arrived since the last digest).
+    `order`, `popularity` (citation counts) and `scope` (a label for the reasons) go to
+    `band.select`."""
     if len(index) == 0:
         return Ranking(picks=(), pool_size=0, candidates=0)
+    rows = None if since is None else index.rows_since(since)
+    if ids is not None:
+        chosen = np.array(sorted(index.rows_of(ids).values()), dtype=np.int64)
+        rows = chosen if rows is None else np.intersect1d(rows, chosen)
     scores = score(index, profile, rows, weights)
     ranking = select(
         index,
@@ -82,7 +84,6 @@ def pool_ids(
         return []
     rows = None
     if ids is not None:
-        row_of = index.row_of
-        rows = np.array(sorted(row_of[i] for i in ids if i in row_of), dtype=np.int64)
+        rows = np.array(sorted(index.rows_of(ids).values()), dtype=np.int64)
     scores = score(index, profile, rows, weights)
-    return [index.ids[r] for r in pool(scores, index.ids)]
+    return [scores.ids[p] for p in pool(scores)]
