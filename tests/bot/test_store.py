@@ -414,3 +414,35 @@ def test_a_row_stored_before_aware_times_is_unchanged_when_seen_again(store: Sto
         conn.execute(papers.update().values(content_hash=legacy))
     counts = store.papers.upsert([paper(updated=T1)])
     assert (counts.updated, counts.unchanged) == (0, 1)
+
+
+def test_a_version_2_database_created_fresh_keeps_its_claim_time(pg_server: pg.PgServer) -> None:
+    """Created at version 2 (not migrated to it), `claimed_at` was already `timestamptz`: the
+    upgrade must not read it as naive UTC and shift it by the session's zone (Asia/Tokyo)."""
+    name = pg_server.new_database()
+    url = pg_server.url(name)
+    engine = create_engine(url)
+    script = (FIXTURES / "schema" / "v2.postgresql.sql").read_text()
+    script = script.replace("claimed_at TIMESTAMP,", "claimed_at TIMESTAMP WITH TIME ZONE,")
+    try:
+        with engine.begin() as conn:
+            for statement in script.split(";\n"):
+                lines = [line for line in statement.splitlines() if not line.startswith("--")]
+                if "".join(lines).strip():
+                    conn.execute(text("\n".join(lines)))
+            conn.execute(
+                text(
+                    "INSERT INTO digests (niche, channel, day, status, payload, progress,"
+                    " attempts, created_at, claimed_at) VALUES ('ssm', 'out', '2026-11-20',"
+                    " 'pending', '{}', '{}', 1, '2026-11-20 08:30:00+00', '2026-11-20 08:30:00+00')"
+                )
+            )
+        engine.dispose()
+        store = Store(url)
+        record = store.digests.get("ssm", "out", "2026-11-20")
+        store.close()
+        assert record is not None
+        assert record.claimed_at == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+    finally:
+        engine.dispose()
+        pg_server.drop_database(name)
