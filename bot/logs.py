@@ -82,11 +82,22 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class OneLine(logging.Filter):
+    """Drops a record's traceback: without -v a fault is one line, a library's warning too
+    (urllib3 logs one with its exception when a server is cut off mid-headers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
 REDACTOR = RedactSecrets()
+ONE_LINE = OneLine()
 
 
 def setup(verbose: bool) -> None:
-    """Log to stderr (DEBUG with -v, else WARNING), every line passing through REDACTOR."""
+    """Log to stderr (DEBUG with -v, else WARNING and no tracebacks), every line passing
+    through REDACTOR."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -95,6 +106,8 @@ def setup(verbose: bool) -> None:
     for handler in logging.getLogger().handlers:
         if REDACTOR not in handler.filters:
             handler.addFilter(REDACTOR)
+        if not verbose and ONE_LINE not in handler.filters:
+            handler.addFilter(ONE_LINE)
 
 
 def remember_secrets(settings: BaseModel) -> None:
