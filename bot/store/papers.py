@@ -180,7 +180,10 @@ class PaperRepo:
             return list(conn.execute(query).scalars())
 
     def _rows(self, ids: Sequence[str], conn: Connection) -> dict[str, Any]:
-        return {row.id: row for row in conn.execute(select(papers).where(papers.c.id.in_(ids)))}
+        """The stored rows, locked until this transaction ends (PostgreSQL; SQLite has one
+        writer at a time): another writer cannot replace what our update is merged with."""
+        query = select(papers).where(papers.c.id.in_(ids)).order_by(papers.c.id).with_for_update()
+        return {row.id: row for row in conn.execute(query)}
 
     # ---- reads ----------------------------------------------------------------------------
 

@@ -446,3 +446,58 @@ def test_a_version_2_database_created_fresh_keeps_its_claim_time(pg_server: pg.P
     finally:
         engine.dispose()
         pg_server.drop_database(name)
+
+
+def test_two_writers_updating_one_paper_at_once_keep_the_newest_version(
+    pg_server: pg.PgServer,
+) -> None:
+    """Two processes both read version 1, then update in turn: the one holding version 2 must
+    not overwrite the version 3 the other just committed (a row read for update is locked)."""
+    import threading
+    import time
+
+    name = pg_server.new_database()
+    stores = [Store(pg_server.url(name)) for _ in range(3)]
+    holder, newer, older = stores
+    try:
+        holder.papers.upsert([paper(version=1, title="v1")])
+
+        def blocked() -> int:
+            with holder.connect() as conn:
+                return int(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND datname = current_database()"
+                        )
+                    ).scalar_one()
+                )
+
+        def wait_for(count: int) -> None:
+            deadline = time.monotonic() + 30
+            while blocked() < count:
+                assert time.monotonic() < deadline, "the writer never reached the row lock"
+                time.sleep(0.05)
+
+        with holder.begin() as lock:  # holds the row, as a third writer mid-transaction would
+            lock.execute(text("SELECT id FROM papers FOR UPDATE"))
+            writers = [
+                threading.Thread(
+                    target=newer.papers.upsert, args=([paper(version=3, title="v3")],)
+                ),
+                threading.Thread(
+                    target=older.papers.upsert, args=([paper(version=2, title="v2")],)
+                ),
+            ]
+            writers[0].start()
+            wait_for(1)  # the v3 writer queues first, so it commits first
+            writers[1].start()
+            wait_for(2)  # both writers wait on the row
+        for writer in writers:
+            writer.join(timeout=60)
+        kept = holder.papers.get("2405.00001")
+        assert kept is not None and (kept.version, kept.title) == (3, "v3")
+    finally:
+        for store in stores:
+            store.close()
+        pg_server.drop_database(name)
