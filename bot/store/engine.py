@@ -28,10 +28,7 @@ def make_engine(url: str, busy_seconds: float = BUSY_TIMEOUT_SECONDS) -> Engine:
     try:
         engine = create_engine(url)
     except (SQLAlchemyError, ImportError) as exc:
-        hint = ""
-        if isinstance(exc, ImportError) and "psycopg" in str(exc):
-            hint = "; install the PostgreSQL driver with `pip install 'midlist[postgres]'`"
-        raise StoreError(f"{redacted(url)}: not a usable storage.url: {exc}{hint}") from exc
+        raise StoreError(f"{redacted(url)}: not a usable storage.url: {_why(exc)}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", lambda conn, _record: _sqlite_connect(conn, busy_seconds))
         event.listen(engine, "begin", _sqlite_begin)
@@ -72,6 +69,23 @@ def store_failure(
             f"{where}: the disk holding the store is full; {_KEPT}. Free space and run again"
         )
     return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be opened here (its form, or its driver is not installed), without
+    connecting; None when it can. For `midlist check`, so a missing driver shows before a run."""
+    try:
+        dialect = make_url(url).get_dialect()
+        dialect.import_dbapi()
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        return f"{redacted(url)}: not a usable storage.url: {_why(exc)}"
+    return None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ImportError) and "psycopg" in str(exc):
+        return f"{exc}; install the PostgreSQL driver with `pip install 'midlist[postgres]'`"
+    return str(exc)
 
 
 def redacted(url: str) -> str:
