@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, SecretStr
+from sqlalchemy.engine import make_url
 
 MASK = "***"
 _MIN_SECRET = 6  # shorter configured values would mask ordinary words
@@ -113,6 +114,16 @@ def setup(verbose: bool) -> None:
 def remember_secrets(settings: BaseModel) -> None:
     """Mask every SecretStr value in `settings` from now on."""
     REDACTOR.add(_secret_values(settings))
+
+
+def remember_url_password(url: str) -> None:
+    """Mask the password of the storage URL too: one holding `/` escapes the URL pattern."""
+    try:
+        password = make_url(url).password
+    except Exception:  # not a URL: the config check says so
+        return
+    if password:
+        REDACTOR.add([str(password)])
 
 
 def redact(text: str) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import MASK, RedactSecrets
+from bot.config import load_settings
+from bot.logs import MASK, RedactSecrets, redact
 from bot.store import Store
 from tests.bot.test_digest import DAY, fixture_papers, stored
 from tests.bot.test_email import PASSWORD, email_channel, smtp, smtp_server
@@ -159,3 +160,16 @@ def test_filter_rewrites_args_exceptions_and_keeps_every_record() -> None:
     assert "very-secret-value" not in text
     assert f"sending {MASK}" in text
     assert "RuntimeError: failed with ***" in text
+
+
+def test_a_database_password_the_url_pattern_misses_is_masked_once_configured(
+    config_file: ConfigFile,
+) -> None:
+    """`/` and `:` are allowed raw in a SQLAlchemy URL's password; the URL pattern stops there,
+    so the loaded config's password is masked as a configured secret."""
+    password = "s3cr/et:pw-99"
+    url = f"postgresql+psycopg://team:{password}@127.0.0.1:9/midlist"
+    line = f"connecting to {url}"
+    assert password in RedactSecrets().redact(line)  # the pattern alone misses it
+    load_settings(config_file(storage={"url": url}))
+    assert password not in redact(line) and MASK in redact(line)
