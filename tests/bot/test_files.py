@@ -87,3 +87,32 @@ def test_a_write_that_fails_half_way_leaves_no_temp_file(tmp_path: Path) -> None
     )
     assert result.stdout.startswith("channel out: cannot write "), result.stdout + result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+FULL_FEED = """
+import resource, signal, sys
+from pathlib import Path
+from bot.config import FeedChannel
+from bot.deliver.feed import write_feed
+from bot.errors import DeliveryError
+from tests.bot.test_files import DIGEST
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+cfg = FeedChannel(type="feed", path=str(Path(sys.argv[1]) / "{niche}.xml"))
+try:
+    write_feed("reader", cfg, DIGEST)
+except DeliveryError as exc:
+    print(exc)
+"""
+
+
+def test_a_feed_write_that_fails_half_way_leaves_no_temp_file(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_FEED, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.startswith("channel reader: cannot write "), result.stdout + result.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []
