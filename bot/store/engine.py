@@ -32,7 +32,18 @@ def make_engine(url: str, busy_seconds: float = BUSY_TIMEOUT_SECONDS) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", lambda conn, _record: _sqlite_connect(conn, busy_seconds))
         event.listen(engine, "begin", _sqlite_begin)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", lambda conn, _record: _pg_connect(conn, busy_seconds))
     return engine
+
+
+def _pg_connect(dbapi_conn: Any, busy_seconds: float) -> None:
+    """A wait for another session's lock ends after the busy timeout, as on SQLite; without
+    it a process hung mid-transaction would make every later write wait forever."""
+    cur = dbapi_conn.cursor()
+    cur.execute(f"SET lock_timeout = {max(1, int(busy_seconds * 1000))}")
+    cur.close()
+    dbapi_conn.commit()  # a SET in a transaction rolled back later would be undone
 
 
 def _sqlite_connect(dbapi_conn: Any, busy_seconds: float) -> None:
@@ -59,7 +70,8 @@ def store_failure(
     text = str(getattr(exc, "orig", exc)).lower()
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
     where = redacted(url)
-    if "database is locked" in text or "database is busy" in text:
+    # 55P03: PostgreSQL's lock_timeout ran out waiting for another session's lock.
+    if "database is locked" in text or "database is busy" in text or sqlstate == "55P03":
         return StoreError(
             f"{where}: the store is locked: another process held it for over "
             f"{busy_seconds:g} s; {_KEPT}. Run again when it is done"

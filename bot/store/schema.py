@@ -248,6 +248,8 @@ def migrate(
             conn.execution_options(**WRITE)
             with conn.begin():
                 if conn.dialect.name == "postgresql":
+                    # Wait for another process's migration however long it takes.
+                    conn.execute(text("SET LOCAL lock_timeout = 0"))
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
                 version = current_version(conn)
                 _check(version, latest)

@@ -501,3 +501,31 @@ def test_two_writers_updating_one_paper_at_once_keep_the_newest_version(
         for store in stores:
             store.close()
         pg_server.drop_database(name)
+
+
+def test_a_postgresql_store_locked_past_the_timeout_is_one_line_not_a_hang(
+    pg_server: pg.PgServer,
+) -> None:
+    """Another session holds the queue table (a hung process mid-transaction): a write gives up
+    after the busy timeout with the same one-line error as on SQLite, instead of waiting forever."""
+    import psycopg
+
+    name = pg_server.new_database()
+    store = Store(pg_server.url(name), busy_seconds=0.5)
+    try:
+        store.papers.upsert([paper("2405.00001")])
+        with psycopg.connect(
+            f"host=127.0.0.1 port={pg_server.port} user={pg.USER} dbname={name}"
+        ) as other:
+            other.execute("LOCK TABLE queue IN EXCLUSIVE MODE")
+            with pytest.raises(StoreError) as caught:
+                store.queue.mark("ssm", "2405.00001", "saved")
+        message = str(caught.value)
+        assert "\n" not in message
+        assert "the store is locked: another process held it for over 0.5 s" in message
+        assert store.queue.list() == []
+        store.queue.mark("ssm", "2405.00001", "saved")  # the lock is gone: the write goes through
+        assert [item.paper.id for item in store.queue.list()] == ["2405.00001"]
+    finally:
+        store.close()
+        pg_server.drop_database(name)
