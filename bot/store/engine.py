@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from bot.errors import StoreError
 
 BUSY_TIMEOUT_SECONDS = 10
+CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL; `?connect_timeout=N` in the URL overrides it
 # Execution options of a connection whose transaction writes: `conn.execution_options(**WRITE)`.
 WRITE = {"midlist_write": True}
 _KEPT = "this write was rolled back; everything stored before it is kept"
@@ -26,8 +27,13 @@ def make_engine(url: str, busy_seconds: float = BUSY_TIMEOUT_SECONDS) -> Engine:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url)
-    except (SQLAlchemyError, ImportError) as exc:
+        parsed = make_url(url)
+        options: dict[str, Any] = {}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # A server that takes the connection but never answers would hang every command.
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        engine = create_engine(url, **options)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"{redacted(url)}: not a usable storage.url: {_why(exc)}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", lambda conn, _record: _sqlite_connect(conn, busy_seconds))

@@ -529,3 +529,17 @@ def test_a_postgresql_store_locked_past_the_timeout_is_one_line_not_a_hang(
     finally:
         store.close()
         pg_server.drop_database(name)
+
+
+def test_a_database_server_that_never_answers_is_a_one_line_error_not_a_hang() -> None:
+    """It takes the connection and says nothing (a wedged server or proxy): opening the store
+    gives up after the connect timeout."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        with pytest.raises(StoreError, match="cannot open the database") as caught:
+            Store(f"postgresql+psycopg://midlist:pw-123456@127.0.0.1:{port}/midlist")
+    assert "\n" not in str(caught.value) and "pw-123456" not in str(caught.value)
