@@ -32,7 +32,7 @@ from pydantic import (
 from bot import safe_yaml
 from bot.cron import parse_cron
 from bot.errors import ConfigError
-from bot.logs import remember_secrets
+from bot.logs import remember_secrets, remember_url_password
 from sources.ids import parse_arxiv_id
 
 CONFIG_ENV = "MIDLIST_CONFIG"
@@ -443,6 +443,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     data = _substitute(raw, env, file, "")
     settings = _resolve_paths(parse_settings(data, source=str(file)), file.parent)
     remember_secrets(settings)  # from now on no log line shows them (the daemon reloads, too)
+    remember_url_password(settings.storage.url)
     return settings
 
 
