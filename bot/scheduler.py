@@ -7,7 +7,7 @@ database, so a restart keeps them; a job whose persisted next run passed while t
 down runs once on start (coalesced) if it is within schedule.misfire_grace_minutes.
 
 No business logic lives here: a job loads the config, opens the store and calls
-`bot.collect.collect_all` or `bot.digest.send_digests`, recording one `job` run.
+`bot.collect.collect_all` or `bot.digest.send.send_digests`, recording one `job` run.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def _collect(settings: Settings, store: Store) -> tuple[bool, str]:
 def _digest(
     settings: Settings, store: Store, niches: list[str] | None, resume_only: bool = False
 ) -> tuple[bool, str]:
-    from bot.digest import send_digests
+    from bot.digest.send import send_digests
 
     if niches is not None and not niches:
         return True, "no niche follows schedule.digest"

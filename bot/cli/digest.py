@@ -34,7 +34,7 @@ def digest(app: App, niche: str | None, dry_run: bool, force: bool, day: datetim
     Each (niche, channel, day) is sent once: a second run the same day does nothing, and a
     run after a failure resends the recorded digest unchanged. Exit code 1 if a channel failed.
     """
-    from bot.digest import send_digests  # loads slack-sdk, Jinja2: only when a digest is made
+    from bot.digest.send import send_digests  # loads slack-sdk, Jinja2: only when a digest is made
 
     report = send_digests(
         app.settings,

@@ -7,15 +7,13 @@ send cut short resumes where it stopped. Failures are raised as DeliveryError.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from bot.config import ConsoleChannel, EmailChannel, FileChannel, SlackChannel
 from bot.deliver.files import write_console, write_file
 from bot.deliver.mailer import send_email
 from bot.deliver.slack import send_slack
-
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.models import Digest
 
 SaveProgress = Callable[[dict[str, Any]], None]
 

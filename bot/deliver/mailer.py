@@ -15,16 +15,14 @@ import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.config import EmailChannel
 from bot.deliver.render import render_html, render_markdown
 from bot.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.models import Digest
 
 log = logging.getLogger(__name__)
 

@@ -8,12 +8,10 @@ that would turn a title into a link, an HTML tag or emphasis.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.models import Digest
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 _HTTP = re.compile(r"^https?://[^/\s]", re.IGNORECASE)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -29,9 +29,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.config import SlackChannel
 from bot.deliver.render import safe_url
 from bot.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.digest import Digest, DigestItem
+from bot.models import Digest, DigestItem
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 from bot.cli import cli
 from bot.config import Niche, Settings, parse_settings
 from bot.deliver.render import md_escape, render_markdown, safe_url
-from bot.digest import Digest, build_digest, clip, send_digests, short_authors
+from bot.digest.build import build_digest, clip, short_authors
+from bot.digest.send import send_digests
+from bot.models import Digest
 from bot.store import Store
 from bot.store.schema import deliveries, digests, runs
 from ranking.models import Pick, Ranking

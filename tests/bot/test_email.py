@@ -209,7 +209,7 @@ def test_unreachable_server_is_a_retryable_delivery_error() -> None:
 
 
 def send_digests_to(store: Store, channel: dict[str, Any], papers: Any) -> Any:
-    from bot.digest import send_digests
+    from bot.digest.send import send_digests
 
     return send_digests(
         settings_for(store, {"mail": channel}), store, today=DAY, ranker=ListRanker(papers)

@@ -12,7 +12,9 @@ import pytest
 
 from bot.config import Niche, SlackChannel
 from bot.deliver.slack import MAX_BLOCKS, escape, render_messages, send_slack
-from bot.digest import Digest, build_digest, send_digests
+from bot.digest.build import build_digest
+from bot.digest.send import send_digests
+from bot.models import Digest
 from bot.errors import DeliveryError
 from bot.store import Store
 from sources.models import Mention, Paper
