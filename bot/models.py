@@ -51,8 +51,9 @@ class Digest:
     basis: str  # "7 picks from 412 new cs.LG / cs.AI papers (58 on-niche), band 15-40%"
     items: tuple[DigestItem, ...] = ()
     note: str = ""  # said instead of items on a day with nothing new
-    candidates: int = 0
+    candidates: int = 0  # papers new to this digest (arrived and announced in its window)
     pool_size: int = 0
+    arrived_until: str = ""  # ISO UTC: when the candidates were read; the next digest starts there
 
     @property
     def title(self) -> str:
@@ -97,4 +98,4 @@ class DigestReport:
 
     @property
     def ok(self) -> bool:
-        return all(o.status != "failed" for o in self.outcomes)
+        return all(o.status not in ("failed", "uncertain") for o in self.outcomes)

@@ -26,11 +26,13 @@ def deliver(
     save: SaveProgress,
     *,
     console: TextIO,
+    resend: bool = False,
 ) -> None:
+    """`resend`: post again what a channel may have taken without confirming it (the user's word)."""
     if isinstance(channel, SlackChannel):
-        send_slack(name, channel, digest, progress, save)
+        send_slack(name, channel, digest, progress, save, resend=resend)
     elif isinstance(channel, EmailChannel):
-        send_email(name, channel, digest, progress, save)
+        send_email(name, channel, digest, progress, save, resend=resend)
     elif isinstance(channel, FileChannel):
         write_file(name, channel, digest)
     else:

@@ -26,9 +26,11 @@ def build_digest(
     mentions: dict[str, list[Mention]] | None = None,
     *,
     categories: Sequence[str] = (),
-    new_only: bool = True,
+    arrived_until: str = "",
 ) -> Digest:
-    """A digest from a ranking: the first `niche.size` picks the papers dict can describe."""
+    """A digest from a ranking of the papers new to it: the first `niche.size` picks the papers
+    dict can describe. A day without picks says why in one line: nothing arrived, nothing
+    matched the niche, or the channel has had every match."""
     mentions = mentions or {}
     items = tuple(
         _item(papers[pick.paper_id], pick.reasons, pick.percentile, mentions.get(pick.paper_id, []))
@@ -36,23 +38,24 @@ def build_digest(
         if pick.paper_id in papers
     )[: niche.size]
     band = "top picks" if niche.band == "top" else f"band {niche.band[0]}-{niche.band[1]}%"
-    what = " ".join(part for part in ("new" if new_only else "", " / ".join(categories)) if part)
-    papers_word = f"{what} papers" if what else "papers"
-    n = len(items)
+    papers_word = " ".join(["new", *([" / ".join(categories)] if categories else []), "papers"])
+    n, arrived = len(items), ranking.candidates
     basis = (
-        f"{n} pick{'' if n == 1 else 's'} from {ranking.candidates:,} {papers_word} "
+        f"{n} pick{'' if n == 1 else 's'} from {arrived:,} {papers_word} "
         f"({ranking.pool_size:,} on-niche), {band}"
     )
     note = ""
-    if ranking.candidates == 0:
+    if arrived == 0:
         note = (
             "Nothing new today: no papers arrived since the last digest. arXiv announces nothing "
             "on Friday and Saturday nights and on holidays, so this is expected then."
         )
+    elif ranking.pool_size == 0:
+        note = f"No picks today: {arrived:,} {papers_word} arrived, but none matched this niche."
     elif not items:
         note = (
-            f"No picks today: {ranking.candidates:,} {papers_word} arrived, but none is on-niche "
-            "and new to this channel."
+            f"No picks today: {arrived:,} {papers_word} arrived and {ranking.pool_size:,} "
+            "matched this niche, but this channel has had them all."
         )
     return Digest(
         niche=niche.name,
@@ -60,8 +63,9 @@ def build_digest(
         basis=basis,
         items=items,
         note=note,
-        candidates=ranking.candidates,
+        candidates=arrived,
         pool_size=ranking.pool_size,
+        arrived_until=arrived_until,
     )
 
 

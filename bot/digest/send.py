@@ -8,18 +8,25 @@ unchanged on the next run; one already sent is not sent again unless forced.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sys
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TextIO
+from typing import Any, TextIO
+
+from pydantic import SecretStr
+from sqlalchemy.exc import OperationalError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from bot.config import Niche, Settings
 from bot.deliver import deliver
 from bot.deliver.render import render_markdown
 from bot.digest.build import build_digest
-from bot.errors import DeliveryError
+from bot.digest.window import new_papers
+from bot.errors import DeliveryError, DeliveryUncertain, StoreError
 from bot.models import Digest, DigestOutcome, DigestReport, DigestStatus
 from bot.store import Store
 from ranking.models import Ranking
@@ -28,8 +35,9 @@ from sources.models import Paper
 log = logging.getLogger(__name__)
 
 CATCH_UP = timedelta(days=7)  # how far back an unsent digest is still resent
-# (niche, since, exclude_ids) -> the ranking and the papers it names
-Ranker = Callable[[Niche, datetime | None, Collection[str]], tuple[Ranking, dict[str, Paper]]]
+SAVE_PATIENCE = timedelta(minutes=5)  # how long a ledger write after a post waits for locks
+# (niche, candidate ids, exclude_ids) -> the ranking of those candidates and the papers it names
+Ranker = Callable[[Niche, Collection[str], Collection[str]], tuple[Ranking, dict[str, Paper]]]
 
 
 # ---- sending ----------------------------------------------------------------------------------
@@ -46,12 +54,14 @@ def send_digests(
     ranker: Ranker | None = None,
     console: TextIO | None = None,
     resume_only: bool = False,
+    resend: bool = False,
 ) -> DigestReport:
     """Build and deliver today's digest for every niche (or one) and each of its channels.
 
     Never raises for one channel: its outcome says `failed` and why, and the next run retries
     it with the same payload. `dry_run` builds (or reloads) what would be sent and records nothing.
     `resume_only` only resends recorded digests that are still unsent (the daemon's retry job).
+    `resend` posts again what a webhook or mail server may have taken without saying so.
     """
     day = today or datetime.now(settings.tz).date()
     niches = [settings.niche(niche)] if niche else list(settings.niches)
@@ -74,7 +84,9 @@ def send_digests(
                 days = [date.fromisoformat(d) for d in unsent] + days
             for d in days:
                 job = _Job(settings, store, n, channel, d, rank)
-                report.outcomes.append(_send_one(job, dry_run, force, console or sys.stdout))
+                report.outcomes.append(
+                    _send_one(job, dry_run, force, resend, console or sys.stdout)
+                )
     return report
 
 
@@ -94,10 +106,14 @@ class _Job:
         return self.niche.name, self.channel, self.day.isoformat()
 
 
-def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> DigestOutcome:
+def _send_one(
+    job: _Job, dry_run: bool, force: bool, resend: bool, console: TextIO
+) -> DigestOutcome:
     store, name, channel = job.store, job.niche.name, job.channel
     run_id = None if dry_run else store.state.start_run("digest", f"{name}/{channel}")
     digest: Digest | None = None
+    progress: dict[str, Any] = {}
+    cfg = job.settings.channels[channel]
     try:
         record = store.digests.get(*job.key)
         if record is not None and record.status == "sent" and not force:
@@ -114,29 +130,88 @@ def _send_one(job: _Job, dry_run: bool, force: bool, console: TextIO) -> DigestO
                 return DigestOutcome(name, channel, "dry-run", render_markdown(digest), digest)
             if record is None or force:
                 record = store.digests.record(*job.key, digest.to_json())
+            progress = dict(record.progress)
+            halted = progress.pop("halted", None)
+            if halted and halted.get("config") == fingerprint(cfg):
+                detail = f"{halted['error']} (not tried again until channels.{channel} changes)"
+                return _finish(store, run_id, DigestOutcome(name, channel, "failed", detail))
             digest_id = record.id
             if not store.digests.claim(digest_id):
                 busy = "another midlist process is sending it right now"
                 return _finish(store, run_id, DigestOutcome(name, channel, "in-progress", busy))
             deliver(
                 channel,
-                job.settings.channels[channel],
+                cfg,
                 digest,
-                dict(record.progress),
-                lambda progress: store.digests.save_progress(digest_id, progress),
+                progress,
+                lambda p: patiently(
+                    store, "save progress", store.digests.save_progress, digest_id, p
+                ),
                 console=console,
+                resend=resend,
             )
-            store.digests.mark_sent(digest_id, name, channel, digest.paper_ids)
             status: DigestStatus = "sent" if digest.items else "nothing-new"
-            outcome = DigestOutcome(name, channel, status, digest.basis, digest)
+            detail = digest.basis
+            try:
+                patiently(
+                    store,
+                    "mark sent",
+                    store.digests.mark_sent,
+                    digest_id,
+                    name,
+                    channel,
+                    digest.paper_ids,
+                )
+            except (
+                _NotSaved
+            ) as exc:  # delivered, and the saved progress says so: next run records it
+                detail += f"; delivered, but {exc}: it is recorded as sent on the next run"
+            outcome = DigestOutcome(name, channel, status, detail, digest)
+    except (DeliveryUncertain, _NotSaved) as exc:
+        log.warning("digest %s/%s may have been delivered: %s", name, channel, exc)
+        if not dry_run:
+            _remember(job, str(exc), uncertain=True)
+        outcome = DigestOutcome(name, channel, "uncertain", str(exc), digest)
     except Exception as exc:  # one channel failing never stops the others
         expected = isinstance(exc, DeliveryError)
         reason = str(exc) if expected else f"{type(exc).__name__}: {exc}"
         log.warning("digest %s/%s failed: %s", name, channel, reason, exc_info=not expected)
         if not dry_run:
-            _remember_failure(job, reason)
+            if isinstance(exc, DeliveryError) and not exc.retryable:
+                progress["halted"] = {"config": fingerprint(cfg), "error": reason}
+            _remember(job, reason, progress=progress if "halted" in progress else None)
         outcome = DigestOutcome(name, channel, "failed", reason, digest)
     return _finish(store, run_id, outcome)
+
+
+class _NotSaved(Exception):
+    """The store stayed locked through every retry after a channel took (part of) a digest."""
+
+
+def patiently(store: Store, what: str, write: Callable[..., None], *args: Any) -> None:
+    """A ledger write after a channel took a post: retried through store locks for minutes, since
+    losing it could turn a delivered digest into one that is sent again."""
+    retrying = Retrying(
+        stop=stop_after_delay(SAVE_PATIENCE.total_seconds()),
+        wait=wait_exponential(multiplier=0.5, max=15),
+        retry=retry_if_exception_type((OperationalError, StoreError)),
+        before_sleep=lambda state: log.warning(
+            "could not %s (%s); retrying", what, state.outcome.exception() if state.outcome else ""
+        ),
+        reraise=True,
+    )
+    try:
+        retrying(write, *args)
+    except (OperationalError, StoreError) as exc:
+        raise _NotSaved(f"the store refused to {what} for {SAVE_PATIENCE}: {exc}") from exc
+
+
+def fingerprint(cfg: Any) -> str:
+    """A digest of a channel's config, secrets included, so a fix (a new token) is noticed."""
+    values = {
+        k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in dict(cfg).items()
+    }
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _finish(store: Store, run_id: int | None, outcome: DigestOutcome) -> DigestOutcome:
@@ -160,8 +235,13 @@ def _build(job: _Job, previous_id: int | None) -> Digest:
     for other in job.store.digests.unsent(job.channel, job.day.isoformat()):
         if other.niche != job.niche.name:
             exclude.update(Digest.from_json(other.payload).paper_ids)
-    since = job.store.digests.last_sent_before(*job.key)
-    ranking, papers = job.rank(job.niche, since, exclude)
+    window = new_papers(
+        job.store, job.niche.name, job.channel, job.day, job.settings.lookback_days(job.niche)
+    )
+    if window.ids:
+        ranking, papers = job.rank(job.niche, window.ids, exclude)
+    else:  # never rank with no candidates: that would be every paper
+        ranking, papers = Ranking(picks=(), pool_size=0, candidates=0), {}
     picks = tuple(p for p in ranking.picks if p.paper_id not in exclude)
     if not picks and job.store.papers.count() == 0:
         raise DeliveryError(
@@ -171,32 +251,40 @@ def _build(job: _Job, previous_id: int | None) -> Digest:
     return build_digest(
         job.niche,
         job.day,
-        Ranking(picks=picks, pool_size=ranking.pool_size, candidates=ranking.candidates),
+        Ranking(picks=picks, pool_size=ranking.pool_size, candidates=len(window.ids)),
         papers,
         job.store.papers.mentions_of([p.paper_id for p in picks]),
         categories=job.settings.sources.arxiv.categories,
-        new_only=since is not None,
+        arrived_until=window.arrived_until.isoformat(),
     )
 
 
-def _remember_failure(job: _Job, reason: str) -> None:
+def _remember(
+    job: _Job, reason: str, *, uncertain: bool = False, progress: dict[str, Any] | None = None
+) -> None:
     try:
         record = job.store.digests.get(*job.key)
-        if record is not None and record.status != "sent":
+        if record is None or record.status == "sent":
+            return
+        if progress is not None:
+            job.store.digests.save_progress(record.id, progress)
+        if uncertain:
+            job.store.digests.mark_uncertain(record.id, reason)
+        else:
             job.store.digests.mark_failed(record.id, reason)
     except Exception:  # the store itself may be what failed; the run log still says why
-        log.exception("could not record the failure of %s/%s", job.niche.name, job.channel)
+        log.exception("could not record the outcome of %s/%s", job.niche.name, job.channel)
 
 
 def _store_ranker(settings: Settings, store: Store) -> Ranker:
     def run(
-        niche: Niche, since: datetime | None, exclude: Collection[str]
+        niche: Niche, ids: Collection[str], exclude: Collection[str]
     ) -> tuple[Ranking, dict[str, Paper]]:
         from bot import rank  # the ranking pipeline is heavy; load it only when a digest is built
 
         profile = rank.profile_for(niche, store)
         return rank.rank_niche(
-            settings, store, profile, since=since, limit=niche.size, exclude_ids=exclude
+            settings, store, profile, ids=ids, limit=niche.size, exclude_ids=exclude
         )
 
     return run

@@ -208,6 +208,44 @@ class DigestRepo:
             ).scalar()
         return from_db(found)
 
+    def previous_sent(self, niche: str, channel: str, day: str) -> DigestRecord | None:
+        """The latest sent digest of this niche and channel for a day before `day`."""
+        with self._store.connect() as conn:
+            row = conn.execute(
+                select(digests)
+                .where(
+                    digests.c.niche == niche,
+                    digests.c.channel == channel,
+                    digests.c.day < day,
+                    digests.c.status == "sent",
+                )
+                .order_by(digests.c.day.desc())
+                .limit(1)
+            ).first()
+        return _record(row) if row is not None else None
+
+    def mark_uncertain(self, digest_id: int, error: str) -> None:
+        """The channel may have taken it without answering: not resent blindly (see progress)."""
+        with self._store.begin() as conn:
+            conn.execute(
+                digests.update()
+                .where(digests.c.id == digest_id, digests.c.status != "sent")
+                .values(
+                    status="uncertain",
+                    last_error=error[:2000],
+                    attempts=digests.c.attempts + 1,
+                    claimed_at=None,
+                )
+            )
+
+    def uncertain(self) -> list[DigestRecord]:
+        """Digests a channel may or may not have taken, oldest first: for `midlist status`."""
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(digests).where(digests.c.status == "uncertain").order_by(digests.c.day)
+            )
+            return [_record(row) for row in rows]
+
 
 def _record(row: Any) -> DigestRecord:
     return DigestRecord(
