@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from bot.errors import MidlistError
+from bot.errors import MidlistError, StoreError
 from bot.store import Store
 from sources.errors import ParseError
 from sources.models import Paper
@@ -111,7 +111,13 @@ def import_snapshot(
 def _flush(store: Store, batch: list[Paper], report: ImportReport) -> None:
     if not batch:
         return
-    counts = store.papers.upsert(batch)
+    try:
+        counts = store.papers.upsert(batch)
+    except StoreError as exc:
+        raise StoreError(
+            f"{exc}; the {report.papers:,} papers before this batch are stored. Re-run the "
+            "import to add the rest: it is idempotent"
+        ) from exc
     report.new += counts.new
     report.updated += counts.updated
     report.unchanged += counts.unchanged

@@ -24,6 +24,7 @@ class Paper:
     url: str = ""
     published: datetime | None = None  # first version
     updated: datetime | None = None  # latest version seen
+    announced: datetime | None = None
     version: int | None = None  # arXiv version number; None when unknown or not on arXiv
     doi: str | None = None
     comment: str | None = None

@@ -129,7 +129,7 @@ def _send_one(
             if dry_run:
                 return DigestOutcome(name, channel, "dry-run", render_markdown(digest), digest)
             if record is None or force:
-                record = store.digests.record(*job.key, digest.to_json())
+                record = store.digests.record(*job.key, digest.to_json(), force=force)
             progress = dict(record.progress)
             halted = progress.pop("halted", None)
             if halted and halted.get("config") == fingerprint(cfg):
@@ -169,8 +169,9 @@ def _send_one(
             outcome = DigestOutcome(name, channel, status, detail, digest)
     except (DeliveryUncertain, _NotSaved) as exc:
         log.warning("digest %s/%s may have been delivered: %s", name, channel, exc)
-        if not dry_run:
-            _remember(job, str(exc), uncertain=True)
+        if not dry_run:  # recorded as failed, with progress saying it may have arrived
+            progress["uncertain"] = str(exc)
+            _remember(job, str(exc), progress=progress)
         outcome = DigestOutcome(name, channel, "uncertain", str(exc), digest)
     except Exception as exc:  # one channel failing never stops the others
         expected = isinstance(exc, DeliveryError)
@@ -259,19 +260,14 @@ def _build(job: _Job, previous_id: int | None) -> Digest:
     )
 
 
-def _remember(
-    job: _Job, reason: str, *, uncertain: bool = False, progress: dict[str, Any] | None = None
-) -> None:
+def _remember(job: _Job, reason: str, *, progress: dict[str, Any] | None = None) -> None:
     try:
         record = job.store.digests.get(*job.key)
         if record is None or record.status == "sent":
             return
         if progress is not None:
             job.store.digests.save_progress(record.id, progress)
-        if uncertain:
-            job.store.digests.mark_uncertain(record.id, reason)
-        else:
-            job.store.digests.mark_failed(record.id, reason)
+        job.store.digests.mark_failed(record.id, reason)
     except Exception:  # the store itself may be what failed; the run log still says why
         log.exception("could not record the outcome of %s/%s", job.niche.name, job.channel)
 

@@ -1,42 +1,60 @@
 """All persistence: one SQLAlchemy engine, one schema, a repository per concern.
 
 Callers use `Store(url)` and its repositories (`store.papers`, `store.state`, ...); no SQL
-lives outside this package, so PostgreSQL can follow SQLite without touching callers.
+lives outside this package, so SQLite and PostgreSQL serve the same callers. Every time the
+API takes or returns is aware UTC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.errors import StoreError
 from bot.store import schema
 from bot.store.digests import DigestRepo
+from bot.store.engine import BUSY_TIMEOUT_SECONDS, WRITE, make_engine, redacted, store_failure
+from bot.store.leases import LeaseRepo
 from bot.store.papers import PaperRepo
 from bot.store.queue import QueueRepo
 from bot.store.state import StateRepo
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, busy_seconds: float = BUSY_TIMEOUT_SECONDS):
+        """`busy_seconds`: how long a SQLite write waits for another process's write to end."""
         self.url = url
-        self.engine = _engine(url)
+        self._busy = busy_seconds
+        self.engine = make_engine(url, busy_seconds)
         self._migrate()
         self.papers = PaperRepo(self)
         self.state = StateRepo(self)
         self.digests = DigestRepo(self)
         self.queue = QueueRepo(self)
+        self.leases = LeaseRepo(self)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction: all of it lands, or none of it does."""
-        with self.engine.begin() as conn:
-            yield conn
+        """One write transaction: all of it lands, or none of it does.
+
+        A store locked past the busy timeout or a full disk is a one-line StoreError."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(**WRITE)
+                with conn.begin():
+                    yield conn
+        except DBAPIError as exc:
+            mapped = store_failure(self.url, exc, self._busy)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -49,40 +67,18 @@ class Store:
     def _migrate(self) -> None:
         try:
             schema.migrate(self.engine)
+        except DBAPIError as exc:
+            mapped = store_failure(self.url, exc, self._busy)
+            raise (mapped or _cannot_open(self.url, exc)) from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"{redacted(self.url)}: cannot open the database: {exc}") from exc
+            raise _cannot_open(self.url, exc) from exc
         except schema.TooNewError as exc:
             raise StoreError(f"{redacted(self.url)}: {exc}; upgrade midlist") from None
 
 
-def _engine(url: str) -> Engine:
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        engine = create_engine(url)
-    except (SQLAlchemyError, ImportError) as exc:
-        raise StoreError(f"{redacted(url)}: not a usable storage.url: {exc}") from exc
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+def _cannot_open(url: str, exc: Exception) -> StoreError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StoreError(f"{redacted(url)}: cannot open the database: {first}")
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-    # WAL lets the CLI read while the daemon writes; foreign keys are off by default in SQLite.
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and summaries."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "storage.url"
-
-
-__all__ = ["Store", "redacted"]
+__all__ = ["Store", "StoreError", "redacted"]

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, or_, select
 
 from bot.errors import StoreError
+from bot.store.engine import insert_for
 from bot.store.schema import deliveries, digests
 from bot.store.times import from_db, now
 
@@ -37,6 +37,7 @@ class DigestRecord:
     last_error: str | None
     created_at: datetime
     sent_at: datetime | None
+    claimed_at: datetime | None = None  # set while a process is sending it
 
 
 CLAIM_EXPIRES = timedelta(minutes=30)  # far longer than any send with all its retries
@@ -89,36 +90,59 @@ class DigestRepo:
             ).first()
         return _record(row) if row is not None else None
 
-    def record(self, niche: str, channel: str, day: str, payload: str) -> DigestRecord:
-        """Store a digest as pending before it is sent; a forced resend replaces the day's record."""
-        values = {
-            "status": "pending",
-            "payload": payload,
-            "progress": "{}",
-            "last_error": None,
-            "created_at": now(),
-            "sent_at": None,
-            "claimed_at": None,
-        }
-        key = (digests.c.niche == niche, digests.c.channel == channel, digests.c.day == day)
-        try:
-            with self._store.begin() as conn:
-                if conn.execute(select(digests.c.id).where(*key)).first() is None:
-                    conn.execute(
-                        digests.insert().values(
-                            niche=niche, channel=channel, day=day, attempts=0, **values
-                        )
-                    )
-                else:
-                    conn.execute(digests.update().where(*key).values(**values))
-        except IntegrityError:
-            pass  # another process recorded it first: theirs is the one to send
-        found = self.get(niche, channel, day)
-        if found is None:
-            raise StoreError(f"digest {niche}/{channel}/{day} vanished right after it was recorded")
-        return found
+    def record(
+        self, niche: str, channel: str, day: str, payload: str, *, force: bool = False
+    ) -> DigestRecord:
+        """Store a digest as pending before it is sent; the day's record is returned.
 
-    def claim(self, digest_id: int, stale_after: timedelta = CLAIM_EXPIRES) -> bool:
+        A record already there is kept as it is (another process may be sending it), unless
+        `force`: then it is replaced, but only while nobody holds a live claim on it."""
+        with self._store.begin() as conn:
+            self._insert(conn, niche, channel, day, payload)
+            if force:
+                conn.execute(
+                    digests.update()
+                    .where(*_key(niche, channel, day), _unclaimed(CLAIM_EXPIRES))
+                    .values(**_fresh(payload))
+                )
+        return self._get(niche, channel, day)
+
+    def record_and_claim(
+        self,
+        niche: str,
+        channel: str,
+        day: str,
+        payload: str,
+        *,
+        force: bool = False,
+        stale_after: timedelta = CLAIM_EXPIRES,
+    ) -> tuple[DigestRecord, bool]:
+        """Record the day's digest if it is not there yet and take the right to send it, at once.
+
+        One transaction: `INSERT ... ON CONFLICT DO NOTHING`, then an `UPDATE` that claims it only
+        if it is unsent (or `force`) and unclaimed (or its claim is older than `stale_after`).
+        Returns the stored record (which may hold another process's payload: send that one) and
+        whether this process won the claim. A sent digest is never claimed again without `force`."""
+        with self._store.begin() as conn:
+            self._insert(conn, niche, channel, day, payload)
+            values: dict[str, Any] = {"claimed_at": now()}
+            if force:
+                values = {**_fresh(payload), **values}
+            claimed = conn.execute(
+                digests.update()
+                .where(
+                    *_key(niche, channel, day),
+                    _unclaimed(stale_after),
+                    *(() if force else (digests.c.status.in_(("pending", "failed")),)),
+                )
+                .values(**values)
+            )
+            won = claimed.rowcount == 1
+        return self._get(niche, channel, day), won
+
+    def claim(
+        self, digest_id: int, stale_after: timedelta = CLAIM_EXPIRES, *, force: bool = False
+    ) -> bool:
         """Take the right to send an unsent digest; False if another process holds it or it is sent.
 
         One atomic UPDATE, so the daemon and a manual `midlist digest` never both send it. A claim
@@ -128,12 +152,25 @@ class DigestRepo:
                 digests.update()
                 .where(
                     digests.c.id == digest_id,
-                    digests.c.status != "sent",
-                    or_(digests.c.claimed_at.is_(None), digests.c.claimed_at < now() - stale_after),
+                    _unclaimed(stale_after),
+                    *(() if force else (digests.c.status.in_(("pending", "failed")),)),
                 )
                 .values(claimed_at=now())
             )
             return result.rowcount == 1
+
+    def _insert(self, conn: Connection, niche: str, channel: str, day: str, payload: str) -> None:
+        conn.execute(
+            insert_for(conn, digests)
+            .values(niche=niche, channel=channel, day=day, attempts=0, **_fresh(payload))
+            .on_conflict_do_nothing(index_elements=["niche", "channel", "day"])
+        )
+
+    def _get(self, niche: str, channel: str, day: str) -> DigestRecord:
+        found = self.get(niche, channel, day)
+        if found is None:
+            raise StoreError(f"digest {niche}/{channel}/{day} vanished right after it was recorded")
+        return found
 
     def save_progress(self, digest_id: int, progress: dict[str, Any]) -> None:
         """Written after every partial send (a Slack thread reply), so a retry resumes there."""
@@ -175,21 +212,20 @@ class DigestRepo:
             ids = list(dict.fromkeys(paper_ids))
             if not ids:
                 return
-            have = {
-                r[0]
-                for r in conn.execute(
-                    select(deliveries.c.paper_id).where(
-                        deliveries.c.channel == channel, deliveries.c.paper_id.in_(ids)
-                    )
-                )
-            }
-            rows = [
-                {"channel": channel, "paper_id": p, "digest_id": digest_id, "delivered_at": stamp}
-                for p in ids
-                if p not in have
-            ]
-            if rows:
-                conn.execute(deliveries.insert(), rows)
+            conn.execute(  # a paper another digest delivered to this channel keeps that record
+                insert_for(conn, deliveries).on_conflict_do_nothing(
+                    index_elements=["channel", "paper_id"]
+                ),
+                [
+                    {
+                        "channel": channel,
+                        "paper_id": p,
+                        "digest_id": digest_id,
+                        "delivered_at": stamp,
+                    }
+                    for p in ids
+                ],
+            )
             self._store.queue.enqueue(niche, ids, conn)
 
     def last_sent_before(self, niche: str, channel: str, day: str) -> datetime | None:
@@ -224,27 +260,35 @@ class DigestRepo:
             ).first()
         return _record(row) if row is not None else None
 
-    def mark_uncertain(self, digest_id: int, error: str) -> None:
-        """The channel may have taken it without answering: not resent blindly (see progress)."""
-        with self._store.begin() as conn:
-            conn.execute(
-                digests.update()
-                .where(digests.c.id == digest_id, digests.c.status != "sent")
-                .values(
-                    status="uncertain",
-                    last_error=error[:2000],
-                    attempts=digests.c.attempts + 1,
-                    claimed_at=None,
-                )
-            )
-
     def uncertain(self) -> list[DigestRecord]:
-        """Digests a channel may or may not have taken, oldest first: for `midlist status`."""
+        """Unsent digests a channel may have taken without confirming (their progress says so),
+        oldest first: `midlist status` lists them, `midlist digest --resend` sends them again."""
         with self._store.connect() as conn:
             rows = conn.execute(
-                select(digests).where(digests.c.status == "uncertain").order_by(digests.c.day)
+                select(digests).where(digests.c.status == "failed").order_by(digests.c.day)
             )
-            return [_record(row) for row in rows]
+            return [r for r in map(_record, rows) if "uncertain" in r.progress]
+
+
+def _key(niche: str, channel: str, day: str) -> tuple[Any, ...]:
+    return (digests.c.niche == niche, digests.c.channel == channel, digests.c.day == day)
+
+
+def _unclaimed(stale_after: timedelta) -> Any:
+    return or_(digests.c.claimed_at.is_(None), digests.c.claimed_at < now() - stale_after)
+
+
+def _fresh(payload: str) -> dict[str, Any]:
+    """A pending record's columns, as first recorded or as replaced by a forced resend."""
+    return {
+        "status": "pending",
+        "payload": payload,
+        "progress": "{}",
+        "last_error": None,
+        "created_at": now(),
+        "sent_at": None,
+        "claimed_at": None,
+    }
 
 
 def _record(row: Any) -> DigestRecord:
@@ -260,4 +304,5 @@ def _record(row: Any) -> DigestRecord:
         last_error=row.last_error,
         created_at=from_db(row.created_at),
         sent_at=from_db(row.sent_at),
+        claimed_at=from_db(row.claimed_at),
     )

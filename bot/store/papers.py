@@ -9,8 +9,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, literal, select
 
+from bot.store.engine import insert_for
 from bot.store.schema import mentions, papers
 from bot.store.times import from_db, now, to_db
 from sources.ids import is_arxiv_key, paper_url
@@ -47,7 +48,11 @@ class PaperRepo:
     # ---- writes ---------------------------------------------------------------------------
 
     def upsert(self, batch: Iterable[Paper], conn: Connection | None = None) -> UpsertCounts:
-        """Insert new papers, update changed ones, keep the newest version; one transaction."""
+        """Insert new papers, update changed ones, keep the newest version; one transaction.
+
+        New rows go in with `INSERT ... ON CONFLICT DO NOTHING`, so another process storing the
+        same paper at the same moment is no error: the row it wrote is merged with ours instead.
+        `first_seen` is written only by the insert that creates a row."""
         if conn is None:
             with self._store.begin() as own:
                 return self.upsert(batch, own)
@@ -58,40 +63,54 @@ class PaperRepo:
                 latest[paper.id] = paper if held is None else _merge(held, paper)
         counts = UpsertCounts()
         stamp = now()
-        ids = list(latest)
+        ids = sorted(latest)  # one lock order for every writer: no deadlock between two imports
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            stored = {
-                row.id: row for row in conn.execute(select(papers).where(papers.c.id.in_(chunk)))
-            }
-            inserts: list[dict[str, Any]] = []
+            stored = self._rows(chunk, conn)
+            fresh = [
+                {**_row(latest[pid]), "first_seen": stamp, "last_seen": stamp}
+                for pid in chunk
+                if pid not in stored
+            ]
+            if fresh:
+                inserted = set(
+                    conn.execute(
+                        insert_for(conn, papers)
+                        .on_conflict_do_nothing(index_elements=["id"])
+                        .returning(papers.c.id),
+                        fresh,
+                    ).scalars()
+                )
+                counts.new += len(inserted)
+                lost = [r["id"] for r in fresh if r["id"] not in inserted]
+                if lost:  # another writer inserted them since we looked: merge with theirs
+                    stored.update(self._rows(lost, conn))
             updates: list[dict[str, Any]] = []
             for pid in chunk:
-                incoming = latest[pid]
                 row = stored.get(pid)
                 if row is None:
-                    inserts.append({**_row(incoming), "first_seen": stamp, "last_seen": stamp})
                     continue
-                old = _paper(row)
+                incoming, old = latest[pid], _paper(row)
                 if _older(incoming, old):
                     counts.unchanged += 1
                     continue
-                merged = _merge(old, incoming)
-                values = _row(merged)
-                if values["content_hash"] == row.content_hash:
+                values = _row(_merge(old, incoming))
+                if (values["content_hash"], values["announced"]) == (
+                    row.content_hash,
+                    from_db(row.announced),
+                ):
                     counts.unchanged += 1
                     continue
                 updates.append({**values, "last_seen": stamp})
-            if inserts:
-                conn.execute(papers.insert(), inserts)
-                counts.new += len(inserts)
             if updates:
                 conn.execute(_UPDATE, [{f"v_{k}": v for k, v in u.items()} for u in updates])
                 counts.updated += len(updates)
         return counts
 
     def add_mentions(self, found: Iterable[Mention], conn: Connection | None = None) -> int:
-        """Record sightings; a paper not stored yet gets a placeholder row to be filled later."""
+        """Record sightings; a paper not stored yet gets a placeholder row to be filled later.
+
+        A sighting already recorded (by this or another process) is skipped, not an error."""
         if conn is None:
             with self._store.begin() as own:
                 return self.add_mentions(found, own)
@@ -111,35 +130,55 @@ class PaperRepo:
         }
         if placeholders:
             self.upsert(placeholders.values(), conn)
-        seen = {
-            (r.paper_id, r.source, r.external_id)
-            for r in conn.execute(
-                select(mentions.c.paper_id, mentions.c.source, mentions.c.external_id).where(
-                    mentions.c.paper_id.in_({m.paper_id for m in found})
-                )
-            )
-        }
-        rows = []
+        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         for m in found:
-            key = (m.paper_id, m.source, m.external_id)
-            if key in seen:
-                continue
-            seen.add(key)
-            rows.append(
+            rows.setdefault(
+                (m.paper_id, m.source, m.external_id),
                 {
                     "paper_id": m.paper_id,
                     "source": m.source,
                     "external_id": m.external_id,
                     "where_url": m.where,
-                    "seen_at": to_db(m.seen_at) or now(),
+                    "seen_at": m.seen_at or now(),
                     "who": m.who,
                     "context": m.context,
                     "score": m.score,
-                }
+                },
             )
-        if rows:
-            conn.execute(mentions.insert(), rows)
-        return len(rows)
+        if not rows:
+            return 0
+        added = conn.execute(
+            insert_for(conn, mentions)
+            .on_conflict_do_nothing(index_elements=["paper_id", "source", "external_id"])
+            .returning(mentions.c.id),
+            [rows[key] for key in sorted(rows)],
+        ).scalars()
+        return len(list(added))
+
+    def arrived(
+        self, *, after: datetime | None, announced_from: datetime, announced_to: datetime
+    ) -> list[str]:
+        """Ids of papers first seen after `after` (all when None) and announced in
+        [announced_from, announced_to); a paper with no announcement date counts its `published`.
+
+        What a digest calls new: arrived since the last one, announced recently, so a bulk
+        import of history is not news and a day the collector missed is caught up."""
+        when = func.coalesce(papers.c.announced, papers.c.published)
+        query = (
+            select(papers.c.id)
+            .where(
+                when >= literal(announced_from, papers.c.announced.type),
+                when < literal(announced_to, papers.c.announced.type),
+            )
+            .order_by(papers.c.id)
+        )
+        if after is not None:
+            query = query.where(papers.c.first_seen > after)
+        with self._store.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def _rows(self, ids: Sequence[str], conn: Connection) -> dict[str, Any]:
+        return {row.id: row for row in conn.execute(select(papers).where(papers.c.id.in_(ids)))}
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -266,6 +305,8 @@ def _merge(old: Paper, new: Paper) -> Paper:
         keep["title"] = old.title
     if old.published and new.published and old.published < new.published:
         keep["published"] = old.published  # first version's date stays the publication date
+    if old.announced and (new.announced is None or old.announced > new.announced):
+        keep["announced"] = old.announced  # the latest announcement seen
     keep["source"] = old.source or new.source
     return replace(new, **keep)
 
@@ -290,6 +331,8 @@ def _row(p: Paper) -> dict[str, Any]:
         digest_size=16,
     )
     values["content_hash"] = digest.hexdigest()
+    # Not hashed: the hash of every stored row stays valid, and it is compared on its own.
+    values["announced"] = to_db(p.announced)
     return values
 
 
@@ -303,6 +346,7 @@ def _paper(row: Any) -> Paper:
         url=row.url,
         published=from_db(row.published),
         updated=from_db(row.updated),
+        announced=from_db(row.announced),
         version=row.version,
         doi=row.doi,
         comment=row.comment,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, func, select
 
 from bot.errors import MidlistError
+from bot.store.engine import insert_for
 from bot.store.schema import queue
 from bot.store.times import from_db, now
 from sources.ids import parse_arxiv_id
@@ -61,22 +62,17 @@ class QueueRepo:
         if conn is None:
             with self._store.begin() as own:
                 return self.enqueue(niche, paper_ids, own)
-        ids = list(dict.fromkeys(paper_ids))
-        have = {
-            r[0]
-            for r in conn.execute(
-                select(queue.c.paper_id).where(queue.c.niche == niche, queue.c.paper_id.in_(ids))
-            )
-        }
+        ids = sorted(set(paper_ids))
+        if not ids:
+            return 0
         stamp = now()
-        rows = [
-            {"niche": niche, "paper_id": p, "state": "queued", "updated_at": stamp}
-            for p in ids
-            if p not in have
-        ]
-        if rows:
-            conn.execute(queue.insert(), rows)
-        return len(rows)
+        added = conn.execute(
+            insert_for(conn, queue)
+            .on_conflict_do_nothing(index_elements=["niche", "paper_id"])
+            .returning(queue.c.paper_id),
+            [{"niche": niche, "paper_id": p, "state": "queued", "updated_at": stamp} for p in ids],
+        ).scalars()
+        return len(list(added))
 
     def mark(self, niche: str, paper_id: str, state: str) -> Marked:
         """Set a paper's state in a niche, adding it to the queue if it was not there.
@@ -97,15 +93,14 @@ class QueueRepo:
                 select(queue.c.state).where(queue.c.niche == niche, queue.c.paper_id == key)
             ).scalar()
             stamp = now()
-            if previous is None:
+            if previous != state:
                 conn.execute(
-                    queue.insert().values(niche=niche, paper_id=key, state=state, updated_at=stamp)
-                )
-            elif previous != state:
-                conn.execute(
-                    queue.update()
-                    .where(queue.c.niche == niche, queue.c.paper_id == key)
-                    .values(state=state, updated_at=stamp)
+                    insert_for(conn, queue)
+                    .values(niche=niche, paper_id=key, state=state, updated_at=stamp)
+                    .on_conflict_do_update(
+                        index_elements=["niche", "paper_id"],
+                        set_={"state": state, "updated_at": stamp},
+                    )
                 )
         return Marked(key, state, previous)
 

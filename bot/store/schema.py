@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
-    DateTime,
     Engine,
     ForeignKey,
     Index,
@@ -25,6 +24,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+
+from bot.store.engine import WRITE
+from bot.store.times import UTCDateTime
 
 metadata = MetaData()
 
@@ -47,14 +49,16 @@ papers = Table(
     Column("doi", Text),
     Column("comment", Text),
     Column("version", Integer),
-    Column("published", DateTime(timezone=True)),
-    Column("updated", DateTime(timezone=True)),
+    Column("published", UTCDateTime()),
+    Column("updated", UTCDateTime()),
+    Column("announced", UTCDateTime()),  # when a listing announced it; None for bulk history
     Column("source", String(64), nullable=False, default=""),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("first_seen", UTCDateTime(), nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
     Column("content_hash", String(32), nullable=False),
     Index("ix_papers_first_seen", "first_seen"),
     Index("ix_papers_published", "published"),
+    Index("ix_papers_announced", "announced"),
 )
 
 mentions = Table(
@@ -65,7 +69,7 @@ mentions = Table(
     Column("source", String(128), nullable=False),
     Column("external_id", String(255), nullable=False),
     Column("where_url", Text, nullable=False, default=""),
-    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("seen_at", UTCDateTime(), nullable=False),
     Column("who", String(255)),
     Column("context", Text, nullable=False, default=""),
     Column("score", Integer),
@@ -79,7 +83,7 @@ source_state = Table(
     Column("source", String(128), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("value", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 runs = Table(
@@ -88,8 +92,8 @@ runs = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),  # collect | digest
     Column("target", String(255), nullable=False),  # source name, or niche/channel
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
     Column("ok", Boolean),
     Column("detail", Text, nullable=False, default=""),
     Index("ix_runs_kind_target", "kind", "target", "started_at"),
@@ -109,9 +113,9 @@ digests = Table(
     ),  # JSON: e.g. Slack thread ts, parts sent
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True)),
-    Column("claimed_at", DateTime(timezone=True)),  # set while one process is sending it
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Column("claimed_at", UTCDateTime()),  # set while one process is sending it
     UniqueConstraint("niche", "channel", "day", name="uq_digest"),
 )
 
@@ -121,8 +125,26 @@ deliveries = Table(
     Column("channel", String(255), primary_key=True),
     Column("paper_id", String(255), primary_key=True),
     Column("digest_id", Integer, ForeignKey("digests.id", ondelete="CASCADE"), nullable=False),
-    Column("delivered_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", UTCDateTime(), nullable=False),
 )
+
+
+def _lease_table(md: MetaData) -> Table:
+    """Who leads the schedule of this database: one row per lease name, renewed by its holder."""
+    return Table(
+        "leases",
+        md,
+        Column("name", String(64), primary_key=True),
+        Column("holder", String(64), nullable=False),  # a token unique to one daemon process
+        Column("host", String(255), nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("acquired_at", UTCDateTime(), nullable=False),
+        Column("heartbeat_at", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=False),
+    )
+
+
+leases = _lease_table(metadata)
 
 queue = Table(
     "queue",
@@ -130,7 +152,7 @@ queue = Table(
     Column("niche", String(255), primary_key=True),
     Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("state", String(16), nullable=False),  # queued | saved | read | skipped
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_queue_state", "niche", "state"),
 )
 
@@ -143,8 +165,51 @@ def _v2_digest_claims(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE digests ADD COLUMN claimed_at TIMESTAMP"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v2_digest_claims]
+# Every time column as of version 2, by table.
+_V2_TIMES = {
+    "papers": ("published", "updated", "first_seen", "last_seen"),
+    "mentions": ("seen_at",),
+    "source_state": ("updated_at",),
+    "runs": ("started_at", "finished_at"),
+    "digests": ("created_at", "sent_at", "claimed_at"),
+    "deliveries": ("delivered_at",),
+    "queue": ("updated_at",),
+}
+
+
+def _v3_aware_times(conn: Connection) -> None:
+    """Version 3: papers.announced, aware UTC in every time column, and the leadership lease.
+
+    Version 2 added `claimed_at` as a naive `timestamp` on PostgreSQL; its values were UTC. On
+    SQLite the old naive text ('2026-01-01 08:00:00.000000', UTC) becomes ISO with '+00:00'.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE papers ADD COLUMN announced TIMESTAMP WITH TIME ZONE"))
+        conn.execute(
+            text(
+                "ALTER TABLE digests ALTER COLUMN claimed_at TYPE TIMESTAMP WITH TIME ZONE "
+                "USING claimed_at AT TIME ZONE 'UTC'"
+            )
+        )
+    else:
+        conn.execute(text("ALTER TABLE papers ADD COLUMN announced VARCHAR(32)"))
+        for table, columns in _V2_TIMES.items():
+            for column in columns:
+                conn.execute(
+                    text(
+                        f"UPDATE {table} SET {column} = replace({column}, ' ', 'T') || '+00:00' "
+                        f"WHERE {column} IS NOT NULL AND {column} NOT LIKE '%+00:00'"
+                    )
+                )
+    conn.execute(text("CREATE INDEX ix_papers_announced ON papers (announced)"))
+    _lease_table(MetaData()).create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v2_digest_claims, _v3_aware_times]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+# Serialises schema changes between processes opening one PostgreSQL database at once.
+_PG_LOCK_KEY = 0x6D69646C697374  # "midlist"
 
 
 class TooNewError(Exception):
@@ -156,24 +221,41 @@ def migrate(
     migrations: Sequence[Callable[[Connection], None]] | None = None,
     target: MetaData | None = None,
 ) -> int:
-    """Bring the database to the newest schema; each step in its own transaction. Returns the version."""
+    """Bring the database to the newest schema; each step in its own transaction. Returns the version.
+
+    Safe when several processes open a new or old database at once: each step runs under a
+    database-wide lock (SQLite's write lock, a PostgreSQL advisory lock) and re-reads the
+    version inside it, so a step another process already ran is not run again.
+    """
     steps = MIGRATIONS if migrations is None else migrations
     latest = 1 + len(steps)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         version = current_version(conn)
-        if version == 0:
-            (target or metadata).create_all(conn)
-            set_version(conn, latest)
-            return latest
+    _check(version, latest)
+    while version < latest:
+        with engine.connect() as conn:
+            conn.execution_options(**WRITE)
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+                version = current_version(conn)
+                _check(version, latest)
+                if version == 0:
+                    (target or metadata).create_all(conn)
+                    set_version(conn, latest)
+                    version = latest
+                elif version < latest:
+                    steps[version - 1](conn)
+                    version += 1
+                    set_version(conn, version)
+    return latest
+
+
+def _check(version: int, latest: int) -> None:
     if version > latest:
         raise TooNewError(
             f"the database is at schema version {version}, newer than this midlist ({latest})"
         )
-    for step in range(version, latest):
-        with engine.begin() as conn:
-            steps[step - 1](conn)
-            set_version(conn, step + 1)
-    return latest
 
 
 def current_version(conn: Connection) -> int:

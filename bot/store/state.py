@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select
 
+from bot.store.engine import insert_for
 from bot.store.schema import runs, source_state
 from bot.store.times import from_db, now
 
@@ -46,17 +47,16 @@ class StateRepo:
                 return self.put(source, values, own)
         if not values:
             return None
-        conn.execute(
-            source_state.delete().where(
-                source_state.c.source == source, source_state.c.key.in_(list(values))
-            )
-        )
         stamp = now()
+        insert = insert_for(conn, source_state)
         conn.execute(
-            source_state.insert(),
+            insert.on_conflict_do_update(
+                index_elements=["source", "key"],
+                set_={"value": insert.excluded.value, "updated_at": insert.excluded.updated_at},
+            ),
             [
                 {"source": source, "key": k, "value": v, "updated_at": stamp}
-                for k, v in values.items()
+                for k, v in sorted(values.items())
             ],
         )
         return None

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,11 +15,12 @@ from bot.config import Niche, SlackChannel
 from bot.deliver.slack import MAX_BLOCKS, escape, render_messages, send_slack
 from bot.digest.build import build_digest
 from bot.digest.send import send_digests
-from bot.models import Digest
 from bot.errors import DeliveryError
+from bot.models import Digest
 from bot.store import Store
 from sources.models import Mention, Paper
 from tests.bot.test_digest import (
+    ANNOUNCED,
     DAY,
     HOSTILE,
     ListRanker,
@@ -89,7 +91,7 @@ def test_short_queue_is_one_message_with_buttons_and_a_fallback(
     [message] = slack.messages
     assert message.channel == "C0PAPERS" and message.thread_ts is None
     assert message.text.startswith(
-        "midlist · ssm · 2026-11-19: 4 picks from 412 cs.LG / cs.AI papers"
+        "midlist · ssm · 2026-11-19: 4 picks from 4 new cs.LG / cs.AI papers"
     )
     assert button_values([message]) == [f"ssm|{p.id}" for p in papers]
     actions = [b for b in message.blocks if b["type"] == "actions"]
@@ -100,6 +102,7 @@ def test_short_queue_is_one_message_with_buttons_and_a_fallback(
     ]
     record = store.digests.get("ssm", "team", DAY.isoformat())
     assert record is not None and record.progress == {
+        "send_id": record.progress["send_id"],
         "ts": message.ts,
         "channel_id": "C0PAPERS",
         "parts_sent": 1,
@@ -262,7 +265,7 @@ def test_webhook_refusal_is_a_clear_permanent_error(slack: FakeSlack) -> None:
 
 
 def test_empty_day_posts_a_plain_note(store: Store, slack: FakeSlack) -> None:
-    stored(store, fixture_papers())  # papers from earlier days, none new today
+    stored(store, fixture_papers(), announced=ANNOUNCED - timedelta(days=60))  # none new today
     report = send_digests(
         settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker([])
     )

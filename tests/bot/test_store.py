@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, inspect, text
@@ -11,6 +13,7 @@ from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, ins
 from bot.errors import StoreError
 from bot.store import Store, schema
 from sources.models import Mention, Paper
+from tests.conftest import FIXTURES
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2025, 4, 1, 12, 0, tzinfo=UTC)
@@ -177,25 +180,170 @@ def test_placeholders_newest_first_so_old_unknown_ids_do_not_block(store: Store)
     assert store.papers.placeholders(limit=2) == ["2405.00013", "2405.00012"]
 
 
-def test_a_version_1_database_gains_digest_claims_and_keeps_its_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'v1.db'}"
+def test_a_version_2_database_gets_aware_times_announced_and_leases(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v2.db'}"
     engine = create_engine(url)
-    schema.metadata.create_all(engine)
-    with engine.begin() as conn:  # the schema as version 1 shipped it
-        conn.execute(text("ALTER TABLE digests DROP COLUMN claimed_at"))
-        schema.set_version(conn, 1)
+    with engine.begin() as conn:  # the schema and the naive UTC text version 2 wrote
+        for statement in (FIXTURES / "schema" / "v2.sqlite.sql").read_text().split(";\n"):
+            if statement.strip():
+                conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO papers (id, title, abstract, authors, categories, url, source,"
+                " published, first_seen, last_seen, content_hash) VALUES ('2405.00001', 'T', '',"
+                " '[]', '', '', 'arxiv', '2025-03-01 12:00:00.000000',"
+                " '2026-11-20 08:30:00.000000', '2026-11-20 08:30:00.000000', 'x')"
+            )
+        )
         conn.execute(
             text(
                 "INSERT INTO digests (niche, channel, day, status, payload, progress, attempts,"
                 " created_at) VALUES ('ssm', 'out', '2026-11-20', 'failed', '{}', '{}', 1,"
-                " '2026-11-20 08:30:00')"
+                " '2026-11-20 08:30:00.000000')"
             )
         )
     engine.dispose()
     store = Store(url)
     record = store.digests.get("ssm", "out", "2026-11-20")
     assert record is not None and record.status == "failed"
+    assert record.created_at == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
     assert store.digests.claim(record.id)
+    kept = store.papers.get("2405.00001")
+    assert kept is not None and kept.published == T0 and kept.announced is None
+    assert store.papers.arrived(
+        after=datetime(2026, 11, 20, 8, tzinfo=UTC), announced_from=T0, announced_to=T1
+    ) == ["2405.00001"]
     with store.connect() as conn:
-        assert schema.current_version(conn) == schema.SCHEMA_VERSION == 2
+        assert schema.current_version(conn) == schema.SCHEMA_VERSION
+        assert conn.execute(text("SELECT first_seen FROM papers")).scalar() == (
+            "2026-11-20T08:30:00.000000+00:00"
+        )
+    assert "announced" in {c["name"] for c in inspect(store.engine).get_columns("papers")}
     store.close()
+
+
+# ---- aware times, arrival, upserts ----------------------------------------------------------
+
+
+def test_times_read_back_as_aware_utc_whatever_zone_they_were_given_in(store: Store) -> None:
+    tokyo = datetime(2025, 3, 1, 21, 0, tzinfo=ZoneInfo("Asia/Tokyo"))  # 12:00 UTC
+    store.papers.upsert([paper(published=tokyo, announced=tokyo)])
+    kept = store.papers.get("2405.00001")
+    assert kept is not None and kept.published == T0 and kept.announced == T0
+    assert kept.published.tzinfo is UTC and kept.announced.tzinfo is UTC  # type: ignore[union-attr]
+    store.papers.upsert([paper("2405.00002", published=datetime(2025, 3, 1, 12, 0))])  # naive: UTC
+    assert store.papers.get("2405.00002").published == T0  # type: ignore[union-attr]
+
+
+def test_first_seen_is_set_once_and_arrived_selects_by_it(store: Store) -> None:
+    store.papers.upsert([paper("2405.00001", announced=T0)])
+    mark = datetime.now(UTC)
+    store.papers.upsert([paper("2405.00001", announced=T0, title="v2", version=2)])  # an update
+    store.papers.upsert([paper("2405.00002", announced=T0)])
+    window = {"announced_from": T0, "announced_to": T1}
+    assert store.papers.arrived(after=None, **window) == ["2405.00001", "2405.00002"]
+    assert store.papers.arrived(after=mark, **window) == ["2405.00002"]
+
+
+def test_arrived_takes_announced_in_a_half_open_window_and_falls_back_to_published(
+    store: Store,
+) -> None:
+    store.papers.upsert(
+        [
+            paper("2405.00001", published=datetime(2020, 1, 1, tzinfo=UTC), announced=T0),
+            paper("2405.00002", published=T1, announced=None),  # no announcement: published
+            paper("2405.00003", published=T0, announced=T1),  # announced at the window's end
+            Paper(id="2405.00004", title="No dates"),
+        ]
+    )
+    found = store.papers.arrived(after=None, announced_from=T0, announced_to=T1)
+    assert found == ["2405.00001"]
+    later = store.papers.arrived(after=None, announced_from=T1, announced_to=T1 + timedelta(1))
+    assert later == ["2405.00002", "2405.00003"]
+
+
+def test_announced_keeps_the_latest_announcement(store: Store) -> None:
+    store.papers.upsert([paper(announced=T1)])
+    store.papers.upsert([paper(announced=T0)])  # an older listing seen again
+    assert store.papers.get("2405.00001").announced == T1  # type: ignore[union-attr]
+    store.papers.upsert([paper()])  # no announcement: keeps what is known
+    assert store.papers.get("2405.00001").announced == T1  # type: ignore[union-attr]
+    counts = store.papers.upsert([paper(announced=T1 + timedelta(days=1))])
+    assert counts.updated == 1
+
+
+def test_the_same_mention_twice_is_recorded_once(store: Store) -> None:
+    seen = Mention(paper_id="2405.00001", source="reddit", external_id="c1", who="u")
+    assert store.papers.add_mentions([seen, seen]) == 1
+    assert store.papers.add_mentions([seen]) == 0
+    assert store.papers.mention_counts() == {"2405.00001": 1}
+
+
+# ---- the digest ledger: record and claim ----------------------------------------------------
+
+
+def test_record_and_claim_is_won_once_and_never_resets_a_claim(store: Store) -> None:
+    store.papers.upsert([paper("2405.00001")])
+    first, won = store.digests.record_and_claim("ssm", "out", "2026-11-20", '{"a": 1}')
+    assert won and first.status == "pending" and first.claimed_at is not None
+    second, won_again = store.digests.record_and_claim("ssm", "out", "2026-11-20", '{"b": 2}')
+    assert not won_again
+    assert (second.id, second.payload, second.claimed_at) == (
+        first.id,
+        '{"a": 1}',
+        first.claimed_at,
+    )
+    assert store.digests.record("ssm", "out", "2026-11-20", '{"c": 3}').payload == '{"a": 1}'
+    store.digests.mark_sent(first.id, "ssm", "out", ["2405.00001"])
+    _, after_sent = store.digests.record_and_claim("ssm", "out", "2026-11-20", "{}")
+    assert not after_sent and not store.digests.claim(first.id)  # a sent digest stays sent
+
+
+def test_a_stale_claim_is_taken_over_and_force_resends_a_sent_digest(store: Store) -> None:
+    record, _ = store.digests.record_and_claim("ssm", "out", "2026-11-20", "{}")
+    assert not store.digests.claim(record.id)
+    assert store.digests.claim(record.id, stale_after=timedelta(0))  # its holder died
+    store.digests.mark_sent(record.id, "ssm", "out", [])
+    forced, won = store.digests.record_and_claim(
+        "ssm", "out", "2026-11-20", '{"new": 1}', force=True
+    )
+    assert won and forced.status == "pending" and forced.payload == '{"new": 1}'
+    # A forced resend does not take a digest another process is sending right now.
+    again, won_again = store.digests.record_and_claim("ssm", "out", "2026-11-20", "{}", force=True)
+    assert not won_again and again.payload == '{"new": 1}'
+
+
+# ---- failures a user can act on -------------------------------------------------------------
+
+
+def test_a_store_locked_past_the_timeout_is_one_line_and_keeps_what_was_stored(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    store = Store(url, busy_seconds=0.2)
+    store.papers.upsert([paper("2405.00001")])
+    other = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing, and taking its time
+    try:
+        with pytest.raises(StoreError) as caught:
+            store.papers.upsert([paper("2405.00002")])
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "the store is locked: another process held it for over 0.2 s" in message
+    assert "everything stored before it is kept" in message
+    assert store.papers.count() == 1
+    store.close()
+
+
+def test_a_full_disk_is_one_line_and_keeps_what_was_stored(store: Store) -> None:
+    store.papers.upsert([paper("2405.00001")])
+    with store.connect() as conn:  # the pooled connection the next write reuses
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+        conn.exec_driver_sql(f"PRAGMA max_page_count = {pages}")
+    big = [paper(f"2406.{i:05d}", abstract="x" * 4000) for i in range(200)]
+    with pytest.raises(StoreError, match=r"^sqlite:///.*: the disk holding the store is full; "):
+        store.papers.upsert(big)
+    assert store.papers.count() == 1
