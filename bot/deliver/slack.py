@@ -110,9 +110,15 @@ def send_slack(
         try:
             ts, channel_id = post(messages[i], *thread, i)
         except DeliveryUncertain as exc:
+            if find is None:
+                exc = DeliveryUncertain(
+                    f"{exc}; it may have been posted, and a webhook cannot check, so it is not "
+                    "posted again automatically: look in the channel, then run "
+                    "`midlist digest --resend` to post it"
+                )
             progress["uncertain"] = str(exc)
             save(progress)
-            raise
+            raise exc from exc.__cause__
         except DeliveryError:
             for key in ("posting", "posting_since", "uncertain"):
                 progress.pop(key, None)

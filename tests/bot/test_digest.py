@@ -99,9 +99,7 @@ def settings_for(store: Store, channels: dict[str, Any], size: int = 7, **niche:
 ANNOUNCED = datetime(2026, 11, 18, tzinfo=UTC)  # the day before DAY
 
 
-def stored(
-    store: Store, papers: Sequence[Paper], announced: datetime = ANNOUNCED
-) -> list[Paper]:
+def stored(store: Store, papers: Sequence[Paper], announced: datetime = ANNOUNCED) -> list[Paper]:
     """Papers as a collector stores them: arriving now, announced on `announced`."""
     papers = [replace(p, announced=p.announced or announced) for p in papers]
     store.papers.upsert(papers)
@@ -359,7 +357,9 @@ def test_dry_run_shows_what_would_be_sent_and_records_nothing(store: Store) -> N
         settings, store, today=DAY, ranker=ListRanker(papers), dry_run=True, console=out
     )
     assert report.outcomes[0].status == "dry-run"
-    assert report.outcomes[0].detail.startswith("# midlist · ssm · 2026-11-19\n\n2 picks from 4 new")
+    assert report.outcomes[0].detail.startswith(
+        "# midlist · ssm · 2026-11-19\n\n2 picks from 4 new"
+    )
     assert out.getvalue() == ""
     assert (count(store, digests), count(store, deliveries), count(store, runs)) == (0, 0, 0)
 
