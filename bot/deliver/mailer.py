@@ -171,10 +171,13 @@ class _DeadlineReader:
 
     def readline(self, size: int = -1) -> bytes:
         left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"no complete reply within {self._seconds:g}s")
-        self._sock.settimeout(left)
-        return self._file.readline(size)
+        try:
+            if left <= 0:
+                raise TimeoutError
+            self._sock.settimeout(left)
+            return self._file.readline(size)
+        except TimeoutError:
+            raise TimeoutError(f"no complete reply within {self._seconds:g}s") from None
 
     def close(self) -> None:
         self._file.close()

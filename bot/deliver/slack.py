@@ -116,9 +116,10 @@ def send_slack(
                     "posted again automatically: look in the channel, then run "
                     "`midlist digest --resend` to post it"
                 )
-            progress["uncertain"] = str(exc)
+            cause = exc.__cause__
+            progress["uncertain"] = f"no answer came back: {type(cause).__name__}: {cause}"
             save(progress)
-            raise exc from exc.__cause__
+            raise exc from cause
         except DeliveryError:
             for key in ("posting", "posting_since", "uncertain"):
                 progress.pop(key, None)

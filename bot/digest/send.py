@@ -170,7 +170,7 @@ def _send_one(
     except (DeliveryUncertain, _NotSaved) as exc:
         log.warning("digest %s/%s may have been delivered: %s", name, channel, exc)
         if not dry_run:  # recorded as failed, with progress saying it may have arrived
-            progress["uncertain"] = str(exc)
+            progress.setdefault("uncertain", str(exc))
             _remember(job, str(exc), progress=progress)
         outcome = DigestOutcome(name, channel, "uncertain", str(exc), digest)
     except Exception as exc:  # one channel failing never stops the others
@@ -218,7 +218,9 @@ def fingerprint(cfg: Any) -> str:
 def _finish(store: Store, run_id: int | None, outcome: DigestOutcome) -> DigestOutcome:
     if run_id is not None:
         store.state.finish_run(
-            run_id, outcome.status != "failed", f"{outcome.status}: {outcome.detail}"[:2000]
+            run_id,
+            outcome.status not in ("failed", "uncertain"),
+            f"{outcome.status}: {outcome.detail}"[:2000],
         )
     return outcome
 
