@@ -534,3 +534,69 @@ def test_an_empty_store_is_an_error_that_says_what_to_do(store: Store) -> None:
     assert "no papers yet: run `midlist collect`" in report.outcomes[0].detail
     assert out.getvalue() == ""
     assert store.digests.get("ssm", "out", DAY.isoformat()) is None  # nothing recorded to resend
+
+
+# ---- the real ranker: new means arrived since the last digest and announced lately ------------
+
+TOPICS = {
+    "ssm": ("Selective state space model for long sequences {n}", "state space model scan"),
+    "bio": ("Protein folding with contact maps {n}", "protein folding residues"),
+}
+
+
+def topical(topic: str, start: int, n: int, announced: datetime) -> list[Paper]:
+    title, words = TOPICS[topic]
+    return [
+        Paper(
+            id=f"2511.{start + i:05d}",
+            title=title.format(n=start + i),
+            abstract=f"We study {words} in depth; {words} matter. Variant {start + i}.",
+            authors=("A. Author",),
+            url=f"https://arxiv.org/abs/2511.{start + i:05d}",
+            published=announced - timedelta(days=3),
+            announced=announced,
+        )
+        for i in range(n)
+    ]
+
+
+def real_settings(store: Store, tmp_path: Path, keywords: list[str]) -> Settings:
+    base = settings_for(store, {"out": {"type": "console"}}, size=20, band="top")
+    storage = base.storage.model_copy(update={"index_dir": str(tmp_path / "index")})
+    niche = base.niches[0].model_copy(update={"keywords": keywords})
+    return base.model_copy(update={"storage": storage, "niches": [niche]})
+
+
+def test_real_ranker_picks_only_on_niche_papers_announced_lately_and_new_since_the_last(
+    store: Store, tmp_path: Path
+) -> None:
+    imported = topical("ssm", 100, 30, ANNOUNCED - timedelta(days=90))  # history: not news
+    fresh = topical("ssm", 200, 5, ANNOUNCED)
+    store.papers.upsert(imported + fresh + topical("bio", 300, 20, ANNOUNCED))
+    settings = real_settings(store, tmp_path, ["state space model"])
+    first = send_digests(settings, store, today=DAY, console=io.StringIO())
+    assert [o.status for o in first.outcomes] == ["sent"]
+    assert first.outcomes[0].digest is not None
+    assert sorted(first.outcomes[0].digest.paper_ids) == [p.id for p in fresh]
+    assert first.outcomes[0].digest.candidates == 25  # what arrived and was announced lately
+
+    # the next day: one more on-niche paper, and a new version of one delivered yesterday
+    later = topical("ssm", 400, 1, ANNOUNCED + timedelta(days=1))
+    store.papers.upsert(later + [replace(fresh[0], version=2, announced=later[0].announced)])
+    second = send_digests(settings, store, today=DAY + timedelta(days=1), console=io.StringIO())
+    assert second.outcomes[0].digest is not None
+    assert second.outcomes[0].digest.paper_ids == [later[0].id]
+
+
+def test_real_ranker_tells_nothing_arrived_from_nothing_matched(
+    store: Store, tmp_path: Path
+) -> None:
+    store.papers.upsert(topical("bio", 300, 30, ANNOUNCED))
+    out = io.StringIO()
+    settings = real_settings(store, tmp_path, ["state space model"])
+    report = send_digests(settings, store, today=DAY, console=out)
+    assert [o.status for o in report.outcomes] == ["nothing-new"]
+    assert "30 new cs.LG / cs.AI papers arrived, but none matched this niche" in out.getvalue()
+    quiet = send_digests(settings, store, today=DAY + timedelta(days=1), console=out)
+    assert [o.status for o in quiet.outcomes] == ["nothing-new"]
+    assert "Nothing new today: no papers arrived since the last digest" in out.getvalue()
