@@ -116,9 +116,10 @@ class _MaybeSent(Exception):
     """The whole message reached the server, and its answer did not come back."""
 
 
-class _Deadlines:
-    """SMTP over a socket whose every reply has a wall-clock deadline (RFC 5321's timeouts), so
-    neither a silent server nor one sending endless `220-` lines can hold the digest."""
+class _SMTP(smtplib.SMTP):
+    """SMTP whose every reply has a wall-clock deadline (RFC 5321's timeouts), so neither a
+    silent server nor one sending endless `220-` lines can hold the digest; and which knows
+    whether the server went quiet after the whole message reached it."""
 
     reply_timeout: float = 300.0
     data_timeout: float = 600.0
@@ -126,34 +127,30 @@ class _Deadlines:
     answered = False  # and the server answered it
     _in_data = False
 
-    def getreply(self):  # type: ignore[no-untyped-def]
+    def getreply(self) -> tuple[int, bytes]:
         seconds = self.data_timeout if self.awaiting_final else self.reply_timeout
-        if self.file is None and self.sock is not None:  # type: ignore[attr-defined]
-            self.file = _DeadlineReader(self.sock)  # type: ignore[attr-defined]
-        if isinstance(self.file, _DeadlineReader):  # type: ignore[attr-defined]
-            self.file.start(seconds)  # type: ignore[attr-defined]
-        reply = super().getreply()  # type: ignore[misc]
+        if self.file is None and self.sock is not None:
+            self.file = _DeadlineReader(self.sock)  # type: ignore[assignment]
+        if isinstance(self.file, _DeadlineReader):
+            self.file.start(seconds)
+        reply = super().getreply()
         self.answered = self.awaiting_final
         return reply
 
-    def data(self, msg):  # type: ignore[no-untyped-def]
+    def data(self, msg: Any) -> tuple[int, bytes]:
         self._in_data = True
         try:
-            return super().data(msg)  # type: ignore[misc]
+            return super().data(msg)
         finally:
             self._in_data = False
 
-    def send(self, s):  # type: ignore[no-untyped-def]
-        super().send(s)  # type: ignore[misc]
+    def send(self, s: Any) -> None:
+        super().send(s)
         if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
             self.awaiting_final = True
 
 
-class _SMTP(_Deadlines, smtplib.SMTP):
-    pass
-
-
-class _SMTP_SSL(_Deadlines, smtplib.SMTP_SSL):  # noqa: N801 (named after smtplib's class)
+class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):  # noqa: N801 (named after smtplib's class)
     pass
 
 

@@ -151,21 +151,7 @@ def _send_one(
                 resend=resend,
             )
             status: DigestStatus = "sent" if digest.items else "nothing-new"
-            detail = digest.basis
-            try:
-                patiently(
-                    store,
-                    "mark sent",
-                    store.digests.mark_sent,
-                    digest_id,
-                    name,
-                    channel,
-                    digest.paper_ids,
-                )
-            except (
-                _NotSaved
-            ) as exc:  # delivered, and the saved progress says so: next run records it
-                detail += f"; delivered, but {exc}: it is recorded as sent on the next run"
+            detail = _mark_sent(store, digest_id, name, channel, digest)
             outcome = DigestOutcome(name, channel, status, detail, digest)
     except (DeliveryUncertain, _NotSaved) as exc:
         log.warning("digest %s/%s may have been delivered: %s", name, channel, exc)
@@ -183,6 +169,16 @@ def _send_one(
             _remember(job, reason, progress=progress if "halted" in progress else None)
         outcome = DigestOutcome(name, channel, "failed", reason, digest)
     return _finish(store, run_id, outcome)
+
+
+def _mark_sent(store: Store, digest_id: int, niche: str, channel: str, digest: Digest) -> str:
+    """Mark it sent (deliveries and queue included); the outcome's detail."""
+    try:
+        write = store.digests.mark_sent
+        patiently(store, "mark it sent", write, digest_id, niche, channel, digest.paper_ids)
+    except _NotSaved as exc:  # delivered, and the saved progress says so: the next run records it
+        return f"{digest.basis}; delivered, but {exc}: it is recorded as sent on the next run"
+    return digest.basis
 
 
 class _NotSaved(Exception):
