@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: install run test browser bench lint clean
+.PHONY: install run test browser postgres bench lint clean
 
 $(BIN)/midlist: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,9 @@ run: install
 	test -f $(CONFIG) || $(BIN)/midlist --config $(CONFIG) init
 	$(BIN)/midlist --config $(CONFIG) run --once
 
-# Set up (including headless Chromium for the email screenshot tests) and run every test.
-test: install browser
+# Set up (including headless Chromium for the email screenshot tests and a PostgreSQL server
+# binary for the store tests) and run every test.
+test: install browser postgres
 	$(BIN)/pytest
 
 # Debian's chromium renders the HTML digest in tests; installing it needs root (as in CI).
@@ -27,6 +28,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: install Debian's chromium for the browser tests (they are skipped without it)"; fi; }
+
+# Debian's postgresql: the tests start their own server from it (initdb in a temp dir, as the
+# `postgres` user when root); without it the PostgreSQL half of the tests is skipped.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "note: install Debian's postgresql for the PostgreSQL tests (they are skipped without it)"; fi; }
 
 bench: install
 	$(BIN)/python bench/import_speed.py

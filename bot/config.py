@@ -242,6 +242,9 @@ class Schedule(Model):
     digest: str = "30 8 * * *"  # in the top-level timezone
     retry: str = "*/30 * * * *"  # resend digests a channel failed to take
     misfire_grace_minutes: int = Field(720, ge=1)
+    # How long the leading daemon's lease lasts without renewal: a standby daemon on the same
+    # database takes over within this after the leader dies or hangs.
+    lease_seconds: float = Field(120, ge=1)
 
     @field_validator("collect_timezone")
     @classmethod

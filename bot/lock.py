@@ -1,126 +1,74 @@
-"""One scheduler per store: an exclusive lock file beside the database.
+"""One leading daemon per database, across machines: a lease row in the database itself.
 
-The lock is an OS file lock (`flock`), so it dies with its process: a daemon that crashed or
-was killed leaves a file behind but no lock, and the next `midlist run` takes over. The file
-records pid, host and start time so a refused second daemon can say who holds the store.
+The leader renews its lease every third of the lease time; a standby daemon on another
+machine (or the same one) tries to take it every tenth, and gets it once the lease has
+expired: within one lease time after the leader died, hung or lost the database. A leader
+that cannot renew before its own lease ends stops scheduling at once, so two daemons never
+both run jobs. A clean stop gives the lease up, so a standby takes over without waiting.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
 import os
 import socket
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
-from typing import IO
+import uuid
+from datetime import timedelta
 
-from bot.errors import MidlistError
+from bot.store import Store
+from bot.store.leases import Lease
+from bot.store.times import now
 
 log = logging.getLogger(__name__)
 
-
-class SchedulerBusy(MidlistError):
-    """Another live scheduler holds the lock for this store."""
+SCHEDULER_LEASE = "scheduler"
 
 
-@dataclass(frozen=True, slots=True)
-class Holder:
-    pid: int
-    host: str
-    since: datetime
+class Leadership:
+    """This process's claim to lead the schedule of `store`."""
 
-    def describe(self) -> str:
-        return f"pid {self.pid} on {self.host}, since {self.since:%Y-%m-%d %H:%M:%S %Z}"
+    def __init__(self, store: Store, lease_seconds: float, name: str = SCHEDULER_LEASE):
+        self.store = store
+        self.name = name
+        self.ttl = timedelta(seconds=lease_seconds)
+        self.token = uuid.uuid4().hex
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.leading = False
+        self._held_until = now()
 
+    @property
+    def renew_every(self) -> float:
+        return self.ttl.total_seconds() / 3
 
-def lock_path(storage_url: str, index_dir: str) -> Path:
-    """Beside a SQLite file; for a server database, in the data directory of this machine."""
-    prefix = "sqlite:///"
-    if storage_url.startswith(prefix) and storage_url[len(prefix) :] not in ("", ":memory:"):
-        return Path(storage_url[len(prefix) :] + ".scheduler.lock")
-    return Path(index_dir).expanduser().parent / "scheduler.lock"
+    @property
+    def poll_every(self) -> float:
+        return self.ttl.total_seconds() / 10
 
-
-class SchedulerLock:
-    """`with SchedulerLock(path):` holds the store for this process, or raises SchedulerBusy."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held until release)
+    def try_lead(self) -> bool:
+        """Take or renew the lease. A failed renewal keeps leadership until the lease runs out."""
+        started = now()
         try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = read_holder(self.path)
-            file.close()
-            who = holder.describe() if holder else "a process that has not written its pid yet"
-            raise SchedulerBusy(
-                f"another `midlist run` already schedules this store ({who}; lock file "
-                f"{self.path}). Stop that one first, or use `midlist status` to see it."
-            ) from None
-        stale = read_holder(self.path)
-        if stale is not None:
-            log.warning(
-                "recovered a scheduler lock left by a process that is gone (%s)", stale.describe()
-            )
-        me = Holder(os.getpid(), socket.gethostname(), datetime.now(UTC))
-        file.seek(0)
-        file.truncate()
-        file.write(json.dumps({"pid": me.pid, "host": me.host, "since": me.since.isoformat()}))
-        file.flush()
-        self._file = file
-        log.info("holding the scheduler lock %s (%s)", self.path, me.describe())
+            held = self.store.leases.acquire(self.name, self.token, self.host, self.pid, self.ttl)
+        except Exception as exc:  # the database may be briefly away; the lease decides
+            log.warning("could not reach the lease in the database: %s", exc)
+            held = self.leading and now() < self._held_until
+        else:
+            if held:
+                self._held_until = started + self.ttl
+        if self.leading and not held:
+            log.error("lost the lead of this database; stopping the schedule here")
+        self.leading = held
+        return held
+
+    def holder(self) -> Lease | None:
+        return self.store.leases.get(self.name)
 
     def release(self) -> None:
-        if self._file is None:
-            return
-        # Empty the file before unlocking, so a clean stop is not later mistaken for a crash.
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.flush()
-        fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
-        self._file.close()
-        self._file = None
-
-    def __enter__(self) -> SchedulerLock:
-        self.acquire()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
+        if self.leading:
+            self.store.leases.release(self.name, self.token)
+            self.leading = False
 
 
-def read_holder(path: Path) -> Holder | None:
-    """Who the file names, or None when it is absent, empty or unreadable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8") or "null")
-        if not data:
-            return None
-        return Holder(int(data["pid"]), str(data["host"]), datetime.fromisoformat(data["since"]))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def current_holder(path: Path) -> Holder | None:
-    """The live scheduler holding `path`, for `midlist status`; None when nobody holds it."""
-    if not path.exists():
-        return None
-    with open(path, encoding="utf-8") as file:
-        try:
-            fcntl.flock(file.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return read_holder(path) or Holder(0, "unknown", datetime.now(UTC))
-        fcntl.flock(file.fileno(), fcntl.LOCK_UN)
-    return None
+def describe(lease: Lease) -> str:
+    return f"pid {lease.pid} on {lease.host}, last heartbeat {lease.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"

@@ -1,4 +1,4 @@
-"""The daemon's timetable: cron jobs from config, persisted in the store, caught up after downtime.
+"""The daemon's timetable and the daemon: cron jobs from config, persisted in the database.
 
 Jobs are `collect` (schedule.collect in schedule.collect_timezone), `digest` (schedule.digest in
 the top-level timezone, for every niche without its own schedule) and `digest:<niche>` for each
@@ -6,8 +6,9 @@ niche with `schedule:`. They live in APScheduler's SQLAlchemy job store inside t
 database, so a restart keeps them; a job whose persisted next run passed while the daemon was
 down runs once on start (coalesced) if it is within schedule.misfire_grace_minutes.
 
-No business logic lives here: a job loads the config, opens the store and calls
-`bot.collect.collect_all` or `bot.digest.send.send_digests`, recording one `job` run.
+Several daemons may run against one database (on several machines): one leads (`bot.lock`),
+the others wait as standbys and take over when it stops. The leader schedules with its own
+config; the job bodies are in `bot.jobs`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import FrameType
 from typing import Any
 
@@ -28,18 +28,17 @@ from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import inspect
 
-from bot.config import Settings, load_settings
+from bot import jobs
+from bot.config import Settings
 from bot.cron import parse_cron
 from bot.errors import ConfigError
+from bot.jobs import COLLECT_JOB, DIGEST_JOB, RETRY_JOB, collect_job, digest_job, retry_job
+from bot.lock import Leadership, describe
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-COLLECT_JOB = "collect"
-DIGEST_JOB = "digest"
-RETRY_JOB = "retry"
 JOBS_TABLE = "apscheduler_jobs"
 
 
@@ -68,8 +67,11 @@ class JobSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def plan(settings: Settings, config_path: str) -> list[JobSpec]:
-    """The jobs the config asks for. Raises ConfigError naming a bad cron key."""
+def plan(settings: Settings) -> list[JobSpec]:
+    """The jobs the config asks for. Raises ConfigError naming a bad cron key.
+
+    Arguments name nothing of this machine (no path): the job table is shared by every daemon
+    on the database, and whichever leads runs the jobs with its own config."""
     sched = settings.schedule
     specs = [
         JobSpec(
@@ -77,7 +79,6 @@ def plan(settings: Settings, config_path: str) -> list[JobSpec]:
             "collect papers",
             collect_job,
             cron_trigger(sched.collect, sched.collect_timezone, "schedule.collect"),
-            {"config_path": config_path},
         )
     ]
     if any(n.schedule is None for n in settings.niches):
@@ -87,7 +88,7 @@ def plan(settings: Settings, config_path: str) -> list[JobSpec]:
                 "digest for niches on schedule.digest",
                 digest_job,
                 cron_trigger(sched.digest, settings.timezone, "schedule.digest"),
-                {"config_path": config_path, "niche": None},
+                {"niche": None},
             )
         )
     for i, niche in enumerate(settings.niches):
@@ -98,7 +99,7 @@ def plan(settings: Settings, config_path: str) -> list[JobSpec]:
                     f"digest for {niche.name}",
                     digest_job,
                     cron_trigger(niche.schedule, settings.timezone, f"niches[{i}].schedule"),
-                    {"config_path": config_path, "niche": niche.name},
+                    {"niche": niche.name},
                 )
             )
     if settings.niches:
@@ -108,122 +109,9 @@ def plan(settings: Settings, config_path: str) -> list[JobSpec]:
                 "resend digests a channel failed to take",
                 retry_job,
                 cron_trigger(sched.retry, settings.timezone, "schedule.retry"),
-                {"config_path": config_path},
             )
         )
     return specs
-
-
-# ---- jobs ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    job: str
-    ok: bool
-    detail: str  # what failed, one item per line; or a short summary when all went well
-
-
-def collect_job(config_path: str) -> Outcome:
-    """Scheduled collect: every enabled source once."""
-    return _with_store(config_path, COLLECT_JOB, _collect)
-
-
-def digest_job(config_path: str, niche: str | None = None) -> Outcome:
-    """Scheduled digest: one niche, or (niche=None) every niche that follows schedule.digest."""
-    job = f"{DIGEST_JOB}:{niche}" if niche else DIGEST_JOB
-
-    def body(settings: Settings, store: Store) -> tuple[bool, str]:
-        names = [niche] if niche else [n.name for n in settings.niches if n.schedule is None]
-        return _digest(settings, store, names)
-
-    return _with_store(config_path, job, body)
-
-
-def retry_job(config_path: str) -> Outcome:
-    """Resend recorded digests that a channel failed to take; never builds a new one."""
-
-    def body(settings: Settings, store: Store) -> tuple[bool, str]:
-        return _digest(settings, store, None, resume_only=True)
-
-    return _with_store(config_path, RETRY_JOB, body)
-
-
-def run_once(settings: Settings, store: Store) -> list[Outcome]:
-    """One collect, then one digest for every niche: what `midlist run --once` does."""
-    return [
-        recorded(store, COLLECT_JOB, lambda: _collect(settings, store)),
-        recorded(store, DIGEST_JOB, lambda: _digest(settings, store, None)),
-    ]
-
-
-def recorded(store: Store, job: str, body: Callable[[], tuple[bool, str]]) -> Outcome:
-    """Run `body` as one `job` run in the run log; an exception is a failed run, not a crash."""
-    run_id = store.state.start_run("job", job)
-    log.info("job %s started", job)
-    try:
-        ok, detail = body()
-    except Exception as exc:  # the daemon must outlive any one job
-        log.exception("job %s failed", job)
-        ok, detail = False, f"{type(exc).__name__}: {exc}"
-    store.state.finish_run(run_id, ok, detail)
-    log.log(
-        logging.INFO if ok else logging.ERROR,
-        "job %s %s: %s",
-        job,
-        "ok" if ok else "FAILED",
-        detail,
-    )
-    return Outcome(job, ok, detail)
-
-
-def _with_store(
-    config_path: str, job: str, body: Callable[[Settings, Store], tuple[bool, str]]
-) -> Outcome:
-    # Read the config at run time, so an edit applies to the next run without a restart.
-    try:
-        settings = load_settings(config_path)
-    except ConfigError as exc:
-        log.error("job %s not run: %s", job, exc)
-        return Outcome(job, False, str(exc))
-    store = Store(settings.storage.url)
-    try:
-        return recorded(store, job, lambda: body(settings, store))
-    finally:
-        store.close()
-
-
-def _collect(settings: Settings, store: Store) -> tuple[bool, str]:
-    # Imported when a job runs, so `midlist status` and config checks stay light.
-    from bot.collect import collect_all
-
-    report = collect_all(settings, store)
-    failed = [f"{r.name}: {r.error}" for r in report.sources if not r.ok]
-    if failed:
-        return False, "\n".join(failed)
-    done = [f"{r.name}: {r.new} new, {r.updated} updated" for r in report.sources]
-    return True, "\n".join(done) or "no source is enabled"
-
-
-def _digest(
-    settings: Settings, store: Store, niches: list[str] | None, resume_only: bool = False
-) -> tuple[bool, str]:
-    from bot.digest.send import send_digests
-
-    if niches is not None and not niches:
-        return True, "no niche follows schedule.digest"
-    reports = (
-        [send_digests(settings, store, resume_only=resume_only)]
-        if niches is None
-        else [send_digests(settings, store, niche=name) for name in niches]
-    )
-    results = [o for report in reports for o in report.outcomes]
-    failed = [f"{o.niche}/{o.channel}: {o.detail}" for o in results if o.status == "failed"]
-    if failed:
-        return False, "\n".join(failed)
-    notes = [note for report in reports for note in report.notes]
-    summary = [f"{o.niche}/{o.channel} {o.status}" for o in results] + notes
-    return True, "\n".join(summary) or "nothing to send"
 
 
 # ---- the scheduler ---------------------------------------------------------------------------
@@ -329,8 +217,13 @@ class SleepWatch:
         return abs(drift) > self._slack
 
 
-def serve(settings: Settings, store: Store, specs: list[JobSpec]) -> None:
-    """Run the daemon until SIGINT or SIGTERM; the job in progress finishes before return."""
+def serve(
+    settings: Settings, store: Store, specs: list[JobSpec], source: jobs.SettingsSource
+) -> None:
+    """Run the daemon until SIGINT or SIGTERM: lead the schedule, or stand by until it can.
+
+    `source` gives the jobs this daemon's settings when they run (it is never persisted). The
+    job in progress finishes before return, and the lease is given up for a standby."""
     stop = threading.Event()
     received: list[int] = []
 
@@ -341,48 +234,61 @@ def serve(settings: Settings, store: Store, specs: list[JobSpec]) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    leadership = Leadership(store, settings.schedule.lease_seconds)
+    jobs.use_config(source)
     try:
-        with started(settings, store, specs) as scheduler:
-            log.info("scheduler running (Ctrl-C or SIGTERM to stop)")
-            watch = SleepWatch()
-            while not stop.wait(1.0):
-                if watch.slept():
-                    log.info(
-                        "the wall clock jumped ahead (the machine slept?); checking for due jobs"
-                    )
-                    scheduler.wakeup()
-            log.info("received %s", signal.Signals(received[0]).name)
+        while not stop.is_set():
+            if leadership.try_lead():
+                _lead(settings, store, specs, leadership, stop)
+            else:
+                _stand_by(leadership, stop)
+        log.info("received %s", signal.Signals(received[0]).name)
     finally:
+        leadership.release()
+        jobs.use_config(None)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-# ---- status ----------------------------------------------------------------------------------
+def _lead(
+    settings: Settings,
+    store: Store,
+    specs: list[JobSpec],
+    leadership: Leadership,
+    stop: threading.Event,
+) -> None:
+    """Schedule while the lease is ours; return on stop or when the lease is lost."""
+    tick = min(1.0, leadership.renew_every)
+    with started(settings, store, specs) as scheduler:
+        log.info(
+            "scheduler running, leading this database as pid %d on %s (Ctrl-C or SIGTERM to stop)",
+            leadership.pid,
+            leadership.host,
+        )
+        watch = SleepWatch()
+        renew_at = time.monotonic() + leadership.renew_every
+        while not stop.wait(tick):
+            if time.monotonic() >= renew_at:
+                if not leadership.try_lead():
+                    return
+                renew_at = time.monotonic() + leadership.renew_every
+            if watch.slept():
+                log.info("the wall clock jumped ahead (the machine slept?); checking for due jobs")
+                scheduler.wakeup()
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedRun:
-    job: str
-    name: str
-    next_run: datetime | None
-    trigger: str
-
-
-def persisted_jobs(store: Store) -> list[PlannedRun]:
-    """The jobs in the store's job table, read without starting a scheduler."""
-    if not inspect(store.engine).has_table(JOBS_TABLE):
-        return []
-    jobstore = SQLAlchemyJobStore(engine=store.engine, tablename=JOBS_TABLE)
-    return [
-        PlannedRun(job.id, job.name, job.next_run_time, _crontab(job.trigger))
-        for job in jobstore.get_all_jobs()
-    ]
-
-
-def _crontab(trigger: Any) -> str:
-    """`30 20 * * sun,mon,tue,wed,thu America/New_York`: the trigger as the user wrote it."""
-    if not isinstance(trigger, CronTrigger):
-        return str(trigger)
-    f = {field.name: str(field) for field in trigger.fields}
-    when = " ".join(f[name] for name in ("minute", "hour", "day", "month", "day_of_week"))
-    return f"{when} {trigger.timezone}"
+def _stand_by(leadership: Leadership, stop: threading.Event) -> None:
+    """Wait while another daemon leads; return when its lease can be taken, or on stop."""
+    holder = leadership.holder()
+    log.info(
+        "standby: %s leads this database; taking over if it stops renewing its lease (%gs)",
+        describe(holder) if holder else "another daemon",
+        leadership.ttl.total_seconds(),
+    )
+    while not stop.wait(leadership.poll_every):
+        if leadership.try_lead():
+            log.info(
+                "taking over: %s stopped renewing",
+                describe(holder) if holder else "the previous leader",
+            )
+            return

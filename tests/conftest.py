@@ -1,4 +1,5 @@
-"""Shared fixtures: a clean environment, a temporary store, and the real data beside the project."""
+"""Shared fixtures: a clean environment, a temporary store (SQLite, and PostgreSQL for tests
+marked `backends`), and the real data beside the project."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.store import Store
+from tests import pg
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -26,9 +28,41 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`store_url` is SQLite; a test marked `backends` runs on SQLite and on PostgreSQL."""
+    if "store_url" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("backends") is not None
+        metafunc.parametrize("store_url", BACKENDS if both else BACKENDS[:1], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.PgServer]:
+    why = pg.unavailable()
+    if why:
+        pytest.skip(why)
+    yield from pg.start()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database's URL: a SQLite file, or a fresh database on the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'midlist.db'}"
+        return
+    server: pg.PgServer = request.getfixturevalue("pg_server")
+    name = server.new_database()
+    try:
+        yield server.url(name)
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = Store(store_url)
     yield s
     s.close()
 

@@ -8,9 +8,10 @@ from datetime import datetime, tzinfo
 
 import click
 
-from bot import scheduler
+from bot import jobs, scheduler
 from bot.cli import App, cli, pass_app
-from bot.lock import SchedulerLock, current_holder, lock_path
+from bot.config import load_settings
+from bot.status import leader, persisted_jobs, scheduler_line
 from bot.store.state import Run
 
 
@@ -20,12 +21,13 @@ from bot.store.state import Run
 def run(app: App, once: bool) -> None:
     """Collect and send digests on the configured schedule, until Ctrl-C or SIGTERM.
 
-    Only one scheduler may run per store. With --once, the exit code is 1 when any source
-    or channel failed, so cron and systemd timers notice.
+    One daemon leads per database, even across machines; another one started on the same
+    database waits as a standby and takes over when the leader stops. With --once, the exit
+    code is 1 when any source or channel failed, so cron and systemd timers notice.
     """
     settings = app.settings
     if once:
-        outcomes = scheduler.run_once(settings, app.store)
+        outcomes = jobs.run_once(settings, app.store)
         for outcome in outcomes:
             mark = "ok" if outcome.ok else "FAILED"
             click.echo(f"{outcome.job}: {mark}")
@@ -38,25 +40,22 @@ def run(app: App, once: bool) -> None:
     logging.getLogger().setLevel(logging.DEBUG if app.verbose else logging.INFO)
     if not app.verbose:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    specs = scheduler.plan(
-        settings, str(app.config_file.resolve())
-    )  # bad cron: fail before locking
-    with SchedulerLock(lock_path(settings.storage.url, settings.storage.index_dir)):
-        scheduler.serve(settings, app.store, specs)
+    specs = scheduler.plan(settings)  # a bad cron line fails here, before leading anything
+    config_file = app.config_file.resolve()
+    scheduler.serve(settings, app.store, specs, lambda: load_settings(config_file))
 
 
 @cli.command()
 @pass_app
 def status(app: App) -> None:
-    """Show whether the scheduler runs, the next scheduled runs, the last run per source and
-    channel, and recent failures."""
+    """Show which daemon leads the schedule (host, pid, last heartbeat), the next scheduled runs,
+    the last run per source and channel, and recent failures."""
     settings, store = app.settings, app.store
     tz = settings.tz
-    holder = current_holder(lock_path(settings.storage.url, settings.storage.index_dir))
-    click.echo(f"Scheduler: running ({holder.describe()})" if holder else "Scheduler: not running")
+    click.echo(scheduler_line(leader(store)))
 
     click.echo("\nNext runs:")
-    planned = scheduler.persisted_jobs(store)
+    planned = persisted_jobs(store)
     if not planned:
         click.echo("  none scheduled yet; start `midlist run` to schedule the jobs")
     for job in planned:

@@ -197,7 +197,8 @@ def _v3_aware_times(conn: Connection) -> None:
             for column in columns:
                 conn.execute(
                     text(
-                        f"UPDATE {table} SET {column} = replace({column}, ' ', 'T') || '+00:00' "
+                        f"UPDATE {table} SET {column} = replace({column}, ' ', 'T') || "
+                        f"CASE WHEN length({column}) = 19 THEN '.000000+00:00' ELSE '+00:00' END "
                         f"WHERE {column} IS NOT NULL AND {column} NOT LIKE '%+00:00'"
                     )
                 )

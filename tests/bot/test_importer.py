@@ -19,6 +19,8 @@ from bot.cli import cli
 from bot.importer import ImportFileError, import_snapshot
 from bot.store import Store
 
+pytestmark = pytest.mark.backends  # every test that takes `store` runs on both
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "snapshot"
 
 

@@ -1,91 +1,81 @@
-"""One scheduler per store: contention is refused with who and since; a dead holder is recovered."""
+"""One leader per database: a lease row taken with a compare-and-set, renewed, given up, taken over."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from bot.lock import SchedulerBusy, SchedulerLock, current_holder, lock_path, read_holder
-from tests.conftest import ROOT
+from bot.lock import Leadership
+from bot.status import leader, scheduler_line
+from bot.store import Store
 
-HOLD = """
-import sys, time
-from pathlib import Path
-from bot.lock import SchedulerLock
-lock = SchedulerLock(Path(sys.argv[1]))
-lock.acquire()
-print("held", flush=True)
-time.sleep(60)
-"""
+pytestmark = pytest.mark.backends
 
 
-def test_lock_path_is_beside_a_sqlite_file_and_in_the_data_dir_otherwise(tmp_path: Path) -> None:
-    assert lock_path(f"sqlite:///{tmp_path}/m.db", "x/index") == tmp_path / "m.db.scheduler.lock"
-    server = lock_path("postgresql://bot@db/midlist", str(tmp_path / "data" / "index"))
-    assert server == tmp_path / "data" / "scheduler.lock"
+def test_first_daemon_leads_and_a_second_stands_by(store: Store) -> None:
+    first, second = Leadership(store, 60), Leadership(store, 60)
+    assert first.try_lead() and first.leading
+    assert not second.try_lead() and not second.leading
+    lease = leader(store)
+    assert lease is not None and (lease.holder, lease.pid, lease.host) == (
+        first.token,
+        first.pid,
+        first.host,
+    )
+    assert lease.expires_at - lease.heartbeat_at == timedelta(seconds=60)
 
 
-def test_lock_records_this_process_and_clears_on_release(tmp_path: Path) -> None:
-    path = tmp_path / "m.db.scheduler.lock"
-    with SchedulerLock(path):
-        holder = current_holder(path)
-        assert holder is not None and holder.pid == os.getpid()
-    assert current_holder(path) is None
-    assert path.read_text() == ""
+def test_renewal_moves_the_heartbeat_but_not_the_start(store: Store) -> None:
+    first = Leadership(store, 60)
+    assert first.try_lead()
+    before = leader(store)
+    assert first.try_lead()
+    after = leader(store)
+    assert before is not None and after is not None
+    assert after.acquired_at == before.acquired_at
+    assert after.heartbeat_at >= before.heartbeat_at and after.expires_at >= before.expires_at
 
 
-def test_second_lock_is_refused_with_pid_and_since(tmp_path: Path) -> None:
-    path = tmp_path / "m.db.scheduler.lock"
-    with SchedulerLock(path):
-        with pytest.raises(SchedulerBusy, match=rf"pid {os.getpid()} on .*, since \d{{4}}-"):
-            SchedulerLock(path).acquire()
-    with SchedulerLock(path):  # free again once released
-        pass
+def test_a_clean_stop_hands_over_at_once(store: Store) -> None:
+    first, second = Leadership(store, 60), Leadership(store, 60)
+    assert first.try_lead()
+    first.release()
+    assert leader(store) is None
+    assert second.try_lead()
 
 
-def test_lock_held_by_another_process_is_refused_then_recovered_when_it_dies(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_an_expired_lease_is_taken_over_and_its_old_holder_stops_leading(
+    store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    path = tmp_path / "m.db.scheduler.lock"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    hung = Leadership(store, 0.000001)  # stopped renewing: its lease is already over
+    assert hung.try_lead()
+    standby = Leadership(store, 60)
+    assert standby.try_lead()
+    new = leader(store)
+    assert (
+        new is not None
+        and new.holder == standby.token
+        and new.acquired_at > new.heartbeat_at - timedelta(seconds=1)
     )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(SchedulerBusy, match=f"pid {holder.pid} "):
-            SchedulerLock(path).acquire()
-        assert current_holder(path) is not None
-    finally:
-        holder.send_signal(signal.SIGKILL)  # a crash: no chance to clean up
-        holder.wait(timeout=10)
-        holder.stdout.close()  # type: ignore[union-attr]
-    assert read_holder(path) is not None and read_holder(path).pid == holder.pid  # type: ignore[union-attr]
-    with caplog.at_level(logging.WARNING, logger="bot.lock"):
-        with SchedulerLock(path):
-            assert current_holder(path).pid == os.getpid()  # type: ignore[union-attr]
-    assert f"pid {holder.pid}" in caplog.text and "recovered" in caplog.text
+    with caplog.at_level(logging.ERROR, logger="bot.lock"):
+        assert not hung.try_lead()  # it wakes up: the lease is someone else's now
+    assert not hung.leading and "lost the lead" in caplog.text
+    hung.release()  # giving up a lease it no longer holds leaves the new leader's alone
+    assert leader(store) is not None
 
 
-def test_stale_file_from_a_dead_pid_does_not_block(tmp_path: Path) -> None:
-    path = tmp_path / "m.db.scheduler.lock"
-    path.write_text(
-        json.dumps({"pid": 999999, "host": "elsewhere", "since": "2026-01-01T00:00:00+00:00"})
-    )
-    assert current_holder(path) is None
-    with SchedulerLock(path):
-        assert read_holder(path).pid == os.getpid()  # type: ignore[union-attr]
-
-
-def test_unreadable_lock_file_is_treated_as_empty(tmp_path: Path) -> None:
-    path = tmp_path / "m.db.scheduler.lock"
-    path.write_text("not json")
-    assert read_holder(path) is None
-    with SchedulerLock(path):
-        assert read_holder(path) is not None
+def test_status_line_names_the_leader_or_says_it_stopped(store: Store) -> None:
+    assert scheduler_line(leader(store)) == "Scheduler: not running"
+    live = Leadership(store, 60)
+    live.try_lead()
+    line = scheduler_line(leader(store))
+    assert line.startswith(f"Scheduler: running, led by pid {live.pid} on {live.host} (")
+    assert "last heartbeat 20" in line
+    live.release()
+    dead = Leadership(store, 0.000001)
+    dead.try_lead()
+    line = scheduler_line(leader(store))
+    assert line.startswith(f"Scheduler: not running (the last leader, pid {dead.pid} on ")
+    assert "stopped renewing" in line

@@ -20,8 +20,8 @@ from werkzeug import Request, Response
 
 from bot.cli import cli
 from bot.config import load_settings
-from bot.lock import SchedulerLock
-from bot.scheduler import persisted_jobs, plan, started
+from bot.scheduler import plan, started
+from bot.status import persisted_jobs
 from bot.store import Store
 from bot.store.state import Run
 from tests.conftest import ROOT
@@ -110,7 +110,7 @@ def test_status_shows_persisted_jobs_in_local_time_and_failures(tmp_path: Path) 
     config = write_config(tmp_path, digest="15 9 * * *")
     settings = load_settings(config)
     store = Store(settings.storage.url)
-    with started(settings, store, plan(settings, str(config))):
+    with started(settings, store, plan(settings)):
         pass
     run_id = store.state.start_run("collect", "arxiv")
     store.state.finish_run(run_id, False, "arXiv answered 503 three times\nsecond line")
@@ -133,15 +133,27 @@ def test_status_shows_persisted_jobs_in_local_time_and_failures(tmp_path: Path) 
     assert "Recent failures:" in out and "arXiv answered 503 three times (+1 more)" in out
 
 
-def test_run_refuses_while_another_scheduler_holds_the_store(tmp_path: Path) -> None:
+def test_run_stands_by_while_another_daemon_leads_and_status_names_it(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    with SchedulerLock(tmp_path / "midlist.db.scheduler.lock"):
-        code, out = midlist(config, "run")
-        status_code, status = midlist(config, "status")
-    assert code == 1
-    assert "another `midlist run` already schedules this store" in out
-    assert f"pid {os.getpid()} on " in out
-    assert status_code == 0 and status.startswith(f"Scheduler: running (pid {os.getpid()} on ")
+    store = Store(load_settings(config).storage.url)
+    assert store.leases.acquire("scheduler", "other", "elsewhere", 4242, timedelta(minutes=5))
+    status_code, status = midlist(config, "status")
+    assert status_code == 0
+    assert status.startswith("Scheduler: running, led by pid 4242 on elsewhere (last heartbeat 2")
+
+    def standing_by(daemon: subprocess.Popen[str]) -> None:
+        assert daemon.stderr is not None
+        for line in daemon.stderr:
+            if "standby: pid 4242 on elsewhere" in line:
+                break
+
+    code, log = run_daemon_until(config, standing_by, signal.SIGTERM)
+    assert code == 0, log
+    assert "scheduler running" not in log  # it never scheduled anything
+    assert persisted_jobs(store) == []
+    lease = store.leases.get("scheduler")
+    assert lease is not None and (lease.holder, lease.pid) == ("other", 4242)  # left alone
+    store.close()
 
 
 def test_run_with_a_bad_cron_names_the_key(tmp_path: Path) -> None:
@@ -165,7 +177,7 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(
     settings = load_settings(config)
     store = Store(settings.storage.url)
     # A daemon that stopped a minute before the evening collect was due: it runs on start.
-    with started(settings, store, plan(settings, str(config.resolve()))) as scheduler:
+    with started(settings, store, plan(settings)) as scheduler:
         scheduler.pause()
         scheduler.modify_job("collect", next_run_time=datetime.now(UTC) - timedelta(minutes=1))
 

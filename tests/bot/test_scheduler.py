@@ -10,20 +10,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.config import Settings, parse_settings
+from bot import jobs
+from bot.config import Settings, load_settings, parse_settings
 from bot.errors import ConfigError
+from bot.jobs import recorded
 from bot.scheduler import (
     JobSpec,
     SleepWatch,
     cron_trigger,
     make_scheduler,
-    persisted_jobs,
     plan,
-    recorded,
     started,
     sync_jobs,
 )
+from bot.status import persisted_jobs
 from bot.store import Store
+
+pytestmark = pytest.mark.backends  # every test that takes `store` runs on both
 
 
 def tick(path: str) -> None:
@@ -105,7 +108,7 @@ def test_config_check_catches_a_bad_schedule_line() -> None:
 
 
 def test_default_collect_follows_new_york_across_spring_forward() -> None:
-    collect = plan(settings_with(), "/cfg.yaml")[0]
+    collect = plan(settings_with())[0]
     assert collect.id == "collect"
     # Wed 4 March 2026 noon UTC; DST starts in New York on Sunday 8 March.
     assert fires(collect.trigger, utc(2026, 3, 4, 12), 4) == [
@@ -117,7 +120,7 @@ def test_default_collect_follows_new_york_across_spring_forward() -> None:
 
 
 def test_default_collect_follows_new_york_across_fall_back() -> None:
-    collect = plan(settings_with(), "/cfg.yaml")[0]
+    collect = plan(settings_with())[0]
     assert fires(collect.trigger, utc(2026, 10, 29, 12), 3) == [
         utc(2026, 10, 30, 0, 30),  # Thu 29 Oct 20:30 EDT
         utc(2026, 11, 2, 1, 30),  # Sun 1 Nov 20:30 EST
@@ -126,7 +129,7 @@ def test_default_collect_follows_new_york_across_fall_back() -> None:
 
 
 def test_digest_stays_at_local_morning_across_berlin_dst_changes() -> None:
-    digest = plan(settings_with(), "/cfg.yaml")[1]
+    digest = plan(settings_with())[1]
     assert digest.id == "digest"
     assert fires(digest.trigger, utc(2026, 3, 28, 0), 2) == [
         utc(2026, 3, 28, 7, 30),  # 08:30 CET
@@ -146,17 +149,17 @@ def test_digest_stays_at_local_morning_across_berlin_dst_changes() -> None:
 
 
 def test_niche_schedule_gets_its_own_digest_job() -> None:
-    specs = plan(settings_with(), "/etc/midlist/config.yaml")
+    specs = plan(settings_with())
     assert [s.id for s in specs] == ["collect", "digest", "digest:graphs", "retry"]
-    assert specs[1].kwargs == {"config_path": "/etc/midlist/config.yaml", "niche": None}
-    assert specs[2].kwargs == {"config_path": "/etc/midlist/config.yaml", "niche": "graphs"}
+    # Nothing of this machine is persisted: every daemon runs the jobs with its own config.
+    assert [s.kwargs for s in specs] == [{}, {"niche": None}, {"niche": "graphs"}, {}]
     # Monday 6 April 2026, 07:00 in Berlin is 05:00 UTC.
     assert fires(specs[2].trigger, utc(2026, 4, 4), 1) == [utc(2026, 4, 6, 5, 0)]
 
 
 def test_no_shared_digest_job_when_every_niche_has_its_own_schedule() -> None:
     settings = settings_with(niches=[{"name": "a", "keywords": ["x"], "schedule": "0 9 * * *"}])
-    assert [s.id for s in plan(settings, "/c.yaml")] == ["collect", "digest:a", "retry"]
+    assert [s.id for s in plan(settings)] == ["collect", "digest:a", "retry"]
 
 
 def test_bad_niche_schedule_is_a_config_error_with_its_key() -> None:
@@ -191,10 +194,10 @@ def wait_for(check: Any, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
-def test_restart_keeps_jobs_and_their_next_run(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_restart_keeps_jobs_and_their_next_run(store_url: str) -> None:
+    url = store_url
     settings = settings_with()
-    specs = plan(settings, "/c.yaml")
+    specs = plan(settings)
     first = Store(url)
     with started(settings, first, specs):
         pass
@@ -214,13 +217,13 @@ def test_restart_keeps_jobs_and_their_next_run(tmp_path: Path) -> None:
 
 def test_config_change_applies_on_restart(store: Store) -> None:
     settings = settings_with()
-    with started(settings, store, plan(settings, "/c.yaml")):
+    with started(settings, store, plan(settings)):
         pass
     changed = settings_with(
         niches=[{"name": "ssm", "keywords": ["x"]}],  # the graphs override is gone
         schedule={"digest": "0 6 * * *"},
     )
-    with started(changed, store, plan(changed, "/c.yaml")):
+    with started(changed, store, plan(changed)):
         pass
     jobs = {j.job: j for j in persisted_jobs(store)}
     assert sorted(jobs) == ["collect", "digest", "retry"]
@@ -261,7 +264,7 @@ def test_scheduler_uses_coalescing_single_instance_jobs(store: Store) -> None:
     scheduler = make_scheduler(settings, store)
     scheduler.start(paused=True)
     try:
-        sync_jobs(scheduler, plan(settings, "/c.yaml"), 90 * 60)
+        sync_jobs(scheduler, plan(settings), 90 * 60)
         for job in scheduler.get_jobs():
             assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (True, 1, 5400)
     finally:
@@ -283,12 +286,20 @@ def test_a_failing_job_is_recorded_and_does_not_raise(store: Store) -> None:
 
 
 def test_a_job_with_a_broken_config_fails_without_raising(tmp_path: Path) -> None:
-    from bot.scheduler import collect_job
-
     config = tmp_path / "config.yaml"
     config.write_text("timezone: Mars/Olympus\n")
-    outcome = collect_job(str(config))
+    jobs.use_config(lambda: load_settings(config))
+    try:
+        outcome = jobs.collect_job()
+    finally:
+        jobs.use_config(None)
     assert not outcome.ok and "unknown time zone" in outcome.detail
+
+
+def test_a_job_outside_a_daemon_refuses_to_guess_a_config() -> None:
+    outcome = jobs.digest_job("ssm")
+    assert (outcome.job, outcome.ok) == ("digest:ssm", False)
+    assert "scheduled jobs run inside `midlist run`" in outcome.detail
 
 
 def test_sleep_watch_notices_a_suspend_but_not_normal_time() -> None:

@@ -13,7 +13,10 @@ from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, ins
 from bot.errors import StoreError
 from bot.store import Store, schema
 from sources.models import Mention, Paper
+from tests import pg
 from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.backends
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2025, 4, 1, 12, 0, tzinfo=UTC)
@@ -180,34 +183,40 @@ def test_placeholders_newest_first_so_old_unknown_ids_do_not_block(store: Store)
     assert store.papers.placeholders(limit=2) == ["2405.00013", "2405.00012"]
 
 
-def test_a_version_2_database_gets_aware_times_announced_and_leases(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'v2.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:  # the schema and the naive UTC text version 2 wrote
-        for statement in (FIXTURES / "schema" / "v2.sqlite.sql").read_text().split(";\n"):
-            if statement.strip():
-                conn.execute(text(statement))
+def test_a_version_2_database_gets_aware_times_announced_and_leases(store_url: str) -> None:
+    engine = create_engine(store_url)
+    dialect = engine.dialect.name
+    # The schema and the naive UTC values version 2 wrote (on PostgreSQL, `claimed_at` was a
+    # naive `timestamp` in a database that was migrated to version 2).
+    naive = "2026-11-20 08:30:00.000000"
+    with engine.begin() as conn:
+        script = (FIXTURES / "schema" / f"v2.{dialect}.sql").read_text()
+        for statement in script.split(";\n"):
+            lines = [line for line in statement.splitlines() if not line.startswith("--")]
+            if "".join(lines).strip():
+                conn.execute(text("\n".join(lines)))
+        stamp = naive if dialect == "sqlite" else naive + "+00"
         conn.execute(
             text(
                 "INSERT INTO papers (id, title, abstract, authors, categories, url, source,"
-                " published, first_seen, last_seen, content_hash) VALUES ('2405.00001', 'T', '',"
-                " '[]', '', '', 'arxiv', '2025-03-01 12:00:00.000000',"
-                " '2026-11-20 08:30:00.000000', '2026-11-20 08:30:00.000000', 'x')"
+                f" published, first_seen, last_seen, content_hash) VALUES ('2405.00001', 'T', '',"
+                f" '[]', '', '', 'arxiv', '2025-03-01 12:00:00{'' if dialect == 'sqlite' else '+00'}',"
+                f" '{stamp}', '{stamp}', 'x')"
             )
         )
         conn.execute(
             text(
                 "INSERT INTO digests (niche, channel, day, status, payload, progress, attempts,"
-                " created_at) VALUES ('ssm', 'out', '2026-11-20', 'failed', '{}', '{}', 1,"
-                " '2026-11-20 08:30:00.000000')"
+                f" created_at, claimed_at) VALUES ('ssm', 'out', '2026-11-20', 'failed', '{{}}',"
+                f" '{{}}', 1, '{stamp}', '{naive}')"
             )
         )
     engine.dispose()
-    store = Store(url)
+    store = Store(store_url)
     record = store.digests.get("ssm", "out", "2026-11-20")
     assert record is not None and record.status == "failed"
-    assert record.created_at == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
-    assert store.digests.claim(record.id)
+    assert record.created_at == record.claimed_at == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+    assert store.digests.claim(record.id, stale_after=timedelta(0))
     kept = store.papers.get("2405.00001")
     assert kept is not None and kept.published == T0 and kept.announced is None
     assert store.papers.arrived(
@@ -215,10 +224,15 @@ def test_a_version_2_database_gets_aware_times_announced_and_leases(tmp_path: Pa
     ) == ["2405.00001"]
     with store.connect() as conn:
         assert schema.current_version(conn) == schema.SCHEMA_VERSION
-        assert conn.execute(text("SELECT first_seen FROM papers")).scalar() == (
-            "2026-11-20T08:30:00.000000+00:00"
-        )
+    columns = {c["name"]: c for c in inspect(store.engine).get_columns("digests")}
+    if dialect == "sqlite":
+        with store.connect() as conn:
+            raw = conn.execute(text("SELECT first_seen FROM papers")).scalar()
+        assert raw == "2026-11-20T08:30:00.000000+00:00"
+    else:
+        assert columns["claimed_at"]["type"].timezone
     assert "announced" in {c["name"] for c in inspect(store.engine).get_columns("papers")}
+    assert store.leases.get("scheduler") is None
     store.close()
 
 
@@ -338,7 +352,8 @@ def test_a_store_locked_past_the_timeout_is_one_line_and_keeps_what_was_stored(
     store.close()
 
 
-def test_a_full_disk_is_one_line_and_keeps_what_was_stored(store: Store) -> None:
+def test_a_full_disk_is_one_line_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}")
     store.papers.upsert([paper("2405.00001")])
     with store.connect() as conn:  # the pooled connection the next write reuses
         pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
@@ -347,3 +362,35 @@ def test_a_full_disk_is_one_line_and_keeps_what_was_stored(store: Store) -> None
     with pytest.raises(StoreError, match=r"^sqlite:///.*: the disk holding the store is full; "):
         store.papers.upsert(big)
     assert store.papers.count() == 1
+    store.close()
+
+
+def test_times_are_the_same_whatever_the_session_time_zone(pg_server: pg.PgServer) -> None:
+    """The server runs in Asia/Tokyo; one client's session is in New York, the other's not set."""
+    name = pg_server.new_database()
+    new_york = Store(pg_server.url(name, options="-c%20timezone%3DAmerica/New_York"))
+    tokyo = Store(pg_server.url(name))
+    try:
+        with new_york.connect() as conn:
+            assert conn.exec_driver_sql("SHOW timezone").scalar() == "America/New_York"
+        new_york.papers.upsert([paper(published=T0, announced=T0)])
+        record, _ = new_york.digests.record_and_claim("ssm", "out", "2025-03-01", "{}")
+        for store in (new_york, tokyo):
+            kept = store.papers.get("2405.00001")
+            assert kept is not None and (kept.published, kept.announced) == (T0, T0)
+            found = store.digests.get("ssm", "out", "2025-03-01")
+            assert found is not None and found.claimed_at == record.claimed_at
+            assert store.papers.arrived(
+                after=None, announced_from=T0, announced_to=T0 + timedelta(seconds=1)
+            ) == ["2405.00001"]
+        with tokyo.connect() as conn:
+            utc = conn.execute(
+                text(
+                    "SELECT to_char(published AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM papers"
+                )
+            ).scalar()
+        assert utc == "2025-03-01 12:00"
+    finally:
+        new_york.close()
+        tokyo.close()
+        pg_server.drop_database(name)
