@@ -544,13 +544,28 @@ TOPICS = {
 }
 
 
+FIELDS = (
+    "speech recognition with noisy microphones",
+    "genomics pipelines and sequencing reads",
+    "weather forecasting over oceans",
+    "robot locomotion on rough terrain",
+    "music generation from symbolic scores",
+    "financial time series and volatility",
+    "video understanding of sports matches",
+    "traffic prediction in dense cities",
+    "legal document retrieval",
+    "chemistry reaction yield estimation",
+    "satellite imagery of crops",
+)
+
+
 def topical(topic: str, start: int, n: int, announced: datetime) -> list[Paper]:
     title, words = TOPICS[topic]
     return [
         Paper(
             id=f"2511.{start + i:05d}",
             title=title.format(n=start + i),
-            abstract=f"We study {words} in depth; {words} matter. Variant {start + i}.",
+            abstract=f"We study {words} for {FIELDS[i % len(FIELDS)]}: {FIELDS[(i * 7 + 3) % len(FIELDS)]}.",
             authors=("A. Author",),
             url=f"https://arxiv.org/abs/2511.{start + i:05d}",
             published=announced - timedelta(days=3),
