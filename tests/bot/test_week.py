@@ -24,6 +24,7 @@ from bot.cli import cli
 from bot.models import Digest
 from bot.store import Store
 from bot.store.schema import digests
+from sources.oai import STATE_PREFIX
 from tests.fakes import local_server
 from tests.fakes.oai import FakeOai, OaiRecord
 
@@ -135,6 +136,10 @@ def test_a_simulated_week_delivers_every_announced_on_niche_paper_exactly_once(
         return result.stdout
 
     midlist("import", str(history_snapshot(tmp_path / "history.jsonl")))
+    # The collector has been running: the last datestamp it saw was the Friday before the week.
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    store.state.put("arxiv", {STATE_PREFIX + "cs": (MON - timedelta(days=3)).isoformat()})
+    store.close()
     arxiv.add(*records)
     notes: dict[date, str] = {}
     for day in WEEK:
