@@ -225,7 +225,9 @@ def _bot_poster(
             raise DeliveryError(
                 f"channel {name}: cannot reach Slack at {cfg.base_url}: {exc.reason}"
             ) from exc
-        except (SlackClientError, OSError, HTTPException) as exc:
+        except SlackClientError as exc:  # refused by slack-sdk before anything was sent
+            raise DeliveryError(f"channel {name}: {exc}", retryable=False) from exc
+        except (OSError, HTTPException) as exc:  # sent, and the answer never came
             raise DeliveryUncertain(
                 f"channel {name}: Slack did not answer the post ({type(exc).__name__}: {exc}); "
                 "it may have been posted, so the next attempt looks for it in the channel first"
@@ -306,11 +308,13 @@ def _webhook_poster(name: str, cfg: SlackChannel, url: str) -> Poster:
             response = client.send(
                 text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
             )
-        except URLError as exc:
+        except URLError as exc:  # raised while sending: Slack never got the request
             raise DeliveryError(
                 f"channel {name}: cannot reach the Slack webhook: {exc.reason}"
             ) from exc
-        except (SlackClientError, OSError, HTTPException) as exc:
+        except SlackClientError as exc:  # refused by slack-sdk before anything was sent
+            raise DeliveryError(f"channel {name}: {exc}", retryable=False) from exc
+        except (OSError, HTTPException) as exc:  # sent, and the answer never came
             raise DeliveryUncertain(
                 f"channel {name}: the webhook did not answer ({type(exc).__name__}: {exc})"
             ) from exc
