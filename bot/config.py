@@ -17,18 +17,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from dotenv import dotenv_values
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from bot import safe_yaml
 from bot.cron import parse_cron
 from bot.errors import ConfigError
+from bot.logs import remember_secrets
 from sources.ids import parse_arxiv_id
 
 CONFIG_ENV = "MIDLIST_CONFIG"
@@ -36,8 +40,31 @@ DEFAULT_PATHS = (Path("config.yaml"), Path("~/.config/midlist/config.yaml"))
 DEFAULT_DATA_DIR = "~/.local/share/midlist"
 
 
+# A timeout or delay past a week is a typo (and past ~10^9 s overflows the C timeouts it becomes).
+MAX_SECONDS = 7 * 86_400
+
+
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf/nan: `.inf` would pass `gt=0` and overflow the first socket or sleep it reaches.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*")
+    @classmethod
+    def _bounded_seconds(cls, value: Any, info: ValidationInfo) -> Any:
+        name = info.field_name or ""
+        if name.endswith("_seconds") and isinstance(value, int | float) and value > MAX_SECONDS:
+            raise ValueError(f"{value} seconds is more than a week; is the unit right?")
+        return value
+
+
+def _header_safe(value: str) -> str:
+    """A value that goes into a mail or HTTP header, or an SMTP command, as written."""
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(f"{value!r} contains a line break or control character")
+    return value
+
+
+HeaderText = Annotated[str, AfterValidator(_header_safe)]
 
 
 # `${TOKEN:-}` with TOKEN unset gives "", which means "not set", not "an empty secret".
@@ -55,8 +82,10 @@ class ArxivSource(Model):
     delay_seconds: float = Field(3.0, ge=0)
     timeout_seconds: float = Field(30.0, gt=0)
     page_size: int = Field(200, ge=1, le=2000)
-    max_results: int = Field(2000, ge=1)  # per category or query and run; the first run's depth
-    retries: int = Field(4, ge=0)
+    max_results: int = Field(
+        2000, ge=1, le=1_000_000
+    )  # per category or query and run; the first run's depth
+    retries: int = Field(4, ge=0, le=100)
 
 
 class RedditSource(Model):
@@ -69,8 +98,8 @@ class RedditSource(Model):
     subreddits: list[str] = ["MachineLearning"]
     thread_pattern: str = r"What Are You Reading|WAYR"
     extra_searches: list[str] = []
-    lookback_days: int = Field(30, ge=1)
-    replace_more_limit: int = Field(32, ge=0)
+    lookback_days: int = Field(30, ge=1, le=3650)
+    replace_more_limit: int = Field(32, ge=0, le=10_000)
     timeout_seconds: float = Field(20.0, gt=0)
 
     @field_validator("thread_pattern")
@@ -176,11 +205,11 @@ class SlackChannel(Model):
 
     type: Literal["slack"]
     token: Secret = None
-    channel: str | None = None
+    channel: HeaderText | None = None
     webhook_url: Secret = None
-    base_url: str = "https://slack.com/api/"
+    base_url: HeaderText = "https://slack.com/api/"
     timeout_seconds: float = Field(15.0, gt=0)
-    retries: int = Field(3, ge=0)
+    retries: int = Field(3, ge=0, le=100)
     signing_secret: Secret = None  # for `midlist serve` (Save / Skip buttons)
     app_token: Secret = None  # Socket Mode
 
@@ -193,18 +222,18 @@ class SlackChannel(Model):
 
 class EmailChannel(Model):
     type: Literal["email"]
-    host: str
+    host: HeaderText
     port: int = Field(587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
+    username: HeaderText | None = None
     password: Secret = None
-    sender: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
+    sender: HeaderText = Field(alias="from")
+    to: list[HeaderText] = Field(min_length=1)
     timeout_seconds: float = Field(20.0, gt=0)
     # RFC 5321 4.5.3.2: wait 5 minutes for a reply, 10 for the one after the end of DATA
     reply_timeout_seconds: float = Field(300.0, gt=0, le=3600)
     data_timeout_seconds: float = Field(600.0, gt=0, le=3600)
-    retries: int = Field(3, ge=0)
+    retries: int = Field(3, ge=0, le=100)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -241,7 +270,7 @@ class Schedule(Model):
     collect_timezone: str = "America/New_York"
     digest: str = "30 8 * * *"  # in the top-level timezone
     retry: str = "*/30 * * * *"  # resend digests a channel failed to take
-    misfire_grace_minutes: int = Field(720, ge=1)
+    misfire_grace_minutes: int = Field(720, ge=1, le=10_080)  # at most a week
     # How long the leading daemon's lease lasts without renewal: a standby daemon on the same
     # database takes over within this after the leader dies or hangs.
     lease_seconds: float = Field(120, ge=1)
@@ -367,7 +396,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             f"or point --config / ${CONFIG_ENV} at yours"
         )
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = safe_yaml.load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where else ""
@@ -382,8 +411,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         )
     env = {**dotenv_values(file.parent / ".env"), **os.environ}
     data = _substitute(raw, env, file, "")
-    settings = parse_settings(data, source=str(file))
-    return _resolve_paths(settings, file.parent)
+    settings = _resolve_paths(parse_settings(data, source=str(file)), file.parent)
+    remember_secrets(settings)  # from now on no log line shows them (the daemon reloads, too)
+    return settings
 
 
 def parse_settings(data: dict[str, Any], source: str = "config") -> Settings:

@@ -8,8 +8,6 @@ decides where output goes. A paper queued in two niches is exported once, under 
 from __future__ import annotations
 
 import hashlib
-import html
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -17,7 +15,7 @@ from pathlib import Path
 
 import genanki
 
-from bot.deliver.render import safe_url
+from bot import escape
 from bot.errors import MidlistError
 from bot.store.queue import QueueItem
 from sources.ids import paper_url
@@ -46,18 +44,6 @@ _MODEL = genanki.Model(
 QUESTION = "What problem does this paper address, and what is its key idea?"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|et al|etc|cf|vs|Fig|Eq|Sec|resp)\.$", re.I)
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
 _STOPWORDS = {
     "a",
     "an",
@@ -134,28 +120,26 @@ def _base_key(p: Paper) -> str:
 
 
 def _bib_entry(key: str, p: Paper) -> str:
+    """Every value goes through the BibTeX escaper, so no title, DOI or URL can close its field
+    and open another."""
     fields: list[tuple[str, str]] = [
-        ("title", "{" + latex_escape(_one_line(p.title)) + "}"),
-        ("author", " and ".join(latex_escape(a) for a in p.authors) or "Anonymous"),
+        ("title", "{" + escape.bibtex(_one_line(p.title)) + "}"),
+        ("author", " and ".join(escape.bibtex(a) for a in p.authors) or "Anonymous"),
     ]
     if p.published:
         fields.append(("year", str(p.published.year)))
         fields.append(("month", p.published.strftime("%b").lower()))
     if p.is_arxiv:
-        fields += [("eprint", p.id), ("archivePrefix", "arXiv")]
+        fields += [("eprint", escape.bibtex_verbatim(p.id)), ("archivePrefix", "arXiv")]
         if p.categories:
-            fields.append(("primaryClass", p.categories[0]))
+            fields.append(("primaryClass", escape.bibtex(p.categories[0])))
     if p.doi:
-        fields.append(("doi", p.doi))
-    url = p.url or paper_url(p.id)
+        fields.append(("doi", escape.bibtex_verbatim(p.doi)))
+    url = escape.safe_url(p.url or paper_url(p.id))
     if url:
-        fields.append(("url", url))
+        fields.append(("url", escape.bibtex_verbatim(url)))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{{key},\n{body}\n}}\n"
-
-
-def latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 # ---- Anki ------------------------------------------------------------------------------------
@@ -168,24 +152,24 @@ def write_anki(items: Iterable[QueueItem], path: Path) -> int:
     for niche, paper in unique_papers(items):
         deck = decks.get(niche)
         if deck is None:
-            name = f"midlist::{niche}"
+            name = f"midlist::{escape.clean(niche, one_line=True)}"
             deck_id = int(hashlib.sha1(name.encode()).hexdigest()[:8], 16)
             deck = decks[niche] = genanki.Deck(deck_id, name)
         url = _safe_link(paper)
         link = (
-            f'<a href="{html.escape(url)}">{html.escape(url)}</a>' if url else html.escape(paper.id)
+            f'<a href="{escape.html(url)}">{escape.html(url)}</a>' if url else escape.html(paper.id)
         )
         deck.add_note(
             genanki.Note(
                 model=_MODEL,
                 fields=[
-                    html.escape(_one_line(paper.title)),
-                    html.escape(QUESTION),
-                    html.escape(key_idea(paper.abstract) or "(no abstract stored)"),
+                    escape.html(_one_line(paper.title)),
+                    escape.html(QUESTION),
+                    escape.html(key_idea(paper.abstract) or "(no abstract stored)"),
                     link,
                 ],
                 guid=genanki.guid_for("midlist", paper.id),
-                tags=[re.sub(r"\s+", "_", niche)],
+                tags=[re.sub(r"\s+", "_", escape.clean(niche, one_line=True))],
             )
         )
         count += 1
@@ -212,17 +196,19 @@ def to_markdown(items: Iterable[QueueItem]) -> str:
             continue
         seen.add(paper.id)
         if item.niche != current:
-            lines += ([""] if lines else []) + [f"## {_md_escape(item.niche)}", ""]
+            lines += ([""] if lines else []) + [f"## {escape.markdown(item.niche)}", ""]
             current = item.niche
         url = _safe_link(paper)
-        title = _md_escape(_one_line(paper.title))
+        title = escape.markdown(_one_line(paper.title))
         head = f"[{title}]({url})" if url else title
         who = ", ".join(paper.authors[:3]) + (" et al." if len(paper.authors) > 3 else "")
-        meta = " · ".join(x for x in (_md_escape(who), paper.id, item.state) if x)
+        meta = " · ".join(
+            x for x in (escape.markdown(who), escape.markdown(paper.id), item.state) if x
+        )
         lines.append(f"- {head} — {meta}")
         idea = key_idea(paper.abstract)
         if idea:
-            lines.append(f"  > {_md_escape(idea)}")
+            lines.append(f"  > {escape.markdown(idea)}")
     return "\n".join(lines) + "\n"
 
 
@@ -245,7 +231,7 @@ def to_json(items: Iterable[QueueItem]) -> str:
                 "updated_at": item.updated_at.isoformat(),
             }
         )
-    return json.dumps(out, ensure_ascii=False, indent=2) + "\n"
+    return escape.dumps(out) + "\n"
 
 
 def render(fmt: str, items: Sequence[QueueItem]) -> str:
@@ -261,15 +247,11 @@ def render(fmt: str, items: Sequence[QueueItem]) -> str:
 
 def _safe_link(paper: Paper) -> str:
     """An http(s) link for a card or a note: a feed's `javascript:` URL links nowhere."""
-    return safe_url(paper.url) or safe_url(paper_url(paper.id))
+    return escape.safe_url(paper.url) or escape.safe_url(paper_url(paper.id))
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _md_escape(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+    return " ".join(escape.clean(text, one_line=True).split())
 
 
 def _ascii(text: str) -> str:

@@ -217,7 +217,7 @@ class SleepWatch:
         return abs(drift) > self._slack
 
 
-def serve(
+def run_daemon(
     settings: Settings, store: Store, specs: list[JobSpec], source: jobs.SettingsSource
 ) -> None:
     """Run the daemon until SIGINT or SIGTERM: lead the schedule, or stand by until it can.

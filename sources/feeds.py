@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import html
 import io
 import logging
 import re
@@ -24,6 +23,7 @@ import feedparser
 import requests
 
 from sources.errors import FetchError
+from sources.html import plain_text
 from sources.ids import parse_arxiv_id
 from sources.links import FoundLink, arxiv_url, canonical, find_links
 from sources.models import Batch, Mention, Paper
@@ -257,7 +257,7 @@ def arxiv_entry(entry: Mapping[str, Any], source: str) -> tuple[Paper, str | Non
         parsed = parse_arxiv_id(found[0]) if found else None
     if parsed is None:
         return None
-    summary = _text(str(entry.get("summary") or ""))
+    summary = plain_text(str(entry.get("summary") or ""))
     announce = entry.get("arxiv_announce_type") or entry.get("announce_type")
     if not announce and (m := _ANNOUNCE.search(summary)):
         announce = m["type"]
@@ -322,7 +322,7 @@ def post_mentions(
             )
         )
         if fl.text and not fl.is_arxiv:
-            abstract = _text(body) if own_link and spec.kind == "paper-list" else ""
+            abstract = plain_text(body) if own_link and spec.kind == "paper-list" else ""
             papers.append(
                 Paper(
                     id=fl.paper_id,
@@ -346,9 +346,3 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
     if not stamp:
         return None
     return datetime.fromtimestamp(calendar.timegm(stamp), UTC)
-
-
-def _text(markup: str) -> str:
-    """Plain words from an HTML snippet: tags dropped, entities decoded, no space before `.`."""
-    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-    return re.sub(r"\s+([.,;:!?])", r"\1", words)

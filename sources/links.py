@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
-from urllib.parse import SplitResult, parse_qs, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
 
+from sources.html import html_text
 from sources.ids import ARXIV_ID_RE, is_arxiv_key, parse_arxiv_id
 
 
@@ -188,7 +188,7 @@ def find_links(text: str, *, html: bool = False, base_url: str = "") -> list[Fou
     citation; `context` is the sentence around the first citation.
     """
     if html:
-        plain, anchors = _html_text(text, base_url)
+        plain, anchors = html_text(text, base_url)
     else:
         plain, anchors = _markdown_text(text)
     found: dict[str, FoundLink] = {}
@@ -331,77 +331,3 @@ def _markdown_text(text: str) -> tuple[str, list[tuple[str, str, int, int]]]:
         pos = m.end()
     out.append(_unescape(text[pos:]))
     return "".join(out), anchors
-
-
-_BLOCK_TAGS = {
-    "p",
-    "div",
-    "br",
-    "li",
-    "ul",
-    "ol",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "tr",
-    "blockquote",
-    "pre",
-    "section",
-    "article",
-    "table",
-    "hr",
-    "figure",
-    "figcaption",
-}
-
-
-class _TextAndAnchors(HTMLParser):
-    def __init__(self, base_url: str):
-        super().__init__(convert_charrefs=True)
-        self.base_url = base_url
-        self.parts: list[str] = []
-        self.length = 0
-        self.anchors: list[tuple[str, str, int, int]] = []
-        self._open: list[tuple[str, int]] = []
-        self._skip = 0
-
-    def _emit(self, text: str) -> None:
-        self.parts.append(text)
-        self.length += len(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self._emit("\n")
-        if tag == "a":
-            href = (dict(attrs).get("href") or "").strip()
-            try:
-                href = urljoin(self.base_url, href) if href else ""
-            except ValueError:  # e.g. `http://[oops`: not a link anyone can follow
-                href = ""
-            self._open.append((href, self.length))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-        elif tag in _BLOCK_TAGS:
-            self._emit("\n")
-        if tag == "a" and self._open:
-            href, start = self._open.pop()
-            if href:
-                self.anchors.append((href, "".join(self.parts)[start:], start, self.length))
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self._emit(data)
-
-
-def _html_text(text: str, base_url: str) -> tuple[str, list[tuple[str, str, int, int]]]:
-    parser = _TextAndAnchors(base_url)
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.parts), parser.anchors

@@ -1,23 +1,28 @@
 """The `midlist` command: a click group whose commands live in small modules beside this one.
 
 Commands stay thin: load settings, open the store, call one library function, print.
-Every MidlistError becomes one red line and exit code 1; nothing else prints tracebacks
-unless --verbose is given.
+Every fault becomes one red `Error: ...` line and exit code 1: a MidlistError says what to do,
+an OSError (disk full, permission denied) names the file, anything else names itself. The
+message is printed as plain text (a `[/x]` in a niche or path is not markup) with control
+sequences stripped and secrets masked; tracebacks only with --verbose.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
+import traceback
 from functools import cached_property
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text
 
+from bot import logs
 from bot.config import Settings, find_config, load_settings
 from bot.errors import MidlistError
+from bot.escape import terminal
 from bot.store import Store
 
 err_console = Console(stderr=True, highlight=False)
@@ -75,12 +80,28 @@ class MidlistGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise  # usage errors and Ctrl-C: click prints those itself
         except MidlistError as exc:
-            verbose = isinstance(ctx.obj, App) and ctx.obj.verbose
-            if verbose:
-                err_console.print_exception()
-            err_console.print(f"[red]Error:[/red] {exc}", markup=True, soft_wrap=True)
-            sys.exit(1)
+            fail(ctx, exc, str(exc))
+        except OSError as exc:  # disk full, permission denied, ... outside any handled path
+            where = f" ({exc.filename})" if exc.filename else ""
+            fail(ctx, exc, f"{exc.strerror or exc}{where}")
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            fail(ctx, exc, f"unexpected {type(exc).__name__}: {first} (run with -v for details)")
+        return None
+
+
+def fail(ctx: click.Context, exc: BaseException, message: str) -> None:
+    """One plain-text `Error:` line (the traceback first with -v), then exit code 1."""
+    if isinstance(ctx.obj, App) and ctx.obj.verbose:
+        trace = "".join(traceback.format_exception(exc))
+        err_console.print(Text(logs.redact(terminal(trace))), soft_wrap=True)
+    line = Text("Error:", style="red")
+    line.append(" " + logs.redact(terminal(message)))
+    err_console.print(line, soft_wrap=True)
+    sys.exit(1)
 
 
 @click.group(cls=MidlistGroup)
@@ -95,11 +116,7 @@ class MidlistGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
     """midlist finds the quirky middle of your research niche and queues it for reading."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.setup(verbose)
     ctx.obj = App(config_path, verbose)
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from bot.cli import App, cli, pass_app
 from bot.collect import CollectReport, collect_all
+from bot.escape import terminal
 
 
 @cli.command()
@@ -32,10 +33,13 @@ def collect(app: App, sources: tuple[str, ...]) -> None:
     console.print(report_table(report))
     for result in report.sources:
         for note in result.notes:
-            console.print(f"[yellow]{escape(result.name)}:[/yellow] {escape(note)}", soft_wrap=True)
+            console.print(
+                f"[yellow]{escape(result.name)}:[/yellow] {escape(terminal(note))}", soft_wrap=True
+            )
         if result.error:
             console.print(
-                f"[red]{escape(result.name)} failed:[/red] {escape(result.error)}", soft_wrap=True
+                f"[red]{escape(result.name)} failed:[/red] {escape(terminal(result.error))}",
+                soft_wrap=True,
             )
     if not report.ok:
         sys.exit(1)

@@ -30,6 +30,7 @@ from bot.cli import App, cli, err_console, pass_app
     "day",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     metavar="YYYY-MM-DD",
+    callback=lambda _ctx, _param, value: _plausible_day(value),
     help="Act as if today were this date (in the configured time zone).",
 )
 @pass_app
@@ -84,3 +85,13 @@ def digest(
             "are posted again only after a check (Slack bot) or with `midlist digest --resend`."
         )
         raise SystemExit(1)
+
+
+def _plausible_day(value: datetime | None) -> datetime | None:
+    """A day the date arithmetic can work with (a year and more either side stays in range)."""
+    if value is not None and not 1971 <= value.year <= 9998:
+        raise click.BadParameter(
+            f"{value.date().isoformat()} is out of range; use a date between 1971 and 9998",
+            param_hint="--date",
+        )
+    return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from rich.text import Text
 
 from bot.cli import App, cli, pass_app
 from bot.errors import MidlistError
+from bot.escape import dumps, terminal
 from bot.rank import DEFAULT_LIMIT, profile_for, rank_niche, rank_papers
 from ranking import NicheProfile, Ranking
 from sources.ids import paper_url
@@ -106,7 +106,7 @@ def query(
 
     console = Console(highlight=False, width=min(Console().width, WIDTH))
     if as_json:
-        click.echo(json.dumps(as_records(ranking, papers), indent=2, ensure_ascii=False))
+        click.echo(dumps(as_records(ranking, papers)))
         if not ranking.picks:
             Console(stderr=True, highlight=False).print(
                 no_match(ranking, profile, since, live, app), markup=False
@@ -149,7 +149,13 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     m = _SPAN.match(text.lower())
     if m:
-        return now - int(m.group(1)) * _UNITS[m.group(2)]
+        try:
+            return now - int(m.group(1)) * _UNITS[m.group(2)]
+        except OverflowError:  # e.g. 5000y: before year 1
+            raise click.BadParameter(
+                f"{text!r} reaches back before the year 1; use a shorter span or a date",
+                param_hint="--since",
+            ) from None
     try:
         day = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -197,11 +203,10 @@ def table(ranking: Ranking, papers: dict[str, Paper], profile: NicheProfile) -> 
     out.add_column("id", width=14, overflow="fold")
     for pick in ranking.picks:
         paper = papers.get(pick.paper_id)
-        cell = Text(paper.title if paper else pick.paper_id, style="bold")
-        cell.append(
-            "\n" + "; ".join(r for r in pick.reasons if not r.startswith("percentile")), style="dim"
-        )
-        out.add_row(f"{pick.percentile:.0f}", cell, pick.paper_id)
+        cell = Text(terminal(paper.title if paper else pick.paper_id), style="bold")
+        reasons = "; ".join(r for r in pick.reasons if not r.startswith("percentile"))
+        cell.append("\n" + terminal(reasons), style="dim")
+        out.add_row(f"{pick.percentile:.0f}", cell, Text(terminal(pick.paper_id)))
     if ranking.notes:
         out.caption = Text("; ".join(ranking.notes))  # quotes keywords: not markup
     return out

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from bot.cli import App, cli, pass_app
 from bot.errors import ConfigError
+from bot.escape import terminal
 from bot.store.queue import STATES, QueueItem
 
 _VERBS = {"save": "saved", "read": "read", "skip": "skipped"}
@@ -53,11 +54,13 @@ def queue_table(items: list[QueueItem], show_niche: bool) -> Table:
     if show_niche:
         table.add_column("niche", no_wrap=True, max_width=14, overflow="ellipsis")
     table.add_column("title", no_wrap=True, overflow="ellipsis", ratio=1)
-    for item in items:  # Text, not str: a title like "[/]" or "[link=...]" is not rich markup
-        row = [Text(item.paper.id), Text(item.state)]
+    # Text, not str: a title like "[/]" or "[link=...]" is not rich markup; `terminal` drops
+    # the escape sequences a hostile title could use to clear the screen or hide a link.
+    for item in items:
+        row = [Text(terminal(item.paper.id)), Text(item.state)]
         if show_niche:
-            row.append(Text(item.niche))
-        row.append(Text(" ".join(item.paper.title.split())))
+            row.append(Text(terminal(item.niche)))
+        row.append(Text(" ".join(terminal(item.paper.title).split())))
         table.add_row(*row)
     return table
 

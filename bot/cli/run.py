@@ -11,6 +11,7 @@ import click
 from bot import jobs, scheduler
 from bot.cli import App, cli, pass_app
 from bot.config import load_settings
+from bot.escape import terminal
 from bot.status import leader, persisted_jobs, scheduler_line
 from bot.store.state import Run
 
@@ -42,7 +43,7 @@ def run(app: App, once: bool) -> None:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
     specs = scheduler.plan(settings)  # a bad cron line fails here, before leading anything
     config_file = app.config_file.resolve()
-    scheduler.serve(settings, app.store, specs, lambda: load_settings(config_file))
+    scheduler.run_daemon(settings, app.store, specs, lambda: load_settings(config_file))
 
 
 @cli.command()
@@ -97,7 +98,7 @@ def _when(dt: datetime, tz: tzinfo) -> str:
 
 
 def _first_line(detail: str) -> str:
-    lines = detail.strip().splitlines()
+    lines = terminal(detail).strip().splitlines()  # errors may quote what a server sent
     if not lines:
         return ""
     more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""

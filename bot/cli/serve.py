@@ -1,4 +1,7 @@
-"""`midlist serve`: receive Slack button clicks (Save / Skip / Read) and update the reading queue."""
+"""`midlist serve`: receive Slack button clicks (Save / Skip / Read) and update the reading queue.
+
+(The scheduler's long-running loop is `midlist run`; "serve" means only this endpoint.)
+"""
 
 from __future__ import annotations
 
@@ -26,19 +29,18 @@ from bot.cli import App, cli, pass_app
 def serve(app: App, port: int, host: str, channel: str | None, socket_mode: bool) -> None:
     """Run the Slack endpoint for the digest's Save / Skip / Read buttons."""
     name, slack = slack_serve.slack_channel(app.settings, channel)
-    bolt = slack_serve.build_app(slack, app.store)
+    bolt = slack_serve.build_app(slack, app.store, [n.name for n in app.settings.niches])
     if socket_mode:
         click.echo(f"Connecting to Slack in Socket Mode for channel {name}; Ctrl+C stops.")
         slack_serve.run_socket_mode(bolt, slack)
         return
-    server = slack_serve.http_server(bolt, host, port)
+    server = slack_serve.http_server(bolt, slack, host, port)
     click.echo(
         f"Listening on http://{host}:{server.server_port}{slack_serve.EVENTS_PATH} for channel {name}; "
         "set it as the Request URL under Interactivity in your Slack app. Ctrl+C stops."
     )
     try:
-        server.serve_forever()
+        server.serve_forever()  # returns on Ctrl+C
     except KeyboardInterrupt:
-        click.echo("Stopped.")
-    finally:
-        server.server_close()
+        pass
+    click.echo("Stopped.")

@@ -7,15 +7,11 @@ that would turn a title into a link, an HTML tag or emphasis.
 
 from __future__ import annotations
 
-import re
-
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from bot.escape import markdown as md_escape
+from bot.escape import safe_url
 from bot.models import Digest
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
-_HTTP = re.compile(r"^https?://[^/\s]", re.IGNORECASE)
-_URL_UNSAFE = re.compile(r"[\s<>\"'()|\\`]")
 
 _env = Environment(
     loader=PackageLoader("bot", "templates"),
@@ -27,22 +23,9 @@ _env = Environment(
 )
 
 
-def md_escape(text: str) -> str:
-    """Backslash-escape what Markdown would read as markup, so the text shows as written."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def safe_url(url: str) -> str:
-    """Only http(s) links get through (javascript:, data: link nowhere), with the characters
-    that could end a Markdown, HTML or Slack link percent-encoded."""
-    url = (url or "").strip()
-    if not _HTTP.match(url):
-        return ""
-    return _URL_UNSAFE.sub(lambda m: f"%{ord(m.group(0)):02X}", url)
-
-
 _env.filters["md"] = md_escape
 _env.filters["safe_url"] = safe_url
+__all__ = ["md_escape", "render_html", "render_markdown", "safe_url"]
 
 
 def render_markdown(digest: Digest) -> str:

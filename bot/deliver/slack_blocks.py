@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.deliver.render import safe_url
+from bot.escape import mrkdwn as escape
+from bot.escape import safe_url
 from bot.models import Digest, DigestItem
 
 MAX_BLOCKS = 50
@@ -31,11 +32,6 @@ ACTIONS = (
 class SlackMessage:
     text: str  # the fallback shown in notifications and by clients without Block Kit
     blocks: list[dict[str, Any]]
-
-
-def escape(text: str) -> str:
-    """mrkdwn escaping: after this, `<!channel>` and `<url|label>` are shown, not acted on."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def link(url: str, label: str) -> str:

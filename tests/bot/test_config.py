@@ -199,3 +199,94 @@ def test_file_channel_path_is_beside_the_config_file(tmp_path: Path) -> None:
     text = "channels:\n  f:\n    type: file\n    path: out/{niche}-{date}.md\n"
     settings = load_settings(write(tmp_path, text))
     assert settings.channels["f"].path == str(tmp_path / "out/{niche}-{date}.md")
+
+
+# ---- hostile config files -----------------------------------------------------------------------
+
+
+def test_duplicate_keys_name_the_key_and_both_lines(tmp_path: Path) -> None:
+    text = "timezone: UTC\nniches:\n  - name: ssm\n    keywords: [x]\n    size: 3\n    size: 30\n"
+    message = error_for(tmp_path, text)
+    assert "not valid YAML (line 6): duplicate key 'size' (first on line 5)" in message
+
+
+def test_merge_keys_may_be_overridden_without_counting_as_duplicates(tmp_path: Path) -> None:
+    text = "channels:\n  a: &a {type: slack, webhook_url: 'http://h', retries: 1}\n  b:\n    <<: *a\n    retries: 5\n"
+    settings = load_settings(write(tmp_path, text))
+    assert (settings.channels["a"].retries, settings.channels["b"].retries) == (1, 5)
+
+
+def test_alias_bomb_is_refused(tmp_path: Path) -> None:
+    """Nine levels of nine aliases: 387 million values if expanded. Refused, never expanded."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 10):
+        lines.append(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]")
+    message = error_for(tmp_path, "\n".join(lines) + "\n")
+    assert "aliases expand this document past 100,000 values" in message
+
+
+def test_self_referencing_alias_is_refused(tmp_path: Path) -> None:
+    message = error_for(tmp_path, "niches: &n\n  - *n\n")
+    assert "an alias refers to a node that contains it" in message
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("from", '"bot@example.org\\r\\nBcc: victim@example.org"', "channels.mail.from: "),
+        ("to", '["reader@example.org\\nBcc: x@example.org"]', "channels.mail.to[0]: "),
+        ("host", '"smtp.example.org\\r\\n"', "channels.mail.host: "),
+        ("username", '"me\\nRCPT TO:<x@example.org>"', "channels.mail.username: "),
+    ],
+)
+def test_line_breaks_in_mail_headers_fail_check_naming_the_key(
+    tmp_path: Path, key: str, value: str, expected: str
+) -> None:
+    mail = {
+        "type": "email",
+        "host": '"smtp.example.org"',
+        "from": '"bot@example.org"',
+        "to": '["reader@example.org"]',
+    }
+    mail[key] = value
+    body = "".join(f"    {k}: {v}\n" for k, v in mail.items())
+    path = write(tmp_path, MINIMAL + "channels:\n  mail:\n" + body)
+    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert "contains a line break or control character" in result.output
+
+
+def test_line_break_in_a_slack_channel_name_fails_check(tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + 'channels:\n  s:\n    type: slack\n    token: xoxb-1\n    channel: "#c\\r\\nX: y"\n'
+    )
+    assert "channels.s.channel: " in error_for(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (".inf", "Input should be a finite number"),
+        (".nan", "Input should be a finite number"),
+        ("1e300", "seconds is more than a week"),
+    ],
+)
+def test_absurd_timeouts_are_config_errors(tmp_path: Path, value: str, expected: str) -> None:
+    message = error_for(tmp_path, f"sources:\n  arxiv:\n    timeout_seconds: {value}\n")
+    assert "sources.arxiv.timeout_seconds: " in message and expected in message
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("sources:\n  reddit:\n    lookback_days: 99999999999\n", "sources.reddit.lookback_days"),
+        ("schedule:\n  misfire_grace_minutes: 1e18\n", "schedule.misfire_grace_minutes"),
+        ("sources:\n  arxiv:\n    retries: 10000000000\n", "sources.arxiv.retries"),
+        ("sources:\n  arxiv:\n    max_results: 1e30\n", "sources.arxiv.max_results"),
+        ("schedule:\n  lease_seconds: 1e12\n", "schedule.lease_seconds"),
+    ],
+)
+def test_huge_numbers_are_config_errors_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
+    assert f"{key}: " in error_for(tmp_path, text)

@@ -10,11 +10,11 @@ from pathlib import Path
 import bibtexparser
 import pytest
 
+from bot import escape
 from bot.export import (
     QUESTION,
     citation_keys,
     key_idea,
-    latex_escape,
     to_bibtex,
     to_markdown,
     write_anki,
@@ -51,7 +51,7 @@ def test_bibtex_parses_with_fields_and_escapes(filled: Store) -> None:
 
 
 def test_latex_escape_covers_every_special_character() -> None:
-    assert latex_escape(r"a\b{c}&%$#_~^") == (
+    assert escape.bibtex(r"a\b{c}&%$#_~^") == (
         r"a\textbackslash{}b\{c\}\&\%\$\#\_\textasciitilde{}\textasciicircum{}"
     )
 

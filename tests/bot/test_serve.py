@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -18,13 +22,17 @@ from slack_bolt import BoltRequest
 
 from bot.config import SlackChannel, parse_settings
 from bot.errors import ConfigError
-from bot.serve import build_app, http_server, slack_channel
+from bot.serve import MAX_BODY_BYTES, build_app, http_server, slack_channel
 from bot.store import Store
 from tests.bot.test_queue import filled, invoke, write_config
 
 __all__ = ["filled"]  # the fixture, used by name
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+NICHES = ["robotics"]
+
+
+IDLE_TIMEOUT = 1.0
 
 
 @pytest.fixture
@@ -32,15 +40,14 @@ def endpoint(filled: Store) -> Iterator[str]:
     channel = SlackChannel(
         type="slack", webhook_url="http://127.0.0.1:9/hook", signing_secret=SECRET
     )
-    server = http_server(build_app(channel, filled), "127.0.0.1", 0)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
+    app = build_app(channel, filled, NICHES)
+    server = http_server(app, channel, "127.0.0.1", 0, idle_timeout=IDLE_TIMEOUT)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/slack/events"
     server.shutdown()
-    server.server_close()
     thread.join(5)
+    assert not thread.is_alive()
 
 
 def click_body(httpserver: HTTPServer, action_id: str, value: str) -> str:
@@ -248,7 +255,7 @@ def test_socket_mode_clicks_are_not_taken_for_replays(
     channel = SlackChannel(
         type="slack", webhook_url="http://127.0.0.1:9/hook", signing_secret=SECRET
     )
-    app = build_app(channel, filled)
+    app = build_app(channel, filled, NICHES)
     for action_id, n in (("midlist_save", 1), ("midlist_skip", 2)):
         body = click_body(response_url, action_id, "robotics|2405.00002")
         payload = json.loads(parse_qs(body)["payload"][0])
@@ -256,3 +263,193 @@ def test_socket_mode_clicks_are_not_taken_for_replays(
         assert response.status == 200
         assert len(replies(response_url, n)) == n
     assert filled.queue.states("robotics")["2405.00002"] == "skipped"
+
+
+# ---- hostile clients: idle, slow, huge, malformed ------------------------------------------------
+
+
+def _raw(endpoint: str) -> socket.socket:
+    url = urlsplit(endpoint)
+    return socket.create_connection((url.hostname, url.port), timeout=10)
+
+
+def test_idle_and_half_sent_connections_do_not_block_clicks(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
+    """Connections that send nothing, or stop in the middle of the headers, hold no worker."""
+    idle = [_raw(endpoint) for _ in range(8)]
+    half = _raw(endpoint)
+    half.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n")
+    try:
+        body = click_body(response_url, "midlist_save", "robotics|2405.00002")
+        assert post(endpoint, body, signed(body)) == 200
+        assert len(replies(response_url)) == 1  # the reply follows the queue change
+        assert filled.queue.states("robotics")["2405.00002"] == "saved"
+    finally:
+        for conn in [*idle, half]:
+            conn.close()
+
+
+def test_a_trickling_body_does_not_block_clicks(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
+    """A client sending its body a byte at a time holds no worker while it does."""
+    slow = _raw(endpoint)
+    slow.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.1):
+            try:
+                slow.sendall(b"x")
+            except OSError:
+                return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        for n, (action_id, state) in enumerate(
+            (("midlist_save", "saved"), ("midlist_read", "read"))
+        ):
+            body = click_body(response_url, action_id, "robotics|2405.00001")
+            assert post(endpoint, body, signed(body)) == 200
+            assert len(replies(response_url, n + 1)) == n + 1  # the reply follows the change
+            assert filled.queue.states("robotics")["2405.00001"] == state
+    finally:
+        stop.set()
+        thread.join(5)
+        slow.close()
+
+
+def test_idle_connections_are_closed(endpoint: str) -> None:
+    """An idle connection is dropped after the idle timeout (1 s here, 30 s in `midlist serve`)."""
+    conn = _raw(endpoint)
+    with conn:
+        conn.settimeout(IDLE_TIMEOUT * 20)
+        assert conn.recv(1) == b""  # the server closed it
+
+
+def test_huge_body_is_refused_from_its_length_before_it_is_sent(endpoint: str) -> None:
+    """A 200 MB body is refused on its Content-Length: the answer comes while the client has
+    sent only the headers, so nothing of the body is read or buffered."""
+    conn = _raw(endpoint)
+    with conn:
+        conn.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 200000000\r\n\r\n"
+        )
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_body_just_over_the_limit_is_refused_even_when_signed(endpoint: str) -> None:
+    body = "payload=" + "x" * (MAX_BODY_BYTES - 7)
+    assert post(endpoint, body, signed(body)) == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"payload=%7Bnot json",
+        b"payload=" + b"%FF%FE" * 10,
+        b"\xff\xfe\x00garbage",
+        b"payload=" + json.dumps({"type": "block_actions", "actions": "nope"}).encode(),
+        b"a=1&a=2&payload",
+    ],
+    ids=["bad-json", "bad-utf8-escaped", "binary", "wrong-shape", "no-payload"],
+)
+def test_malformed_unsigned_bodies_get_401_without_a_traceback(
+    endpoint: str, filled: Store, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    response = requests.post(
+        endpoint,
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+    assert (response.status_code, response.text) == (401, "invalid signature")
+    assert "Traceback" not in caplog.text
+    assert filled.queue.states("robotics") == {"2405.00001": "queued", "2405.00002": "queued"}
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["not-a-number", "1e999", "99999999999999999999999999", "-5", ""]
+)
+def test_garbage_timestamps_are_401(endpoint: str, timestamp: str) -> None:
+    body = "payload=%7B%7D"
+    headers = {**signed(body), "X-Slack-Request-Timestamp": timestamp}
+    assert post(endpoint, body, headers) == 401
+
+
+def test_get_on_the_endpoint_is_refused(endpoint: str) -> None:
+    assert requests.get(endpoint, timeout=10).status_code == 405
+
+
+def test_click_for_an_unconfigured_niche_writes_nothing(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
+    body = click_body(response_url, "midlist_save", "elsewhere|2405.00001")
+    assert post(endpoint, body, signed(body)) == 200
+    [reply] = replies(response_url)
+    assert reply["text"] == "The niche 'elsewhere' is not configured here; nothing was changed."
+    assert filled.queue.states("elsewhere") == {}
+    assert filled.queue.states("robotics")["2405.00001"] == "queued"
+
+
+def test_click_reply_is_escaped_for_slack(
+    endpoint: str, response_url: HTTPServer, filled: Store
+) -> None:
+    body = click_body(response_url, "midlist_save", "<!channel>|2405.00001")
+    assert post(endpoint, body, signed(body)) == 200
+    [reply] = replies(response_url)
+    assert "<!channel>" not in str(reply["text"])
+    assert "&lt;!channel&gt;" in str(reply["text"])
+
+
+def test_serve_command_runs_as_a_process_and_stops_on_ctrl_c(tmp_path: Path, filled: Store) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    extra = (
+        "channels:\n  team:\n    type: slack\n    webhook_url: http://127.0.0.1:9/hook\n"
+        f"    signing_secret: {SECRET}\n"
+    )
+    config = write_config(tmp_path, extra=extra)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(config),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/slack/events"
+        for _ in range(300):
+            try:
+                status = post(url, "payload=%7B", {"Content-Type": "text/plain"})
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("midlist serve did not start listening")
+        assert status == 401
+        idle = _raw(url)  # an idle client must not keep the server from stopping
+        proc.send_signal(signal.SIGINT)  # what Ctrl+C sends
+        out, err = proc.communicate(timeout=30)
+        idle.close()
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.splitlines()[-1] == "Stopped."
+    assert "Traceback" not in err

@@ -1,0 +1,100 @@
+"""Every fault is one plain `Error:` line and exit code 1 (usage errors: click's, exit code 2);
+tracebacks only with -v; user data in a message is never read as markup or escape codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from tests.conftest import ROOT
+
+CONFIG = """
+storage:
+  url: sqlite:///midlist.db
+  index_dir: index
+niches:
+  - name: ssm
+    keywords: [state space model]
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("niche", ["[/x]", "[red]loud[/red]", "[link=https://evil.example]x"])
+def test_markup_in_a_niche_name_prints_literally(config: Path, niche: str) -> None:
+    code, out = invoke("--config", str(config), "queue", "list", "--niche", niche)
+    assert code == 1
+    assert out == f"Error: no niche named {niche!r} (known: ssm)\n"
+
+
+def test_markup_in_a_config_path_prints_literally(tmp_path: Path) -> None:
+    path = tmp_path / "[/x]" / "config.yaml"
+    code, out = invoke("--config", str(path), "check")
+    assert code == 1
+    assert out.startswith(f"Error: {path}: no config file here")
+
+
+def test_escape_sequences_in_an_error_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "a\x1b[2J\x1b]0;title\x07b" / "config.yaml"
+    code, out = invoke("--config", str(path), "check")
+    assert code == 1
+    assert out.startswith(f"Error: {tmp_path}/ab/config.yaml: no config file here")
+
+
+def test_verbose_adds_the_traceback_and_the_same_last_line(config: Path) -> None:
+    code, quiet = invoke("--config", str(config), "queue", "list", "--niche", "nope")
+    code_v, loud = invoke("-v", "--config", str(config), "queue", "list", "--niche", "nope")
+    assert (code, code_v) == (1, 1)
+    assert "Traceback" not in quiet
+    assert "Traceback (most recent call last)" in loud
+    assert loud.splitlines()[-1] == quiet.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "args, hint",
+    [
+        (["query", "ssm", "--since", "5000y"], "reaches back before the year 1"),
+        (["query", "ssm", "--since", "99999999999999999999d"], "reaches back before the year 1"),
+        (["digest", "--date", "0001-01-01", "--dry-run"], "0001-01-01 is out of range"),
+        (["digest", "--date", "9999-12-31", "--dry-run"], "9999-12-31 is out of range"),
+    ],
+)
+def test_out_of_range_numbers_in_flags_are_usage_errors(
+    config: Path, args: list[str], hint: str
+) -> None:
+    code, out = invoke("--config", str(config), *args)
+    assert code == 2
+    assert hint in out
+    assert "Traceback" not in out and "OverflowError" not in out
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_is_one_line(config: Path) -> None:
+    """stdout on a device that is always full: ENOSPC, nowhere handled, still one line."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config), "queue", "list"],
+            cwd=ROOT,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert result.stderr == "Error: No space left on device\n"
