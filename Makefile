@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/import_speed.py
 	$(BIN)/python bench/ranking.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/tune_speed.py
 
 lint: install
 	$(BIN)/ruff check bot sources ranking tests bench

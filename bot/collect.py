@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from bot.config import Settings
+from bot.config import Feed, RedditSource, Settings
 from bot.errors import ConfigError
 from bot.store import Store
 from sources.arxiv import ArxivCollector
@@ -48,9 +49,11 @@ class CollectReport:
 
 
 def arxiv_collector(settings: Settings) -> ArxivCollector:
+    """The arXiv collector as configured: collect, placeholder look-ups and `query --live`."""
     conf = settings.sources.arxiv
     return ArxivCollector(
         api_url=conf.api_url,
+        oai_url=conf.oai_url,
         categories=conf.categories,
         queries=conf.queries,
         delay_seconds=conf.delay_seconds,
@@ -58,50 +61,60 @@ def arxiv_collector(settings: Settings) -> ArxivCollector:
         page_size=conf.page_size,
         max_results=conf.max_results,
         retries=conf.retries,
+        max_bytes=conf.max_bytes,
+    )
+
+
+def reddit_collector(conf: RedditSource) -> Collector:
+    from sources.reddit import RedditCollector, RedditSpec
+
+    if not (conf.client_id and conf.client_secret):
+        raise ConfigError("sources.reddit: client_id and client_secret must both be set")
+    return RedditCollector(
+        RedditSpec(
+            client_id=conf.client_id.get_secret_value(),
+            client_secret=conf.client_secret.get_secret_value(),
+            user_agent=conf.user_agent,
+            base_url=conf.base_url,
+            auth_url=conf.auth_url,
+            subreddits=tuple(conf.subreddits),
+            thread_pattern=conf.thread_pattern,
+            extra_searches=tuple(conf.extra_searches),
+            lookback_days=conf.lookback_days,
+            replace_more_limit=conf.replace_more_limit,
+            timeout_seconds=conf.timeout_seconds,
+            retries=conf.retries,
+            max_bytes=conf.max_bytes,
+        )
+    )
+
+
+def feed_collector(conf: Feed) -> Collector:
+    from sources.feeds import FeedCollector, FeedSpec
+
+    return FeedCollector(
+        FeedSpec(
+            name=conf.name,
+            url=conf.url,
+            kind=conf.kind,
+            announce_types=tuple(conf.announce_types),
+            timeout_seconds=conf.timeout_seconds,
+            max_bytes=conf.max_bytes,
+            retries=conf.retries,
+        )
     )
 
 
 def build_collectors(settings: Settings) -> list[Collector]:
-    """The collectors the config turns on, in the order they run."""
-    from sources.feeds import FeedCollector, FeedSpec
-    from sources.reddit import RedditCollector, RedditSpec
-
+    """The collectors the config turns on, in the order they run: the one place they are built."""
     collectors: list[Collector] = []
     arxiv = settings.sources.arxiv
     if arxiv.enabled and (arxiv.categories or arxiv.queries):
         collectors.append(arxiv_collector(settings))
     reddit = settings.sources.reddit
     if reddit.enabled and reddit.client_id and reddit.client_secret:
-        collectors.append(
-            RedditCollector(
-                RedditSpec(
-                    client_id=reddit.client_id.get_secret_value(),
-                    client_secret=reddit.client_secret.get_secret_value(),
-                    user_agent=reddit.user_agent,
-                    base_url=reddit.base_url,
-                    auth_url=reddit.auth_url,
-                    subreddits=tuple(reddit.subreddits),
-                    thread_pattern=reddit.thread_pattern,
-                    extra_searches=tuple(reddit.extra_searches),
-                    lookback_days=reddit.lookback_days,
-                    replace_more_limit=reddit.replace_more_limit,
-                    timeout_seconds=reddit.timeout_seconds,
-                )
-            )
-        )
-    for feed in settings.sources.feeds:
-        collectors.append(
-            FeedCollector(
-                FeedSpec(
-                    name=feed.name,
-                    url=feed.url,
-                    kind=feed.kind,
-                    announce_types=tuple(feed.announce_types),
-                    timeout_seconds=feed.timeout_seconds,
-                    max_bytes=feed.max_bytes,
-                )
-            )
-        )
+        collectors.append(reddit_collector(reddit))
+    collectors.extend(feed_collector(feed) for feed in settings.sources.feeds)
     return collectors
 
 
@@ -137,9 +150,7 @@ def collect_all(
     for collector in collectors:
         if collector.name in wanted:
             state = store.state.get(collector.name)
-            report.sources.append(
-                _run(store, collector.name, lambda c=collector, s=state: c.collect(s))
-            )
+            report.sources.append(_run(store, collector.name, partial(collector.collect, state)))
     if LOOKUP in wanted:
         arxiv = next((c for c in collectors if isinstance(c, ArxivCollector)), None)
         looker = arxiv or arxiv_collector(settings)

@@ -76,16 +76,24 @@ Secret = Annotated[SecretStr | None, BeforeValidator(lambda v: v or None)]
 
 class ArxivSource(Model):
     enabled: bool = True
-    api_url: str = "https://export.arxiv.org/api/query"
+    api_url: str = "https://export.arxiv.org/api/query"  # keyword queries and id look-ups
+    oai_url: str = "https://oaipmh.arxiv.org/oai"  # categories, harvested by announcement
     categories: list[str] = []
     queries: list[str] = []
     delay_seconds: float = Field(3.0, ge=0)
     timeout_seconds: float = Field(30.0, gt=0)
     page_size: int = Field(200, ge=1, le=2000)
-    max_results: int = Field(
-        2000, ge=1, le=1_000_000
-    )  # per category or query and run; the first run's depth
+    max_results: int = Field(2000, ge=1, le=1_000_000)  # per query and run; the first run's depth
     retries: int = Field(4, ge=0, le=100)
+    max_bytes: int = Field(100_000_000, ge=1)  # per answer; a longer one fails the request
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, categories: list[str]) -> list[str]:
+        for category in categories:
+            if not re.fullmatch(r"[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z-]+)?", category):
+                raise ValueError(f"{category!r} is not an arXiv category like cs.LG or hep-th")
+        return categories
 
 
 class RedditSource(Model):
@@ -101,6 +109,8 @@ class RedditSource(Model):
     lookback_days: int = Field(30, ge=1, le=3650)
     replace_more_limit: int = Field(32, ge=0, le=10_000)
     timeout_seconds: float = Field(20.0, gt=0)
+    retries: int = Field(2, ge=0, le=100)
+    max_bytes: int = Field(20_000_000, ge=1)  # per answer
 
     @field_validator("thread_pattern")
     @classmethod
@@ -127,7 +137,8 @@ class Feed(Model):
     kind: Literal["blog", "arxiv-rss", "paper-list"] = "blog"
     announce_types: list[Literal["new", "cross", "replace", "replace-cross"]] = ["new", "cross"]
     timeout_seconds: float = Field(20.0, gt=0)
-    max_bytes: int = Field(10_000_000, ge=1)
+    max_bytes: int = Field(10_000_000, ge=1)  # a longer feed is read up to here, with a note
+    retries: int = Field(2, ge=0, le=100)
 
 
 class Sources(Model):
@@ -259,8 +270,27 @@ class ConsoleChannel(Model):
     type: Literal["console"]
 
 
+class FeedChannel(Model):
+    """An Atom feed file each digest appends its picks to, for any feed reader."""
+
+    type: Literal["feed"]
+    path: str = "feeds/{niche}.xml"  # may contain {niche}
+    max_entries: int = Field(200, ge=1, le=10_000)  # older entries drop off the end
+    title: str | None = None  # default "midlist · {niche}"; may contain {niche}
+
+    @field_validator("path", "title")
+    @classmethod
+    def _niche_only(cls, value: str | None) -> str | None:
+        try:
+            _ = value.format(niche="") if value is not None else None
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{value!r}: only {{niche}} can be filled in ({exc})") from exc
+        return value
+
+
 Channel = Annotated[
-    SlackChannel | EmailChannel | FileChannel | ConsoleChannel, Field(discriminator="type")
+    SlackChannel | EmailChannel | FileChannel | ConsoleChannel | FeedChannel,
+    Field(discriminator="type"),
 ]
 
 
@@ -435,7 +465,7 @@ def _describe(source: str, err: Any) -> str:
         message = "required key is missing"
     elif err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         path += ".type"
-        message = "must be one of slack, email, file, console"
+        message = "must be one of slack, email, file, console, feed"
     path = path or "(top level)"
     return f"{source}: {path}: {message}"
 
@@ -494,7 +524,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     )
     channels = {
         name: ch.model_copy(update={"path": resolve(ch.path)})
-        if isinstance(ch, FileChannel)
+        if isinstance(ch, FileChannel | FeedChannel)
         else ch
         for name, ch in settings.channels.items()
     }

@@ -1,138 +1,78 @@
-"""The arXiv API collector: new papers per category and query, id look-ups, live search.
+"""The arXiv collector: categories by announcement (OAI-PMH), keyword queries, id look-ups.
 
-Built on the `arxiv` package, whose paging and Atom parsing we keep, but whose transport we
-replace through its one fetch seam (`Client._parse_feed`): the package sets no HTTP timeout,
-does not retry read timeouts and returns an empty result when a page is HTML or an error
-entry. Here every request has a timeout, requests stay `delay_seconds` apart, 429 and 5xx
-are retried with exponential backoff (honouring Retry-After), and anything that is not an
-Atom feed becomes a FetchError or ParseError that says why.
+Categories are harvested through OAI-PMH (`sources.oai`): every record announced in the
+category's archive since the last datestamp. Keyword `queries`, id look-ups and the live
+search go through the search API, built on the `arxiv` package, whose paging and Atom
+parsing we keep but whose transport we replace through its one fetch seam
+(`Client._parse_feed`): the package sets no HTTP timeout, does not retry read timeouts and
+returns an empty result when a page is HTML or an error entry. Both interfaces share one
+`sources.http` client, so requests stay `delay_seconds` apart across them, every request has
+a wall-clock deadline and a size cap, and anything that is not the promised XML becomes a
+FetchError or ParseError that says why.
 
-Walks go newest first and stop at the cursor (the newest `published` time seen last run),
-so a daily collect asks arXiv for one page, not two thousand papers.
+Query walks go newest first and stop at the cursor (the newest `published` time seen last
+run), so a daily collect asks arXiv for one page, not two thousand papers.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
 import arxiv
-import requests
 from arxiv._feed import ParsedFeed, parse
 
 from sources.errors import FetchError, ParseError, SourceError
+from sources.http import SYSTEM_CLOCK, Clock, HttpClient, Policy, Retryable
 from sources.ids import paper_url, parse_arxiv_id
 from sources.models import Batch, Paper
-from sources.retry import retry_after_seconds
+from sources.oai import DEFAULT_OAI_URL, OaiHarvester
 
 logger = logging.getLogger(__name__)
 
 NAME = "arxiv"
 DEFAULT_API_URL = "https://export.arxiv.org/api/query"
-USER_AGENT = "midlist/0.1 (research paper discovery bot)"
 LOOKUP_BATCH = 100  # ids per id_list request: short URLs, one page each
-MAX_RETRY_AFTER = 600.0  # seconds; a longer wait is a failure for this run, not a hang
 
 _ATOM = "{http://www.w3.org/2005/Atom}"
 _CATEGORY = re.compile(r"^[a-z-]+(?:\.[A-Za-z-]+)?$")  # drops ACM/MSC codes like I.2.6, 68T05
 _CURSOR = "cursor:"
 
 
-class _Retryable(Exception):
-    """A failure that may pass: timeout, connection reset, 429, 5xx, an empty later page."""
+class PoliteClient(arxiv.Client):  # type: ignore[misc]
+    """An `arxiv.Client` pointed at `api_url` that fetches through our HTTP client.
 
-    def __init__(self, reason: str, retry_after: float | None = None):
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class PoliteClient(arxiv.Client):
-    """An `arxiv.Client` pointed at `api_url`, with timeouts, pacing and retries of its own.
-
-    One instance is shared by every search of a collector, so `delay_seconds` holds across
-    categories, queries, pages and retries alike (measured from the end of the last answer).
+    One HttpClient is shared by every search of a collector (and its OAI harvests), so
+    `delay_seconds` holds across categories, queries, pages and retries alike.
     """
 
-    def __init__(
-        self,
-        api_url: str = DEFAULT_API_URL,
-        *,
-        page_size: int = 200,
-        delay_seconds: float = 3.0,
-        timeout_seconds: float = 30.0,
-        retries: int = 4,
-    ):
-        super().__init__(page_size=page_size, delay_seconds=delay_seconds, num_retries=retries)
+    def __init__(self, http: HttpClient, api_url: str = DEFAULT_API_URL, *, page_size: int = 200):
+        super().__init__(page_size=page_size, delay_seconds=0.0, num_retries=http.policy.retries)
         # The package formats its URLs from this attribute; an instance value leaves the class alone.
         self.query_url_format = api_url.replace("{", "{{").replace("}", "}}") + "?{}"
-        self.timeout_seconds = timeout_seconds
-        self._session = requests.Session()
-        self._last_answer: float | None = None
+        self.http = http
 
     def _format_url(self, search: arxiv.Search, start: int, page_size: int) -> str:
         # The package always asks for a full page; a search for 5 papers needs a page of 5.
         wanted = search.max_results or page_size
-        return super()._format_url(search, start, max(1, min(page_size, wanted)))
+        return str(super()._format_url(search, start, max(1, min(page_size, wanted))))
 
     def _parse_feed(self, url: str, first_page: bool = True, _try_index: int = 0) -> ParsedFeed:
-        wait = 0.0
-        for attempt in range(self.num_retries + 1):
-            try:
-                return self._fetch(url, first_page, wait)
-            except _Retryable as exc:
-                if attempt == self.num_retries:
-                    tries = f"{attempt + 1} tries" if attempt else "1 try"
-                    raise FetchError(NAME, f"{exc.reason} after {tries} ({url})") from exc
-                wait = self.delay_seconds * 2**attempt
-                if exc.retry_after is not None:
-                    if exc.retry_after > MAX_RETRY_AFTER:
-                        raise FetchError(
-                            NAME,
-                            f"{exc.reason}; the server asks to wait {exc.retry_after:.0f} s, "
-                            f"so try again later ({url})",
-                        ) from exc
-                    wait = max(wait, exc.retry_after)
-                logger.info("arXiv: %s; retrying in %.2f s (%s)", exc.reason, wait, url)
-        raise AssertionError("unreachable")  # the loop returns or raises
+        return self.http.call(lambda: self._fetch(url, first_page), f"query the API ({url})")
 
-    def _fetch(self, url: str, first_page: bool, wait: float) -> ParsedFeed:
-        self._pace(max(self.delay_seconds, wait))
+    def _fetch(self, url: str, first_page: bool) -> ParsedFeed:
         logger.debug("arXiv request: %s", url)
-        try:
-            resp = self._session.get(
-                url, headers={"User-Agent": USER_AGENT}, timeout=self.timeout_seconds
-            )
-        except requests.Timeout as exc:
-            raise _Retryable(f"no answer within {self.timeout_seconds:g} s") from exc
-        except requests.ConnectionError as exc:
-            raise _Retryable(f"cannot connect ({type(exc).__name__})") from exc
-        except requests.RequestException as exc:
-            raise FetchError(NAME, f"request failed: {exc} ({url})") from exc
-        finally:
-            self._last_answer = time.monotonic()
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise _Retryable(
-                f"HTTP {resp.status_code}", retry_after_seconds(resp.headers.get("Retry-After"))
-            )
-        if resp.status_code != 200:
-            why = _api_error(resp.content) or resp.reason or "no reason given"
-            raise FetchError(NAME, f"HTTP {resp.status_code}: {why} ({url})")
-        feed = check_feed(resp.content, url, resp.headers.get("Content-Type", ""))
+        answer = self.http.get_once(url)
+        if answer.status != 200:
+            why = _api_error(answer.body) or "no reason given"
+            raise FetchError(NAME, f"HTTP {answer.status}: {why} ({url})")
+        feed = check_feed(answer.body, url, answer.content_type)
         if not feed.results and not first_page:
-            raise _Retryable("a later page came back empty")
+            raise Retryable("a later page came back empty")
         return feed
-
-    def _pace(self, gap: float) -> None:
-        if self._last_answer is None:
-            return
-        remaining = self._last_answer + gap - time.monotonic()
-        if remaining > 0:
-            time.sleep(remaining)
 
 
 def check_feed(content: bytes, url: str = "", content_type: str = "") -> ParsedFeed:
@@ -214,6 +154,7 @@ def to_paper(result: arxiv.Result) -> Paper:
         doi=_squash(result.doi) or None,
         comment=_squash(result.comment) or None,
         source=NAME,
+        announced=result.updated or result.published,
     )
 
 
@@ -225,7 +166,7 @@ def _squash(text: str | None) -> str:
 
 
 class ArxivCollector:
-    """New papers per category (`cs.LG`) and keyword query, plus look-ups and live search."""
+    """New papers per category (by announcement) and keyword query, plus look-ups and search."""
 
     name = NAME
 
@@ -233,6 +174,7 @@ class ArxivCollector:
         self,
         *,
         api_url: str = DEFAULT_API_URL,
+        oai_url: str = DEFAULT_OAI_URL,
         categories: Iterable[str] = (),
         queries: Iterable[str] = (),
         delay_seconds: float = 3.0,
@@ -240,31 +182,52 @@ class ArxivCollector:
         page_size: int = 200,
         max_results: int = 2000,
         retries: int = 4,
+        max_bytes: int = 100_000_000,
+        clock: Clock = SYSTEM_CLOCK,
     ):
-        self.targets = [f"cat:{c}" for c in categories] + list(queries)
+        self.categories = list(dict.fromkeys(categories))
+        self.queries = list(dict.fromkeys(queries))
         self.max_results = max_results
-        self.client = PoliteClient(
-            api_url,
-            page_size=page_size,
-            delay_seconds=delay_seconds,
-            timeout_seconds=timeout_seconds,
-            retries=retries,
+        self.clock = clock
+        self.http = HttpClient(
+            NAME,
+            Policy(
+                timeout_seconds=timeout_seconds,
+                delay_seconds=delay_seconds,
+                retries=retries,
+                backoff_seconds=max(delay_seconds, 1.0),
+                max_bytes=max_bytes,
+            ),
+            clock=clock,
         )
+        self.client = PoliteClient(self.http, api_url, page_size=page_size)
+        self.oai = OaiHarvester(self.http, oai_url)
 
     def collect(self, state: Mapping[str, str]) -> Batch:
-        """Everything newer than each target's cursor, newest first, at most max_results each.
+        """Categories' newly announced records, then each query's results newer than its cursor.
 
-        A target that fails is a note and keeps its old cursor (so the next run fills the gap);
-        only when every target fails before yielding a paper is it a FetchError.
+        A set or query that fails is a note and keeps its old cursor (so the next run fills
+        the gap); only when every one fails before yielding a paper is it a FetchError.
         """
         batch = Batch()
-        if not self.targets:
+        if not (self.categories or self.queries):
             batch.notes.append("no categories or queries configured; nothing to collect")
             return batch
         seen: dict[str, Paper] = {}
         failures: list[str] = []
         errors: list[SourceError] = []
-        for target in self.targets:
+        targets = 0
+        if self.categories:
+            harvest = self.oai.collect(self.categories, state, self.clock.now().date())
+            targets += harvest.sets
+            for paper in harvest.papers:
+                seen[paper.id] = paper
+            batch.state.update(harvest.state)
+            batch.notes.extend(harvest.notes)
+            failures.extend(harvest.notes)  # one per failed set
+            errors.extend(harvest.failed)
+        for target in self.queries:
+            targets += 1
             key = _CURSOR + target
             cursor = _parse_time(state.get(key))
             got, newest, error = self._walk(target, cursor, batch.notes)
@@ -279,7 +242,7 @@ class ArxivCollector:
                 continue
             if newest is not None and (cursor is None or newest > cursor):
                 batch.state[key] = newest.isoformat()
-        if len(failures) == len(self.targets):
+        if errors and len(errors) >= targets and not seen:
             kinds = {type(e) for e in errors}
             cls = kinds.pop() if len(kinds) == 1 else FetchError
             raise cls(NAME, "every category and query failed: " + "; ".join(failures)) from errors[

@@ -9,7 +9,10 @@ from sources.models import Batch
 
 
 class Collector(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """Names the source in reports and keys its saved state."""
+        ...
 
     def collect(self, state: Mapping[str, str]) -> Batch:
         """Fetch what is new. `state` is what the last Batch.state held (cursors, ETags).

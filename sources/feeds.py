@@ -1,7 +1,7 @@
 """RSS/Atom feeds: arXiv listings become papers, blog posts that cite papers become mentions.
 
-Fetching is ours (requests: a total deadline, a size cap, conditional GET, retries) and
-parsing is feedparser's, fed bytes only, so it never opens a URL itself. A malformed feed
+Fetching is `sources.http`'s (a wall-clock deadline, a size cap, conditional GET, retries)
+and parsing is feedparser's, fed bytes only, so it never opens a URL itself. A malformed feed
 is parsed as far as it goes and the trouble is reported in the batch notes.
 """
 
@@ -12,26 +12,24 @@ import hashlib
 import io
 import logging
 import re
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-import requests
 
 from sources.errors import FetchError
 from sources.html import plain_text
+from sources.http import SYSTEM_CLOCK, Answer, Clock, HttpClient, Policy
 from sources.ids import parse_arxiv_id
 from sources.links import FoundLink, arxiv_url, canonical, find_links
 from sources.models import Batch, Mention, Paper
-from sources.retry import Backoff
+from sources.sanitize import clean_char_refs
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 64 * 1024
 _ANNOUNCE = re.compile(r"Announce Type:\s*(?P<type>[\w-]+)", re.IGNORECASE)
 _ABSTRACT_PREFIX = re.compile(r"^\s*arXiv:\S+\s+Announce Type:\s*[\w-]+\s*(?:Abstract:\s*)?", re.I)
 
@@ -50,36 +48,28 @@ class FeedSpec:
     user_agent: str = "midlist/0.1 (paper discovery bot)"
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    status: int  # 200, or 304 when nothing changed
-    body: bytes
-    url: str  # after redirects
-    content_type: str
-    etag: str | None
-    modified: str | None
-    truncated: bool = False
-
-
 @dataclass(slots=True)
 class FeedCollector:
     """Collector for one feed; its name (`feed:<name>`) is the mentions' source and state key."""
 
     spec: FeedSpec
-    backoff: Backoff = field(default_factory=Backoff)
+    clock: Clock = SYSTEM_CLOCK
+    backoff_seconds: float = 2.0
 
     @property
     def name(self) -> str:
         return f"feed:{self.spec.name}"
 
     def collect(self, state: Mapping[str, str]) -> Batch:
-        fetched = fetch(
-            self.spec,
+        http = HttpClient(
             self.name,
-            etag=state.get("etag"),
-            modified=state.get("modified"),
-            backoff=self.backoff,
+            Policy.of(self.spec, backoff_seconds=self.backoff_seconds),
+            clock=self.clock,
         )
+        try:
+            fetched = fetch(self.spec, http, etag=state.get("etag"), modified=state.get("modified"))
+        finally:
+            http.close()
         if fetched.status == 304:
             batch = Batch(state=dict(state))
             batch.notes.append("not modified since the last run")
@@ -104,10 +94,10 @@ class FeedCollector:
             )
             return batch  # no validators kept: the next run reads it again
         batch.state = {"url": fetched.url}
-        if fetched.etag:
-            batch.state["etag"] = fetched.etag
-        if fetched.modified:
-            batch.state["modified"] = fetched.modified
+        if etag := fetched.headers.get("ETag"):
+            batch.state["etag"] = etag
+        if modified := fetched.headers.get("Last-Modified"):
+            batch.state["modified"] = modified
         return batch
 
 
@@ -115,88 +105,20 @@ class FeedCollector:
 
 
 def fetch(
-    spec: FeedSpec,
-    source: str,
-    *,
-    etag: str | None = None,
-    modified: str | None = None,
-    backoff: Backoff | None = None,
-) -> Fetched:
-    """GET the feed with validators; retry timeouts, 429 (Retry-After) and 5xx; FetchError else."""
-    backoff = backoff or Backoff()
+    spec: FeedSpec, http: HttpClient, *, etag: str | None = None, modified: str | None = None
+) -> Answer:
+    """GET the feed with validators (304 means unchanged); a cut body is `truncated`."""
     headers = {
-        "User-Agent": spec.user_agent,
         "Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.5",
     }
     if etag:
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
-    for attempt in range(spec.retries + 1):
-        last = attempt == spec.retries
-        try:
-            with requests.get(
-                spec.url,
-                headers=headers,
-                timeout=spec.timeout_seconds,
-                stream=True,
-                allow_redirects=True,
-            ) as response:
-                if response.status_code == 304:
-                    return Fetched(304, b"", response.url, "", etag, modified)
-                if response.status_code == 429 or response.status_code >= 500:
-                    reason = f"HTTP {response.status_code} from {spec.url}"
-                    if last:
-                        raise FetchError(
-                            source, f"{reason} after {spec.retries + 1} attempts; try again later"
-                        )
-                    backoff.wait(attempt, response.headers.get("Retry-After"), reason)
-                    continue
-                if response.status_code >= 400:
-                    raise FetchError(
-                        source, f"HTTP {response.status_code} from {spec.url}; check the feed's url"
-                    )
-                body, truncated = _read_capped(response, spec, source)
-                return Fetched(
-                    status=200,
-                    body=body,
-                    url=response.url,
-                    content_type=response.headers.get("Content-Type", ""),
-                    etag=response.headers.get("ETag"),
-                    modified=response.headers.get("Last-Modified"),
-                    truncated=truncated,
-                )
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            kind = (
-                "no answer within" if isinstance(exc, requests.Timeout) else "could not connect in"
-            )
-            reason = f"{kind} {spec.timeout_seconds:g}s from {spec.url}"
-            if last:
-                raise FetchError(
-                    source,
-                    f"{reason} after {spec.retries + 1} attempts (timeout_seconds sets the limit)",
-                ) from exc
-            backoff.wait(attempt, None, reason)
-        except requests.RequestException as exc:
-            raise FetchError(source, f"cannot fetch {spec.url}: {exc}") from exc
-    raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def _read_capped(response: requests.Response, spec: FeedSpec, source: str) -> tuple[bytes, bool]:
-    """At most max_bytes, within one total deadline (a read timeout alone restarts per chunk)."""
-    deadline = time.monotonic() + spec.timeout_seconds
-    buffer = bytearray()
-    for chunk in response.iter_content(_CHUNK):
-        buffer.extend(chunk)
-        if len(buffer) > spec.max_bytes:
-            return bytes(buffer[: spec.max_bytes]), True
-        if time.monotonic() > deadline:
-            raise FetchError(
-                source,
-                f"{spec.url} took longer than {spec.timeout_seconds:g}s to send "
-                "the feed (timeout_seconds sets the limit)",
-            )
-    return bytes(buffer), False
+    answer = http.get(spec.url, headers=headers, truncate=True, what=f"read {spec.url}")
+    if answer.status >= 400:
+        raise FetchError(http.source, f"HTTP {answer.status} from {spec.url}; check the feed's url")
+    return answer
 
 
 # ---- parsing ---------------------------------------------------------------------------------
@@ -212,7 +134,7 @@ def parse_feed(body: bytes, spec: FeedSpec, *, url: str = "", content_type: str 
     }
     # Relative links are ours to resolve: against the post's own link, as a reader would.
     parsed = feedparser.parse(
-        io.BytesIO(body), response_headers=headers, resolve_relative_uris=False
+        io.BytesIO(clean_char_refs(body)), response_headers=headers, resolve_relative_uris=False
     )
     batch = Batch()
     problem = parsed.get("bozo_exception")
@@ -276,6 +198,7 @@ def arxiv_entry(entry: Mapping[str, Any], source: str) -> tuple[Paper, str | Non
         published=_when(entry),
         version=parsed.version,
         source=source,
+        announced=_listing_day(entry),
     )
     return paper, str(announce).lower() if announce else None
 
@@ -346,3 +269,9 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
     if not stamp:
         return None
     return datetime.fromtimestamp(calendar.timegm(stamp), UTC)
+
+
+def _listing_day(entry: Mapping[str, Any]) -> datetime | None:
+    """The day an arXiv listing announced the entry: the item's date, at midnight UTC."""
+    when = _when(entry)
+    return when.replace(hour=0, minute=0, second=0, microsecond=0) if when else None

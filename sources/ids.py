@@ -13,6 +13,7 @@ from dataclasses import dataclass
 _NEW = r"(?P<new>\d{4}\.\d{4,5})"
 _OLD = r"(?P<old>(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Z]{2})?/(?P<num>\d{7}))"
 _VERSION = r"(?:v(?P<version>\d+))?"
+_MAX_VERSION_DIGITS = 4
 ARXIV_ID_RE = re.compile(rf"(?:{_NEW}|{_OLD}){_VERSION}")
 _FULL = re.compile(rf"^(?:arxiv:)?(?:{_NEW}|{_OLD}){_VERSION}$", re.IGNORECASE)
 
@@ -45,7 +46,9 @@ def _from_match(m: re.Match[str]) -> ArxivId | None:
     else:
         base = f"{m.group('archive').lower()}/{m.group('num')}"
     version = m.group("version")
-    return ArxivId(base, int(version) if version else None)
+    # arXiv versions run to a few dozen; an absurd `v99999999999…` is noise, not a version.
+    number = int(version) if version and len(version) <= _MAX_VERSION_DIGITS else None
+    return ArxivId(base, number)
 
 
 def is_arxiv_key(paper_id: str) -> bool:

@@ -222,8 +222,8 @@ def find_links(text: str, *, html: bool = False, base_url: str = "") -> list[Fou
         )
     for m in _BARE_DOI.finditer(_blank(masked, hits)):
         spans.append((m.start(1), m.end(1), doi_key(_trim(m.group(1))), None))
-    for start, end, key, label in sorted(spans, key=lambda s: s[0]):
-        add(key, label, start, end)
+    for span_start, span_end, key, link_text in sorted(spans, key=lambda s: s[0]):
+        add(key, link_text, span_start, span_end)
     return list(found.values())
 
 

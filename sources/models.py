@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sources.ids import is_arxiv_key
+from sources.sanitize import clean_optional, clean_text, is_clean
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,11 +25,24 @@ class Paper:
     url: str = ""
     published: datetime | None = None  # first version
     updated: datetime | None = None  # latest version seen
-    announced: datetime | None = None
+    announced: datetime | None = None  # when arXiv announced it (OAI datestamp, listing day)
     version: int | None = None  # arXiv version number; None when unknown or not on arXiv
     doi: str | None = None
     comment: str | None = None
     source: str = ""  # which collector first produced this record
+
+    def __post_init__(self) -> None:
+        lines = (self.id, self.title, self.url, self.source, self.doi or "", self.comment or "")
+        if is_clean((*lines, *self.authors, *self.categories), (self.abstract,)):
+            return
+        _clean(self, ("id", "title", "url", "source"), multiline=False)
+        _clean(self, ("abstract",), multiline=True)
+        _clean(self, ("doi", "comment"), multiline=False, optional=True)
+        for name in ("authors", "categories"):
+            values = getattr(self, name)
+            cleaned = tuple(clean_text(v, multiline=False) for v in values)
+            if cleaned != values:
+                object.__setattr__(self, name, cleaned)
 
     @property
     def is_arxiv(self) -> bool:
@@ -50,6 +64,27 @@ class Mention:
     context: str = ""  # the surrounding words, trimmed
     score: int | None = None
     title_hint: str | None = None  # link text, for non-arXiv papers we cannot look up
+
+    def __post_init__(self) -> None:
+        lines = (self.paper_id, self.source, self.external_id, self.where)
+        if is_clean((*lines, self.who or "", self.title_hint or ""), (self.context,)):
+            return
+        _clean(self, ("paper_id", "source", "external_id", "where"), multiline=False)
+        _clean(self, ("context",), multiline=True)
+        _clean(self, ("who", "title_hint"), multiline=False, optional=True)
+
+
+def _clean(obj: object, names: tuple[str, ...], *, multiline: bool, optional: bool = False) -> None:
+    """Sanitise text fields of a frozen dataclass in place (only when something changes)."""
+    for name in names:
+        value = getattr(obj, name)
+        cleaned = (
+            clean_optional(value, multiline=multiline)
+            if optional
+            else clean_text(value, multiline=multiline)
+        )
+        if cleaned is not value and cleaned != value:
+            object.__setattr__(obj, name, cleaned)
 
 
 @dataclass(slots=True)

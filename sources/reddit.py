@@ -2,9 +2,11 @@
 
 praw does the API (read-only app credentials; endpoints from config so tests can point it
 at a local server). Two things praw does not do for us: prawcore sends its own fixed
-16 s timeout with every call whatever `timeout` says, so the HTTP session below imposes
-ours; and prawcore never retries a 429, so `_call` waits for Retry-After and tries again.
-Every praw/prawcore failure leaves this module as a FetchError that says what to do.
+16 s timeout with every call whatever `timeout` says, so it is handed a `sources.http`
+session that imposes ours as a wall-clock deadline and caps every body; and prawcore never
+retries a 429, so each API step runs through `HttpClient.call`, which waits for Retry-After
+and tries again. Every praw/prawcore failure becomes a FetchError through `sources.http`'s
+error table.
 """
 
 from __future__ import annotations
@@ -14,18 +16,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import praw
-import praw.exceptions
 import praw.models
-import prawcore
-import requests
 
 from sources.errors import FetchError
+from sources.http import SYSTEM_CLOCK, Clock, HttpClient, Policy
 from sources.links import FoundLink, canonical, find_links
 from sources.models import Batch, Mention, Paper
-from sources.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +51,17 @@ class RedditSpec:
     replace_more_limit: int = 32
     timeout_seconds: float = 20.0
     retries: int = 2
+    max_bytes: int = 20_000_000  # per answer
     seen_limit: int = 5000  # comment ids remembered between runs
-
-
-class TimeoutSession(requests.Session):
-    """A requests session whose timeout wins over the constant prawcore passes on every call."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def request(  # type: ignore[override]
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        kwargs["timeout"] = self.timeout
-        return super().request(method, url, *args, **kwargs)
 
 
 @dataclass(slots=True)
 class RedditCollector:
     spec: RedditSpec
-    backoff: Backoff = field(default_factory=Backoff)
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = SYSTEM_CLOCK
+    backoff_seconds: float = 2.0
     name: str = SOURCE
+    _http: HttpClient | None = field(default=None, init=False, repr=False)
 
     def collect(self, state: Mapping[str, str]) -> Batch:
         seen_before = state.get("seen_comments", "").split()
@@ -81,9 +69,14 @@ class RedditCollector:
         fresh: list[str] = []
         batch = Batch()
         papers: dict[str, Paper] = {}
-        cutoff = self.now() - timedelta(days=self.spec.lookback_days)
-        session = TimeoutSession(self.spec.timeout_seconds)
-        reddit = self._client(session)
+        cutoff = self.clock.now() - timedelta(days=self.spec.lookback_days)
+        http = HttpClient(
+            SOURCE,
+            Policy.of(self.spec, backoff_seconds=self.backoff_seconds),
+            clock=self.clock,
+        )
+        self._http = http
+        reddit = self._client(http)
         try:
             threads = self._threads(reddit, cutoff)
             if not threads:
@@ -101,7 +94,7 @@ class RedditCollector:
             for post in self._extra_posts(reddit, cutoff):
                 self._add(batch, papers, _post_links(post), post, post)
         finally:
-            session.close()
+            http.close()
         batch.papers = list(papers.values())
         kept = (seen_before + fresh)[-self.spec.seen_limit :]
         batch.state = {"seen_comments": " ".join(kept)}
@@ -134,23 +127,12 @@ class RedditCollector:
         for name in self.spec.subreddits:
             sub = reddit.subreddit(name)
             listings: list[tuple[str, Callable[[], Iterable[Any]]]] = [
-                ("new posts", lambda s=sub: s.new(limit=100)),
+                ("new posts", partial(sub.new, limit=100)),
             ]
             if query:
-                listings.insert(
-                    0,
-                    (
-                        "search",
-                        lambda s=sub: s.search(
-                            query,
-                            sort="new",
-                            time_filter=_time_filter(self.spec.lookback_days),
-                            limit=100,
-                        ),
-                    ),
-                )
+                listings.insert(0, ("search", self._search(sub, query)))
             for what, listing in listings:
-                posts = self._call(lambda lst=listing: list(lst()), f"list {what} in r/{name}")
+                posts = self._call(partial(_listed, listing), f"list {what} in r/{name}")
                 for post in posts:
                     if pattern.search(post.title) and _created(post) >= cutoff:
                         found.setdefault(post.id, post)
@@ -162,20 +144,16 @@ class RedditCollector:
             sub = reddit.subreddit(name)
             for query in self.spec.extra_searches:
                 posts = self._call(
-                    lambda s=sub, q=query: list(
-                        s.search(
-                            q,
-                            sort="new",
-                            time_filter=_time_filter(self.spec.lookback_days),
-                            limit=100,
-                        )
-                    ),
-                    f"search r/{name} for {query!r}",
+                    partial(_listed, self._search(sub, query)), f"search r/{name} for {query!r}"
                 )
                 for post in posts:
                     if _created(post) >= cutoff:
                         found.setdefault(post.id, post)
         return list(found.values())
+
+    def _search(self, sub: Any, query: str) -> Callable[[], Iterable[Any]]:
+        window = _time_filter(self.spec.lookback_days)
+        return partial(sub.search, query, sort="new", time_filter=window, limit=100)
 
     # ---- mentions --------------------------------------------------------------------------
 
@@ -214,7 +192,7 @@ class RedditCollector:
 
     # ---- the API ---------------------------------------------------------------------------
 
-    def _client(self, session: requests.Session) -> praw.Reddit:
+    def _client(self, http: HttpClient) -> praw.Reddit:
         return praw.Reddit(
             client_id=self.spec.client_id,
             client_secret=self.spec.client_secret,
@@ -223,64 +201,23 @@ class RedditCollector:
             reddit_url=self.spec.auth_url.rstrip("/"),
             check_for_updates=False,
             check_for_async=False,
-            requestor_kwargs={"session": session},
+            requestor_kwargs={"session": http.session},
         )
 
     def _call(self, fn: Callable[[], T], what: str) -> T:
-        """Run one API step; wait out 429s; turn every praw failure into a FetchError."""
-        for attempt in range(self.spec.retries + 1):
-            last = attempt == self.spec.retries
-            try:
-                return fn()
-            except prawcore.exceptions.TooManyRequests as exc:
-                if last:
-                    raise FetchError(
-                        SOURCE,
-                        f"rate-limited (HTTP 429) while trying to {what}, "
-                        f"{attempt + 1} times; try again later",
-                    ) from exc
-                self.backoff.wait(
-                    attempt,
-                    exc.response.headers.get("Retry-After"),
-                    f"reddit: HTTP 429 while trying to {what}",
-                )
-            except prawcore.exceptions.ServerError as exc:  # prawcore has already retried these
-                if last:
-                    raise FetchError(
-                        SOURCE,
-                        f"Reddit answered HTTP {exc.response.status_code} while "
-                        f"trying to {what}; try again later",
-                    ) from exc
-                self.backoff.wait(attempt, None, f"reddit: HTTP {exc.response.status_code}")
-            except prawcore.exceptions.RequestException as exc:
-                raise FetchError(
-                    SOURCE,
-                    f"no answer within {self.spec.timeout_seconds:g}s while trying "
-                    f"to {what} ({type(exc.original_exception).__name__}); check "
-                    "sources.reddit.base_url / timeout_seconds",
-                ) from exc
-            except prawcore.exceptions.OAuthException as exc:
-                raise FetchError(
-                    SOURCE,
-                    "Reddit refused the app credentials "
-                    f"({exc.error}); check REDDIT_CLIENT_ID and "
-                    "REDDIT_CLIENT_SECRET",
-                ) from exc
-            except prawcore.exceptions.ResponseException as exc:
-                status = exc.response.status_code
-                hint = (
-                    "check REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET"
-                    if status in (401, 403)
-                    else "check sources.reddit.subreddits and base_url"
-                )
-                raise FetchError(SOURCE, f"HTTP {status} while trying to {what}; {hint}") from exc
-            except (prawcore.exceptions.PrawcoreException, praw.exceptions.PRAWException) as exc:
-                raise FetchError(SOURCE, f"cannot {what}: {exc}") from exc
-            except ValueError as exc:  # a body that is not JSON
-                raise FetchError(
-                    SOURCE, f"Reddit's answer was not JSON while trying to {what}"
-                ) from exc
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        """Run one API step through the HTTP layer: 429s waited out, failures mapped."""
+        if self._http is None:
+            raise RuntimeError("_call outside collect()")
+        try:
+            return self._http.call(fn, what)
+        except ValueError as exc:  # a body that is not JSON
+            raise FetchError(
+                SOURCE, f"Reddit's answer was not JSON while trying to {what}"
+            ) from exc
+
+
+def _listed(listing: Callable[[], Iterable[Any]]) -> list[Any]:
+    return list(listing())
 
 
 def _post_links(post: Any) -> list[FoundLink]:

@@ -59,6 +59,7 @@ COMMAND_MODULES = {
     "collect": "collect",
     "import": "data",
     "query": "query",
+    "tune": "tune",
     "digest": "digest",
     "run": "run",
     "status": "run",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import asdict
 
 import click
 from rich.console import Console
@@ -22,10 +24,17 @@ from bot.escape import terminal
     metavar="NAME",
     help="Run only this source (repeatable), e.g. arxiv, arxiv-lookup. Default: every enabled one.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @pass_app
-def collect(app: App, sources: tuple[str, ...]) -> None:
+def collect(app: App, sources: tuple[str, ...], as_json: bool) -> None:
     """Run the configured collectors once and print counts per source (exit 1 if one failed)."""
     report = collect_all(app.settings, app.store, list(sources) or None)
+    if as_json:
+        records = [{"source": r.pop("name"), **r} for r in map(asdict, report.sources)]
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        if not report.ok:
+            sys.exit(1)
+        return
     console = Console(highlight=False, emoji=False)
     if not report.sources:
         console.print("Nothing to collect: no source is enabled under sources: in the config.")

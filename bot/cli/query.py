@@ -234,21 +234,13 @@ def no_match(
     return "No papers match this niche. " + "; ".join(tips) + "."
 
 
-def _live(app: App, profile: NicheProfile, limit: int | None, cutoff: datetime | None):  # type: ignore[no-untyped-def]
-    try:
-        from sources.arxiv import ArxivCollector
-    except ImportError as exc:  # pragma: no cover - the collector ships with midlist
-        raise MidlistError("the arXiv collector is not available in this installation") from exc
+def _live(
+    app: App, profile: NicheProfile, limit: int | None, cutoff: datetime | None
+) -> tuple[Ranking, dict[str, Paper]]:
+    from bot.collect import arxiv_collector
     from sources.errors import SourceError
 
-    cfg = app.settings.sources.arxiv
-    collector = ArxivCollector(
-        api_url=cfg.api_url,
-        delay_seconds=cfg.delay_seconds,
-        timeout_seconds=cfg.timeout_seconds,
-        page_size=cfg.page_size,
-        retries=cfg.retries,
-    )
+    collector = arxiv_collector(app.settings)
     terms = " OR ".join(f'all:"{k}"' if " " in k else f"all:{k}" for k in profile.keywords)
     try:
         found = collector.search(terms, max_results=max(100, 10 * (limit or DEFAULT_LIMIT)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -11,6 +13,7 @@ from bot.cli import App, cli, pass_app
 from bot.errors import ConfigError
 from bot.escape import terminal
 from bot.store.queue import STATES, QueueItem
+from sources.ids import paper_url
 
 _VERBS = {"save": "saved", "read": "read", "skip": "skipped"}
 
@@ -32,12 +35,16 @@ def queue(ctx: click.Context) -> None:
     type=click.Choice(STATES),
     help="Only these states (repeatable).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @pass_app
-def list_queue(app: App, niche: str | None, states: tuple[str, ...]) -> None:
+def list_queue(app: App, niche: str | None, states: tuple[str, ...], as_json: bool) -> None:
     """List queued papers with their state, newest change first."""
     if niche is not None:
         app.settings.niche(niche)
     items = app.store.queue.list(niche, states or None)
+    if as_json:
+        click.echo(json.dumps([as_record(i) for i in items], indent=2, ensure_ascii=False))
+        return
     console = Console(highlight=False)
     if not items:
         console.print("The queue is empty." if not states else f"Nothing is {' or '.join(states)}.")
@@ -45,6 +52,20 @@ def list_queue(app: App, niche: str | None, states: tuple[str, ...]) -> None:
     console.print(queue_table(items, show_niche=niche is None))
     counts = app.store.queue.counts(niche)
     console.print(", ".join(f"{n} {state}" for state, n in counts.items()))
+
+
+def as_record(item: QueueItem) -> dict[str, object]:
+    """The fields `query --json` uses for a paper (id, title, url, published), plus its state."""
+    paper = item.paper
+    return {
+        "id": paper.id,
+        "title": " ".join(paper.title.split()),
+        "url": paper.url or paper_url(paper.id),
+        "published": paper.published.date().isoformat() if paper.published else None,
+        "niche": item.niche,
+        "state": item.state,
+        "updated_at": item.updated_at.isoformat(),
+    }
 
 
 def queue_table(items: list[QueueItem], show_niche: bool) -> Table:

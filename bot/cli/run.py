@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import datetime, tzinfo
@@ -47,11 +48,15 @@ def run(app: App, once: bool) -> None:
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @pass_app
-def status(app: App) -> None:
+def status(app: App, as_json: bool) -> None:
     """Show which daemon leads the schedule (host, pid, last heartbeat), the next scheduled runs,
     the last run per source and channel, and recent failures."""
     settings, store = app.settings, app.store
+    if as_json:
+        click.echo(json.dumps(status_record(app), indent=2, ensure_ascii=False))
+        return
     tz = settings.tz
     click.echo(scheduler_line(leader(store)))
 
@@ -103,3 +108,40 @@ def _first_line(detail: str) -> str:
         return ""
     more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
     return f"  {lines[0][:100]}{more}"
+
+
+def status_record(app: App) -> dict[str, object]:
+    """What `status` prints, as data: times are ISO 8601 in UTC, a run's `ok` is null while
+    it is unfinished."""
+    store = app.store
+    lease = leader(store)
+
+    def run(r: Run) -> dict[str, object]:
+        return {
+            "kind": r.kind,
+            "target": r.target,
+            "ok": r.ok,
+            "started_at": r.started_at.isoformat(),
+            "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+            "detail": r.detail,
+        }
+
+    return {
+        "scheduler": {
+            "running": lease is not None and lease.live(),
+            "pid": lease.pid if lease else None,
+            "host": lease.host if lease else None,
+            "since": lease.acquired_at.isoformat() if lease else None,
+            "heartbeat_at": lease.heartbeat_at.isoformat() if lease else None,
+        },
+        "next_runs": [
+            {
+                "job": j.job,
+                "next_run": j.next_run.isoformat() if j.next_run else None,
+                "trigger": j.trigger,
+            }
+            for j in persisted_jobs(store)
+        ],
+        "last_runs": [run(r) for r in store.state.last_runs()],
+        "failures": [run(r) for r in store.state.recent_failures(limit=5)],
+    }

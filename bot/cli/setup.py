@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -10,7 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli import App, cli, pass_app
-from bot.config import ConsoleChannel, EmailChannel, FileChannel, Settings, SlackChannel
+from bot.config import (
+    ConsoleChannel,
+    EmailChannel,
+    FeedChannel,
+    FileChannel,
+    Settings,
+    SlackChannel,
+)
 from bot.errors import ConfigError
 from bot.store import redacted
 
@@ -34,13 +42,29 @@ def init(app: App, path: Path | None, timezone: str, force: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the parsed config as JSON, secrets redacted."
+)
 @pass_app
-def check(app: App) -> None:
+def check(app: App, as_json: bool) -> None:
     """Validate the config and summarise it; say exactly which key is wrong and why."""
     settings = app.settings
+    if as_json:
+        record = {"config": str(app.config_file), "ok": True, "settings": as_record(settings)}
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
     console = Console(highlight=False)
     console.print(f"[green]OK[/green] {app.config_file}")
     console.print(summary(settings))
+
+
+def as_record(settings: Settings) -> dict[str, object]:
+    """Every key with its parsed value (defaults filled in); secrets and URL passwords starred."""
+    data: dict[str, object] = settings.model_dump(mode="json", by_alias=True)
+    storage = dict(settings.storage.model_dump(mode="json"))
+    storage["url"] = redacted(settings.storage.url)
+    data["storage"] = storage
+    return data
 
 
 def summary(settings: Settings) -> Table:
@@ -80,7 +104,9 @@ def summary(settings: Settings) -> Table:
     return table
 
 
-def _describe(channel: SlackChannel | EmailChannel | FileChannel | ConsoleChannel) -> str:
+def _describe(
+    channel: SlackChannel | EmailChannel | FileChannel | ConsoleChannel | FeedChannel,
+) -> str:
     if isinstance(channel, SlackChannel):
         return (
             "slack webhook" if channel.webhook_url else f"slack {channel.channel} (bot token set)"
@@ -89,4 +115,6 @@ def _describe(channel: SlackChannel | EmailChannel | FileChannel | ConsoleChanne
         return f"email to {', '.join(channel.to)} via {channel.host}:{channel.port} ({channel.security})"
     if isinstance(channel, FileChannel):
         return f"file {channel.path} ({channel.format})"
+    if isinstance(channel, FeedChannel):
+        return f"Atom feed {channel.path} (newest {channel.max_entries} entries)"
     return "console"

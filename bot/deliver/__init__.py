@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bot.config import ConsoleChannel, EmailChannel, FileChannel, SlackChannel
+from bot.config import ConsoleChannel, EmailChannel, FeedChannel, FileChannel, SlackChannel
+from bot.deliver.feed import write_feed
 from bot.deliver.files import write_console, write_file
 from bot.deliver.mailer import send_email
 from bot.deliver.slack import send_slack
@@ -20,7 +21,7 @@ SaveProgress = Callable[[dict[str, Any]], None]
 
 def deliver(
     name: str,
-    channel: SlackChannel | EmailChannel | FileChannel | ConsoleChannel,
+    channel: SlackChannel | EmailChannel | FileChannel | ConsoleChannel | FeedChannel,
     digest: Digest,
     progress: dict[str, Any],
     save: SaveProgress,
@@ -35,5 +36,7 @@ def deliver(
         send_email(name, channel, digest, progress, save, resend=resend)
     elif isinstance(channel, FileChannel):
         write_file(name, channel, digest)
+    elif isinstance(channel, FeedChannel):
+        write_feed(name, channel, digest)
     else:
         write_console(digest, console)

@@ -36,7 +36,7 @@ from bot.deliver.slack_blocks import (
 )
 from bot.errors import DeliveryError, DeliveryUncertain
 from bot.models import Digest
-from sources.retry import retry_after_seconds
+from sources.http import retry_after_seconds
 
 __all__ = ["MAX_BLOCKS", "SlackMessage", "escape", "link", "render_messages", "send_slack"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,16 @@ from bot.store import Store
 from sources.arxiv import ArxivCollector
 from sources.errors import FetchError
 from sources.models import Batch, Mention, Paper
+from tests.fakes import local_server
+from tests.fakes.oai import FakeOai, OaiRecord
 from tests.sources.test_arxiv import ArxivScript, Step
 
 
 def arxiv_config(url: str, **extra: object) -> dict[str, object]:
+    """The API side of the arXiv source: the query `cat:cs.LG` (categories go through OAI-PMH)."""
     return {
         "api_url": url,
-        "categories": ["cs.LG"],
+        "queries": ["cat:cs.LG"],
         "delay_seconds": 0.05,
         "timeout_seconds": 2,
         "page_size": 2,
@@ -189,7 +193,39 @@ def test_build_collectors_follows_the_config() -> None:
         == []
     )
     [arxiv] = build_collectors(parse_settings({"sources": {"arxiv": {"queries": ["ti:kernels"]}}}))
-    assert isinstance(arxiv, ArxivCollector) and arxiv.targets == ["ti:kernels"]
+    assert isinstance(arxiv, ArxivCollector) and arxiv.queries == ["ti:kernels"]
+    assert arxiv.oai.url == "https://oaipmh.arxiv.org/oai"
+
+
+@pytest.mark.parametrize("bad", ["cs LG", "cs.LG;", "CS.LG", ""])
+def test_a_malformed_category_is_a_config_error(bad: str) -> None:
+    with pytest.raises(ConfigError, match=r"sources.arxiv.categories.*not an arXiv category like"):
+        parse_settings({"sources": {"arxiv": {"categories": ["cs.LG", bad]}}})
+    assert parse_settings({"sources": {"arxiv": {"categories": ["hep-th", "astro-ph.GA"]}}})
+
+
+def test_categories_are_harvested_from_the_configured_oai_url(store: Store) -> None:
+    with local_server() as server:
+        oai = FakeOai(
+            server,
+            [
+                OaiRecord("2405.00001", date(2024, 5, 6), ("cs.LG",), title="Announced Monday"),
+                OaiRecord("2405.00002", date(2024, 5, 6), ("cs.CV",), title="Not Followed"),
+            ],
+        )
+        conf = {"oai_url": oai.url, "categories": ["cs.LG"], "delay_seconds": 0, "retries": 0}
+        settings = parse_settings({"sources": {"arxiv": conf}})
+        store.state.put("arxiv", {"oai:cs": "2024-05-05"})
+        first = collect_all(settings, store, only=["arxiv"])
+        again = collect_all(settings, store, only=["arxiv"])
+
+    assert [(r.ok, r.new) for r in first.sources] == [(True, 1)]
+    assert [(r.ok, r.new, r.unchanged) for r in again.sources] == [(True, 0, 1)]
+    assert [r["from"] for r in oai.requests] == ["2024-05-05", "2024-05-06"]
+    paper = store.papers.get("2405.00001")
+    assert paper is not None and paper.title == "Announced Monday"
+    assert store.papers.get("2405.00002") is None
+    assert store.state.get("arxiv") == {"oai:cs": "2024-05-06"}
 
 
 # ---- the command -----------------------------------------------------------------------------

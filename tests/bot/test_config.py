@@ -35,7 +35,7 @@ def test_example_config_loads_with_its_variables_set(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
     settings = load_settings(ROOT / "config.example.yaml")
     assert [n.name for n in settings.niches] == ["ssm"]
-    assert set(settings.channels) == {"console", "team-slack", "me-email", "archive"}
+    assert set(settings.channels) == {"console", "team-slack", "me-email", "archive", "reader"}
     assert settings.niches[0].band == (15, 40)
 
 

@@ -42,7 +42,7 @@ def write_config(
     tmp_path: Path, *, arxiv_url: str | None = None, digest: str = "30 8 * * *"
 ) -> Path:
     arxiv = (
-        f"  arxiv:\n    api_url: {arxiv_url}\n    categories: [cs.LG]\n"
+        f"  arxiv:\n    api_url: {arxiv_url}\n    queries: ['cat:cs.LG']\n"
         "    delay_seconds: 0\n    retries: 0\n    timeout_seconds: 10\n"
         if arxiv_url
         else "  arxiv:\n    enabled: false\n"

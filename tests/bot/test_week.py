@@ -24,12 +24,9 @@ from bot.cli import cli
 from bot.models import Digest
 from bot.store import Store
 from bot.store.schema import digests
+from sources.oai import STATE_PREFIX
 from tests.fakes import local_server
-
-pytest.importorskip("sources.oai", reason="needs the OAI-PMH harvester")
-from sources.oai import STATE_PREFIX  # noqa: E402
-
-from tests.fakes.oai import FakeOai, OaiRecord  # noqa: E402
+from tests.fakes.oai import FakeOai, OaiRecord
 
 MON = date(2026, 11, 16)
 WEEK = [MON + timedelta(days=i) for i in range(8)]  # Monday to the next Monday
