@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
 from sqlalchemy import select
+from werkzeug import Request, Response
 
 from bot.cli import cli
 from bot.models import Digest
@@ -108,21 +110,70 @@ def history_snapshot(path: Path) -> Path:
     return path
 
 
+class FakeApi:
+    """arXiv's query API (Atom): every hit submitted by `today`, newest first, in one page."""
+
+    def __init__(self, server: HTTPServer, hits: list[OaiRecord]):
+        self.hits, self.today = hits, MON
+        self.url = server.url_for("/api/query")
+        server.expect_request("/api/query").respond_with_handler(self._handle)
+
+    def _handle(self, request: Request) -> Response:
+        shown = sorted(
+            (h for h in self.hits if h.datestamp <= self.today),
+            key=lambda h: h.datestamp,
+            reverse=True,
+        )
+        page = shown if int(request.args.get("start", 0)) == 0 else []
+        entries = "".join(_atom_entry(h) for h in page)
+        return Response(
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<feed xmlns="http://www.w3.org/2005/Atom" '
+            'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/" '
+            'xmlns:arxiv="http://arxiv.org/schemas/atom">'
+            f"<id>https://arxiv.org/api/week</id><title>query</title>"
+            f"<updated>{self.today.isoformat()}T00:00:00Z</updated>"
+            f"<opensearch:totalResults>{len(shown)}</opensearch:totalResults>"
+            f"<opensearch:startIndex>0</opensearch:startIndex>"
+            f"<opensearch:itemsPerPage>{len(page)}</opensearch:itemsPerPage>{entries}</feed>",
+            content_type="application/atom+xml; charset=utf-8",
+        )
+
+
+def _atom_entry(hit: OaiRecord) -> str:
+    stamp = f"{hit.datestamp.isoformat()}T12:00:00Z"
+    categories = "".join(f'<category term="{c}"/>' for c in hit.categories)
+    return (
+        f"<entry><id>http://arxiv.org/abs/{hit.id}v1</id><title>{hit.title}</title>"
+        f"<updated>{stamp}</updated><published>{stamp}</published>"
+        f"<summary>{hit.abstract}</summary>{categories}"
+        f'<arxiv:primary_category term="{hit.categories[0]}"/>'
+        f'<link href="https://arxiv.org/abs/{hit.id}v1" rel="alternate" type="text/html"/>'
+        "<author><name>Ada Quill</name></author></entry>"
+    )
+
+
 @pytest.fixture
-def arxiv() -> Iterator[FakeOai]:
+def arxiv() -> Iterator[tuple[FakeOai, FakeApi]]:
     with local_server() as server:
-        yield FakeOai(server, page_size=3)
+        # a paper in a category the niche does not follow, found by the keyword query
+        query_hit = paper(11, WEEK[1], categories=("eess.AS",))
+        yield FakeOai(server, page_size=3), FakeApi(server, [query_hit])
 
 
 def test_a_simulated_week_delivers_every_announced_on_niche_paper_exactly_once(
-    arxiv: FakeOai, tmp_path: Path
+    arxiv: tuple[FakeOai, FakeApi], tmp_path: Path
 ) -> None:
+    oai, api = arxiv
     records, on_niche = week_records()
+    records += api.hits
+    on_niche |= {h.id for h in api.hits}
     config = tmp_path / "config.yaml"
     config.write_text(
         f"storage: {{url: 'sqlite:///{tmp_path / 'midlist.db'}', index_dir: '{tmp_path / 'idx'}'}}\n"
         "sources:\n"
-        f"  arxiv: {{oai_url: '{arxiv.url}', categories: [cs.LG], delay_seconds: 0}}\n"
+        f"  arxiv: {{oai_url: '{oai.url}', api_url: '{api.url}', categories: [cs.LG],"
+        f" queries: ['{ON}'], delay_seconds: 0}}\n"
         "  reddit: {enabled: false}\n"
         f"niches: [{{name: ssm, keywords: ['{ON}', {NEW_WORD}], band: top, size: 20,"
         " channels: [out]}]\n"
@@ -140,14 +191,12 @@ def test_a_simulated_week_delivers_every_announced_on_niche_paper_exactly_once(
     store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
     store.state.put("arxiv", {STATE_PREFIX + "cs": (MON - timedelta(days=3)).isoformat()})
     store.close()
-    arxiv.add(*records)
+    oai.add(*(r for r in records if r not in api.hits))
     notes: dict[date, str] = {}
     for day in WEEK:
-        arxiv.today = day
+        oai.today = api.today = day
         if day == WEEK[3]:  # Thursday: a new version of Monday's first paper is announced
-            arxiv.add(
-                paper(1, day, created=MON - timedelta(days=3), updated=day - timedelta(days=1))
-            )
+            oai.add(paper(1, day, created=MON - timedelta(days=3), updated=day - timedelta(days=1)))
         if day not in SKIP_COLLECT:
             midlist("collect")
         out = midlist("digest", "--date", day.isoformat())
@@ -171,6 +220,7 @@ def test_a_simulated_week_delivers_every_announced_on_niche_paper_exactly_once(
     assert set(delivered) == on_niche  # nothing imported, nothing off-niche, nothing missed
     by_day = {date.fromisoformat(d.day): set(d.paper_ids) for d in sent}
     assert by_day[MON] == {"2611.00001", "2611.00002"}
+    assert by_day[WEEK[1]] == {"2611.00004", "2611.00005", "2611.00011"}  # cross-list, query hit
     assert by_day[WEEK[2]] == set()  # Wednesday's papers wait for a collector that runs
     assert by_day[WEEK[3]] == {"2611.00006", "2611.00008", "2611.00009"}  # caught up, new word
     assert "Nothing new today" in notes[WEEK[4]]  # Friday: arXiv announced nothing
