@@ -1,6 +1,6 @@
 """How fast `midlist import` loads the 74.7k-paper arXiv cs corpus, and how much memory it takes.
 
-    python bench/import_speed.py [FILE] [--baseline-lines N]
+    python bench/import_speed.py [FILE] [--baseline-lines N] [--url STORAGE_URL]
 
 Imports FILE (default: the corpus in ../shared/data beside the project) into a fresh temporary
 SQLite store and prints papers/s, wall time and the process's peak RSS, then the rate of a
@@ -10,6 +10,9 @@ same machine, so the figures can be compared even when the machine is busy:
 - naive: `json.loads` each line and INSERT one row per transaction with plain sqlite3, on the
   first N lines, extrapolated (what a first script would do);
 - ceiling: decompress and `json.loads` every line, nothing stored (no importer can beat it).
+
+With `--url` (an empty database, e.g. `postgresql+psycopg://user@host/bench`), the file is also
+imported there, and its rate is printed beside the SQLite one measured in the same run.
 
 Goals (issue 2): at least 5,000 papers/s and a peak RSS of at most 500 MB. Exits 1 if one is
 missed, 0 when met or when the data is absent (it says so and skips).
@@ -41,6 +44,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("file", nargs="?", type=Path, default=CORPUS)
     parser.add_argument("--baseline-lines", type=int, default=2000)
+    parser.add_argument("--url", help="also import into this (empty) database and compare")
     args = parser.parse_args()
     if not args.file.is_file():
         print(f"skipped: {args.file} is not there (the benchmark needs the shared arXiv corpus)")
@@ -72,6 +76,20 @@ def main() -> int:
         f"ceiling   {ceiling_rate:,.0f} papers/s (decompress + json.loads only, nothing stored): "
         f"import runs at {rate / ceiling_rate:.0%} of it"
     )
+    if args.url:
+        other = Store(args.url)
+        try:
+            theirs, their_wall = _timed(lambda: import_snapshot(args.file, other))
+            again_there, their_rewall = _timed(lambda: import_snapshot(args.file, other))
+        finally:
+            other.close()
+        their_rate = theirs.papers / their_wall
+        print(f"{other.dialect:<9} {theirs.summary()}")
+        print(
+            f"          {their_wall:.2f} s wall, {their_rate:,.0f} papers/s "
+            f"({their_rate / rate:.2f}x SQLite's rate in this run); re-import "
+            f"{again_there.papers / their_rewall:,.0f} papers/s"
+        )
     ok_rate = rate >= GOAL_RATE
     ok_rss = peak_mb <= GOAL_RSS_MB
     print(f"goal      >= {GOAL_RATE:,} papers/s: {'PASS' if ok_rate else 'FAIL'} ({rate:,.0f})")

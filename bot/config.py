@@ -253,6 +253,20 @@ class FileChannel(Model):
     type: Literal["file"]
     path: str  # may contain {date} and {niche}
     format: Literal["markdown", "html"] = "markdown"
+    # Permission bits of the written file, in octal ("0640"); default: 0666 less the umask.
+    mode: int | None = None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _octal(cls, value: object) -> object:
+        if isinstance(value, str):  # "0640" or "640", as chmod takes it
+            try:
+                value = int(value, 8)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an octal file mode like '0644'") from None
+        if isinstance(value, int) and not 0 <= value <= 0o777:
+            raise ValueError(f"{value:o} is not a file mode: use three octal digits like '0644'")
+        return value
 
     @field_validator("path")
     @classmethod
@@ -303,7 +317,7 @@ class Schedule(Model):
     misfire_grace_minutes: int = Field(720, ge=1, le=10_080)  # at most a week
     # How long the leading daemon's lease lasts without renewal: a standby daemon on the same
     # database takes over within this after the leader dies or hangs.
-    lease_seconds: float = Field(120, ge=1)
+    lease_seconds: float = Field(default=120.0, ge=1)
 
     @field_validator("collect_timezone")
     @classmethod

@@ -62,12 +62,22 @@ class Leadership:
         return held
 
     def holder(self) -> Lease | None:
-        return self.store.leases.get(self.name)
+        """Who holds the lease now, for the log; None when nobody does or it cannot be read."""
+        try:
+            return self.store.leases.get(self.name)
+        except Exception as exc:
+            log.warning("could not read the lease from the database: %s", exc)
+            return None
 
     def release(self) -> None:
-        if self.leading:
+        """Give the lease up on a clean stop; if the database is away, it simply expires."""
+        if not self.leading:
+            return
+        self.leading = False
+        try:
             self.store.leases.release(self.name, self.token)
-            self.leading = False
+        except Exception as exc:
+            log.warning("could not give up the lease (it expires on its own): %s", exc)
 
 
 def describe(lease: Lease) -> str:

@@ -33,9 +33,9 @@ BACKENDS = ("sqlite", "postgresql")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """`store_url` is SQLite; a test marked `backends` runs on SQLite and on PostgreSQL."""
-    if "store_url" in metafunc.fixturenames:
-        both = metafunc.definition.get_closest_marker("backends") is not None
-        metafunc.parametrize("store_url", BACKENDS if both else BACKENDS[:1], indirect=True)
+    marked = metafunc.definition.get_closest_marker("backends") is not None
+    if marked and "store_url" in metafunc.fixturenames:
+        metafunc.parametrize("store_url", BACKENDS, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,7 @@ def pg_server() -> Iterator[pg.PgServer]:
 @pytest.fixture
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database's URL: a SQLite file, or a fresh database on the test PostgreSQL."""
-    if request.param == "sqlite":
+    if getattr(request, "param", "sqlite") == "sqlite":
         yield f"sqlite:///{tmp_path / 'midlist.db'}"
         return
     server: pg.PgServer = request.getfixturevalue("pg_server")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 from typing import TextIO
 
@@ -14,6 +15,7 @@ from bot.errors import DeliveryError
 from bot.models import Digest
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
+_UMASK_LOCK = threading.Lock()
 
 
 def digest_path(cfg: FileChannel, digest: Digest) -> Path:
@@ -23,7 +25,10 @@ def digest_path(cfg: FileChannel, digest: Digest) -> Path:
 
 
 def write_file(name: str, cfg: FileChannel, digest: Digest) -> Path:
-    """Written to a temporary file and renamed, so a reader never sees half a digest."""
+    """Written to a temporary file and renamed, so a reader never sees half a digest.
+
+    The file gets the channel's `mode`, else what `open` would give it (0666 less the umask,
+    0644 by default), so teammates can read a digest written to a shared directory."""
     path = digest_path(cfg, digest)
     text = render_html(digest) if cfg.format == "html" else render_markdown(digest)
     try:
@@ -31,10 +36,19 @@ def write_file(name: str, cfg: FileChannel, digest: Digest) -> Path:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
+            os.fchmod(out.fileno(), cfg.mode if cfg.mode is not None else 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
         raise DeliveryError(f"channel {name}: cannot write {path}: {exc.strerror or exc}") from exc
     return path
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it: put it straight back)."""
+    with _UMASK_LOCK:
+        current = os.umask(0o022)
+        os.umask(current)
+    return current
 
 
 def write_console(digest: Digest, stream: TextIO) -> None:

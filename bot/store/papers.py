@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, literal, select
@@ -73,7 +73,7 @@ class PaperRepo:
                 if pid not in stored
             ]
             if fresh:
-                inserted = set(
+                inserted: set[str] = set(
                     conn.execute(
                         insert_for(conn, papers)
                         .on_conflict_do_nothing(index_elements=["id"])
@@ -147,13 +147,15 @@ class PaperRepo:
             )
         if not rows:
             return 0
-        added = conn.execute(
-            insert_for(conn, mentions)
-            .on_conflict_do_nothing(index_elements=["paper_id", "source", "external_id"])
-            .returning(mentions.c.id),
-            [rows[key] for key in sorted(rows)],
-        ).scalars()
-        return len(list(added))
+        added: list[int] = list(
+            conn.execute(
+                insert_for(conn, mentions)
+                .on_conflict_do_nothing(index_elements=["paper_id", "source", "external_id"])
+                .returning(mentions.c.id),
+                [rows[key] for key in sorted(rows)],
+            ).scalars()
+        )
+        return len(added)
 
     def arrived(
         self, *, after: datetime | None, announced_from: datetime, announced_to: datetime
@@ -327,13 +329,23 @@ def _row(p: Paper) -> dict[str, Any]:
         "source": p.source,
     }
     digest = hashlib.blake2b(
-        json.dumps([values[k] for k in sorted(values) if k != "source"], default=str).encode(),
+        json.dumps(
+            [values[k] for k in sorted(values) if k != "source"], default=_hashed_time
+        ).encode(),
         digest_size=16,
     )
     values["content_hash"] = digest.hexdigest()
     # Not hashed: the hash of every stored row stays valid, and it is compared on its own.
     values["announced"] = to_db(p.announced)
     return values
+
+
+def _hashed_time(value: Any) -> str:
+    """Times enter the hash as the naive UTC text earlier versions hashed, so a stored row's
+    hash still matches the same paper seen again."""
+    if isinstance(value, datetime):
+        return str(value.astimezone(UTC).replace(tzinfo=None))
+    return str(value)
 
 
 def _paper(row: Any) -> Paper:

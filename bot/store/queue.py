@@ -66,13 +66,18 @@ class QueueRepo:
         if not ids:
             return 0
         stamp = now()
-        added = conn.execute(
-            insert_for(conn, queue)
-            .on_conflict_do_nothing(index_elements=["niche", "paper_id"])
-            .returning(queue.c.paper_id),
-            [{"niche": niche, "paper_id": p, "state": "queued", "updated_at": stamp} for p in ids],
-        ).scalars()
-        return len(list(added))
+        added: list[str] = list(
+            conn.execute(
+                insert_for(conn, queue)
+                .on_conflict_do_nothing(index_elements=["niche", "paper_id"])
+                .returning(queue.c.paper_id),
+                [
+                    {"niche": niche, "paper_id": p, "state": "queued", "updated_at": stamp}
+                    for p in ids
+                ],
+            ).scalars()
+        )
+        return len(added)
 
     def mark(self, niche: str, paper_id: str, state: str) -> Marked:
         """Set a paper's state in a niche, adding it to the queue if it was not there.

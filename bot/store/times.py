@@ -8,24 +8,25 @@ ISO strings with a fixed width and an explicit `+00:00`, so they sort and compar
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
-
-# Fixed width (microseconds always present), so text order is time order on SQLite.
-_SQLITE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def aware(dt: datetime) -> datetime: ...
+@overload
+def aware(dt: None) -> None: ...
 def aware(dt: datetime | None) -> datetime | None:
     """The same instant as aware UTC; a naive value is taken to be UTC already."""
-    if dt is None:
-        return None
+    if dt is None or dt.tzinfo is UTC:
+        return dt
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
@@ -35,7 +36,10 @@ from_db = aware
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """`DateTime(timezone=True)` that is always written and read as aware UTC."""
+    """`DateTime(timezone=True)` that is always written and read as aware UTC.
+
+    On SQLite the text has a fixed width (microseconds always present), so text order is time
+    order and SQL comparisons work."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -52,11 +56,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise TypeError(f"expected a datetime, got {type(value).__name__}")
         utc = aware(value)
         assert utc is not None
-        return utc.strftime(_SQLITE_FORMAT) if dialect.name == "sqlite" else utc
+        if dialect.name != "sqlite":
+            return utc
+        return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "+00:00"
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if isinstance(value, str):
+        if isinstance(value, str):  # SQLite
             value = datetime.fromisoformat(value)
         return aware(value)

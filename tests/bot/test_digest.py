@@ -222,6 +222,7 @@ def test_md_escape_leaves_plain_text_alone() -> None:
 # ---- sending: exactly once ----------------------------------------------------------------------
 
 
+@pytest.mark.backends  # the digest ledger, on SQLite and PostgreSQL
 def test_twice_a_day_sends_once_and_force_resends(store: Store) -> None:
     papers = stored(store, fixture_papers())
     settings = settings_for(store, {"out": {"type": "console"}}, size=2)
@@ -240,6 +241,7 @@ def test_twice_a_day_sends_once_and_force_resends(store: Store) -> None:
     assert count(store, digests) == 1
 
 
+@pytest.mark.backends  # the digest ledger, on SQLite and PostgreSQL
 def test_sent_digest_is_delivered_queued_and_logged_together(store: Store) -> None:
     papers = stored(store, fixture_papers())
     settings = settings_for(store, {"out": {"type": "console"}}, size=3)
@@ -285,6 +287,7 @@ def test_empty_day_is_sent_as_a_plain_note(store: Store) -> None:
     assert "arXiv announces nothing on Friday and Saturday nights" in out.getvalue()
 
 
+@pytest.mark.backends  # the digest ledger, on SQLite and PostgreSQL
 def test_failure_between_record_and_send_is_resent_unchanged_once(
     store: Store, tmp_path: Path
 ) -> None:
@@ -424,6 +427,7 @@ def test_a_failing_ranker_fails_the_channel_without_raising(store: Store) -> Non
     assert [r.ok for r in _runs(store)] == [False]
 
 
+@pytest.mark.backends  # the digest ledger, on SQLite and PostgreSQL
 def test_two_niches_failing_on_one_channel_never_send_it_a_paper_twice(
     store: Store, tmp_path: Path
 ) -> None:
@@ -448,6 +452,7 @@ def test_two_niches_failing_on_one_channel_never_send_it_a_paper_twice(
     assert sorted(sent) == [HOSTILE, UNICODE, LATEX, PLAIN]
 
 
+@pytest.mark.backends  # the digest ledger, on SQLite and PostgreSQL
 def test_a_digest_another_process_is_sending_is_left_to_it(store: Store) -> None:
     papers = stored(store, fixture_papers())
     settings = settings_for(store, {"out": {"type": "console"}}, size=2)
@@ -464,6 +469,7 @@ def test_a_digest_another_process_is_sending_is_left_to_it(store: Store) -> None
     other.close()
 
 
+@pytest.mark.backends  # the digest ledger, on SQLite and PostgreSQL
 def test_a_claim_left_by_a_dead_process_expires(store: Store) -> None:
     record = store.digests.record("ssm", "out", DAY.isoformat(), "{}")
     assert store.digests.claim(record.id)

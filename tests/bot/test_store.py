@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +14,7 @@ from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, ins
 
 from bot.errors import StoreError
 from bot.store import Store, schema
+from bot.store.schema import papers
 from sources.models import Mention, Paper
 from tests import pg
 from tests.conftest import FIXTURES
@@ -394,3 +397,20 @@ def test_times_are_the_same_whatever_the_session_time_zone(pg_server: pg.PgServe
         new_york.close()
         tokyo.close()
         pg_server.drop_database(name)
+
+
+def test_a_row_stored_before_aware_times_is_unchanged_when_seen_again(store: Store) -> None:
+    """Its content hash was taken over naive UTC text; the same paper must not count as updated."""
+    store.papers.upsert([paper(updated=T1)])
+    naive = json.dumps(
+        [
+            *("Abstract.", "[]", "", None, None, "2405.00001"),  # abstract .. id
+            *(str(T0.replace(tzinfo=None)), "Title", str(T1.replace(tzinfo=None))),
+            *("https://arxiv.org/abs/2405.00001", 1),  # url, version
+        ]
+    )  # the hash input as version 2 built it: sorted keys, source left out
+    legacy = hashlib.blake2b(naive.encode(), digest_size=16).hexdigest()
+    with store.begin() as conn:
+        conn.execute(papers.update().values(content_hash=legacy))
+    counts = store.papers.upsert([paper(updated=T1)])
+    assert (counts.updated, counts.unchanged) == (0, 1)
