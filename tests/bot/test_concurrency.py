@@ -115,12 +115,15 @@ def test_four_digests_at_once_deliver_once(
 
 
 def announced_before(day: str, path: Path) -> Path:
-    """The snapshot fixture as announced the day before `day`: a digest takes only papers
-    announced lately, and an import of older history is not news."""
+    """The snapshot fixture as listed the day before `day` (no version dates, so that is its
+    date): a digest takes only papers announced lately; an import of older history is not news."""
     before = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
     lines = (FIXTURES / "snapshot" / "full.jsonl").read_text(encoding="utf-8").splitlines()
     path.write_text(
-        "".join(json.dumps({**json.loads(line), "update_date": before}) + "\n" for line in lines),
+        "".join(
+            json.dumps({**json.loads(line), "update_date": before, "versions": []}) + "\n"
+            for line in lines
+        ),
         encoding="utf-8",
     )
     return path
