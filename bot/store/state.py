@@ -63,10 +63,8 @@ class StateRepo:
 
     def start_run(self, kind: str, target: str) -> int:
         with self._store.begin() as conn:
-            result = conn.execute(
-                runs.insert().values(kind=kind, target=target, started_at=now(), detail="")
-            )
-            return int(result.inserted_primary_key[0])
+            insert = runs.insert().values(kind=kind, target=target, started_at=now(), detail="")
+            return int(conn.execute(insert.returning(runs.c.id)).scalar_one())
 
     def finish_run(self, run_id: int, ok: bool, detail: str = "") -> None:
         with self._store.begin() as conn:
