@@ -1,14 +1,20 @@
 """Shared fixtures: a clean environment, a temporary store (SQLite, and PostgreSQL for tests
-marked `backends`), and the real data beside the project."""
+marked `backends`), a config file, the CLI, and the real data beside the project."""
 
 from __future__ import annotations
 
+import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from bot.cli import cli
 from bot.store import Store
 from tests import pg
 
@@ -73,3 +79,61 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside the project")
     return SHARED_DATA
+
+
+def merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` laid over it: mappings merge key by key, any other value replaces
+    the base's, and None removes the key."""
+    out = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+ConfigFile = Callable[..., Path]
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> ConfigFile:
+    """Writes `config.yaml` into `tmp_path` (or the directory given first) and returns its path:
+    a valid config whose store is the `store` fixture's SQLite file, with one niche (`ssm`)
+    delivered to the console. Keyword arguments are top-level keys deep-merged over that base
+    (see `merged`)."""
+
+    def write(directory: Path = tmp_path, /, **overrides: Any) -> Path:
+        base = {
+            "storage": {"url": f"sqlite:///{tmp_path / 'midlist.db'}", "index_dir": "index"},
+            "niches": [{"name": "ssm", "keywords": ["state space model"], "channels": ["console"]}],
+            "channels": {"console": {"type": "console"}},
+        }
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "config.yaml"
+        path.write_text(yaml.safe_dump(merged(base, overrides), sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one `midlist` invocation left behind; unpacks as `code, output = run_cli(...)`."""
+
+    exit_code: int
+    output: str  # stdout and stderr interleaved, as a terminal shows them
+    stdout: str
+    stderr: str
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.exit_code, self.output))
+
+
+def run_cli(config: Path | None, *args: str, env: Mapping[str, str] | None = None) -> CliRun:
+    """`midlist --config CONFIG ARGS...` in this process (no `--config` when `config` is None)."""
+    head = ["--config", str(config)] if config is not None else []
+    result = CliRunner().invoke(cli, [*head, *args], env=env)
+    return CliRun(result.exit_code, result.output, result.stdout, result.stderr)

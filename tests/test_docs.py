@@ -6,10 +6,9 @@ import importlib
 import re
 
 import pytest
-from click.testing import CliRunner
 
 from bot.cli import COMMAND_MODULES, cli
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 COMMANDS = sorted(COMMAND_MODULES)
@@ -31,7 +30,7 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 @pytest.mark.parametrize("name", COMMANDS)
 def test_every_command_has_help(name: str) -> None:
-    result = CliRunner().invoke(cli, [name, "--help"])
+    result = run_cli(None, name, "--help")
     assert result.exit_code == 0, result.output
     command = cli.get_command(None, name)  # type: ignore[arg-type]
     assert command is not None and command.help, f"`midlist {name}` has no help text"

@@ -9,57 +9,39 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
-from tests.conftest import ROOT
-
-CONFIG = """
-storage:
-  url: sqlite:///midlist.db
-  index_dir: index
-niches:
-  - name: ssm
-    keywords: [state space model]
-"""
+from tests.conftest import ROOT, ConfigFile, run_cli
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.output
+def config(config_file: ConfigFile) -> Path:
+    return config_file()
 
 
 @pytest.mark.parametrize("niche", ["[/x]", "[red]loud[/red]", "[link=https://evil.example]x"])
 def test_markup_in_a_niche_name_prints_literally(config: Path, niche: str) -> None:
-    code, out = invoke("--config", str(config), "queue", "list", "--niche", niche)
+    code, out = run_cli(config, "queue", "list", "--niche", niche)
     assert code == 1
     assert out == f"Error: no niche named {niche!r} (known: ssm)\n"
 
 
 def test_markup_in_a_config_path_prints_literally(tmp_path: Path) -> None:
     path = tmp_path / "[/x]" / "config.yaml"
-    code, out = invoke("--config", str(path), "check")
+    code, out = run_cli(path, "check")
     assert code == 1
     assert out.startswith(f"Error: {path}: no config file here")
 
 
 def test_escape_sequences_in_an_error_are_dropped(tmp_path: Path) -> None:
     path = tmp_path / "a\x1b[2J\x1b]0;title\x07b" / "config.yaml"
-    code, out = invoke("--config", str(path), "check")
+    code, out = run_cli(path, "check")
     assert code == 1
     assert out.startswith(f"Error: {tmp_path}/ab/config.yaml: no config file here")
 
 
 def test_verbose_adds_the_traceback_and_the_same_last_line(config: Path) -> None:
-    code, quiet = invoke("--config", str(config), "queue", "list", "--niche", "nope")
-    code_v, loud = invoke("-v", "--config", str(config), "queue", "list", "--niche", "nope")
+    code, quiet = run_cli(config, "queue", "list", "--niche", "nope")
+    code_v, loud = run_cli(config, "-v", "queue", "list", "--niche", "nope")
     assert (code, code_v) == (1, 1)
     assert "Traceback" not in quiet
     assert "Traceback (most recent call last)" in loud
@@ -78,7 +60,7 @@ def test_verbose_adds_the_traceback_and_the_same_last_line(config: Path) -> None
 def test_out_of_range_numbers_in_flags_are_usage_errors(
     config: Path, args: list[str], hint: str
 ) -> None:
-    code, out = invoke("--config", str(config), *args)
+    code, out = run_cli(config, *args)
     assert code == 2
     assert hint in out
     assert "Traceback" not in out and "OverflowError" not in out

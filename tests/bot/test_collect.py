@@ -9,11 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import yaml
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
-from bot.cli import cli
 from bot.collect import LOOKUP, build_collectors, collect_all
 from bot.config import Settings, parse_settings
 from bot.errors import ConfigError
@@ -21,6 +18,7 @@ from bot.store import Store
 from sources.arxiv import ArxivCollector
 from sources.errors import FetchError
 from sources.models import Batch, Mention, Paper
+from tests.conftest import ConfigFile, run_cli
 from tests.fakes import local_server
 from tests.fakes.oai import FakeOai, OaiRecord
 from tests.sources.test_arxiv import ArxivScript, Step
@@ -231,11 +229,8 @@ def test_categories_are_harvested_from_the_configured_oai_url(store: Store) -> N
 # ---- the command -----------------------------------------------------------------------------
 
 
-def write_config(tmp_path: Path, url: str) -> Path:
-    config = tmp_path / "config.yaml"
-    data = {"storage": {"url": "sqlite:///midlist.db"}, "sources": {"arxiv": arxiv_config(url)}}
-    config.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return config
+def write_config(config_file: ConfigFile, url: str) -> Path:
+    return config_file(sources={"arxiv": arxiv_config(url)})
 
 
 def row(output: str, name: str) -> list[str]:
@@ -246,11 +241,13 @@ def row(output: str, name: str) -> list[str]:
     raise AssertionError(f"no row for {name!r} in:\n{output}")
 
 
-def test_cli_collect_prints_counts_per_source(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_cli_collect_prints_counts_per_source(
+    httpserver: HTTPServer, tmp_path: Path, config_file: ConfigFile
+) -> None:
     script = ArxivScript(httpserver, [Step("page1.xml"), Step("page2.xml")])
-    config = write_config(tmp_path, script.url)
+    config = write_config(config_file, script.url)
 
-    result = CliRunner().invoke(cli, ["--config", str(config), "collect"])
+    result = run_cli(config, "collect")
 
     assert result.exit_code == 0, result.output
     assert row(result.output, "arxiv") == ["4", "0", "0", "0", "ok"]
@@ -259,12 +256,12 @@ def test_cli_collect_prints_counts_per_source(httpserver: HTTPServer, tmp_path: 
 
 
 def test_cli_collect_exits_1_and_says_why_when_a_source_fails(
-    httpserver: HTTPServer, tmp_path: Path
+    httpserver: HTTPServer, config_file: ConfigFile
 ) -> None:
     script = ArxivScript(httpserver, [Step("malformed.xml")])
-    config = write_config(tmp_path, script.url)
+    config = write_config(config_file, script.url)
 
-    result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--source", "arxiv"])
+    result = run_cli(config, "collect", "--source", "arxiv")
 
     assert result.exit_code == 1
     assert row(result.output, "arxiv") == ["0", "0", "0", "0", "failed"]
@@ -275,8 +272,8 @@ def test_cli_collect_exits_1_and_says_why_when_a_source_fails(
     assert LOOKUP not in result.output
 
 
-def test_cli_collect_rejects_an_unknown_source(tmp_path: Path) -> None:
-    config = write_config(tmp_path, "http://127.0.0.1:9/api/query")
-    result = CliRunner().invoke(cli, ["--config", str(config), "collect", "--source", "nope"])
+def test_cli_collect_rejects_an_unknown_source(config_file: ConfigFile) -> None:
+    config = write_config(config_file, "http://127.0.0.1:9/api/query")
+    result = run_cli(config, "collect", "--source", "nope")
     assert result.exit_code == 1
     assert "no configured source named 'nope'" in result.output

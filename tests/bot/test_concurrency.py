@@ -27,7 +27,7 @@ from bot.scheduler import plan, started
 from bot.status import leader
 from bot.store import Store, schema
 from bot.store.schema import deliveries, digests, papers
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES, ROOT, ConfigFile
 from tests.fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.backends
@@ -36,25 +36,18 @@ DAY = "2026-11-19"
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("MIDLIST_")}
 
 
-def write_config(directory: Path, url: str, hook: str, lease_seconds: float = 60) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    config = directory / "config.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "timezone": "UTC",
-                "storage": {"url": url, "index_dir": str(directory / "index")},
-                "sources": {"arxiv": {"enabled": False}},
-                "niches": [
-                    {"name": "moe", "keywords": ["experts"], "band": "top", "channels": ["team"]}
-                ],
-                "channels": {"team": {"type": "slack", "webhook_url": hook}},
-                "schedule": {"lease_seconds": lease_seconds},
-            }
-        ),
-        encoding="utf-8",
+def write_config(
+    config_file: ConfigFile, directory: Path, url: str, hook: str, lease_seconds: float = 60
+) -> Path:
+    return config_file(
+        directory,
+        timezone="UTC",
+        storage={"url": url, "index_dir": str(directory / "index")},
+        sources={"arxiv": {"enabled": False}},
+        niches=[{"name": "moe", "keywords": ["experts"], "band": "top", "channels": ["team"]}],
+        channels={"team": {"type": "slack", "webhook_url": hook}},
+        schedule={"lease_seconds": lease_seconds},
     )
-    return config
 
 
 def midlist_at_once(*commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
@@ -89,11 +82,11 @@ def slack() -> Iterator[FakeSlack]:
 
 
 def test_four_digests_at_once_deliver_once(
-    store_url: str, tmp_path: Path, slack: FakeSlack
+    store_url: str, tmp_path: Path, config_file: ConfigFile, slack: FakeSlack
 ) -> None:
     store = Store(store_url)
     import_snapshot(announced_before(DAY, tmp_path / "full.jsonl"), store)
-    config = write_config(tmp_path, store_url, slack.webhook_url)
+    config = write_config(config_file, tmp_path, store_url, slack.webhook_url)
     # Build the index once, so the four below only read it.
     warm = midlist_at_once(["--config", str(config), "digest", "--dry-run", "--date", DAY])
     assert warm[0].returncode == 0, warm[0].stderr
@@ -149,10 +142,12 @@ def snapshot_file(path: Path, n: int) -> Path:
     return path
 
 
-def test_two_imports_of_one_file_at_once_both_succeed(store_url: str, tmp_path: Path) -> None:
+def test_two_imports_of_one_file_at_once_both_succeed(
+    store_url: str, tmp_path: Path, config_file: ConfigFile
+) -> None:
     Store(store_url).close()  # the schema exists; the two imports race on the rows
     snapshot = snapshot_file(tmp_path / "snap.jsonl", 6000)
-    config = write_config(tmp_path, store_url, "http://127.0.0.1:9/unused")
+    config = write_config(config_file, tmp_path, store_url, "http://127.0.0.1:9/unused")
     args = ["--config", str(config), "import", str(snapshot)]
     results = midlist_at_once(args, args)
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
@@ -241,12 +236,16 @@ class Daemon:
 
 
 def test_two_daemons_on_one_database_one_leads_and_the_other_takes_over(
-    store_url: str, tmp_path: Path, slack: FakeSlack
+    store_url: str, tmp_path: Path, config_file: ConfigFile, slack: FakeSlack
 ) -> None:
     store = Store(store_url)
     import_snapshot(FIXTURES / "snapshot" / "full.jsonl", store)
-    first = write_config(tmp_path / "machine-a", store_url, slack.webhook_url, lease_seconds=3)
-    second = write_config(tmp_path / "machine-b", store_url, slack.webhook_url, lease_seconds=3)
+    first = write_config(
+        config_file, tmp_path / "machine-a", store_url, slack.webhook_url, lease_seconds=3
+    )
+    second = write_config(
+        config_file, tmp_path / "machine-b", store_url, slack.webhook_url, lease_seconds=3
+    )
     settings = load_settings(first)
     # Both daemons were down when the morning digest was due: the leader catches it up on start.
     with started(settings, store, plan(settings)) as scheduler:

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.config import load_settings
 from bot.errors import ConfigError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 MINIMAL = """
 niches:
@@ -150,7 +148,7 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_check_never_prints_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
     monkeypatch.setenv("SMTP_PASSWORD", "hunter2-secret")
-    result = CliRunner().invoke(cli, ["--config", str(ROOT / "config.example.yaml"), "check"])
+    result = run_cli(ROOT / "config.example.yaml", "check")
     assert result.exit_code == 0, result.output
     assert "team-slack" in result.output
     assert "secret" not in result.output
@@ -159,20 +157,16 @@ def test_check_never_prints_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_check_reports_the_error_and_fails(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "    band: [40, 15]\n")
-    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    result = run_cli(path, "check")
     assert result.exit_code == 1
     assert "niches[0].band: expected two percentages" in result.output
 
 
 def test_init_writes_a_config_that_checks(tmp_path: Path) -> None:
     path = tmp_path / "new" / "config.yaml"
-    runner = CliRunner()
-    assert (
-        runner.invoke(cli, ["--config", str(path), "init", "--timezone", "Europe/Berlin"]).exit_code
-        == 0
-    )
+    assert run_cli(path, "init", "--timezone", "Europe/Berlin").exit_code == 0
     assert load_settings(path).timezone == "Europe/Berlin"
-    again = runner.invoke(cli, ["--config", str(path), "init"])
+    again = run_cli(path, "init")
     assert again.exit_code == 1
     assert "already exists" in again.output
 
@@ -251,7 +245,7 @@ def test_line_breaks_in_mail_headers_fail_check_naming_the_key(
     mail[key] = value
     body = "".join(f"    {k}: {v}\n" for k, v in mail.items())
     path = write(tmp_path, MINIMAL + "channels:\n  mail:\n" + body)
-    result = CliRunner().invoke(cli, ["--config", str(path), "check"])
+    result = run_cli(path, "check")
     assert result.exit_code == 1
     assert expected in result.output
     assert "contains a line break or control character" in result.output

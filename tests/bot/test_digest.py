@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from bot.cli import cli
 from bot.config import Niche, Settings, parse_settings
 from bot.deliver.render import md_escape, render_markdown, safe_url
 from bot.digest.build import build_digest, clip, short_authors
@@ -25,7 +23,7 @@ from bot.store import Store
 from bot.store.schema import deliveries, digests, runs
 from ranking.models import Pick, Ranking
 from sources.models import Mention, Paper
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ConfigFile, run_cli
 
 DAY = date(2026, 11, 19)
 HOSTILE, UNICODE, LATEX, PLAIN = "2511.01001", "2511.01002", "2511.01003", "2511.01004"
@@ -367,41 +365,39 @@ def test_dry_run_shows_what_would_be_sent_and_records_nothing(store: Store) -> N
     assert (count(store, digests), count(store, deliveries), count(store, runs)) == (0, 0, 0)
 
 
-def test_cli_dry_run_prints_the_recorded_payload(store: Store, tmp_path: Path) -> None:
+def test_cli_dry_run_prints_the_recorded_payload(store: Store, config_file: ConfigFile) -> None:
     """A pending digest (recorded, then the process died) is what --dry-run shows, unchanged."""
-    digest, config = _pending_digest_and_config(store, tmp_path)
-    result = CliRunner().invoke(
-        cli, ["--config", str(config), "digest", "--dry-run", "--date", "2026-11-19"]
-    )
+    digest, config = _pending_digest_and_config(store, config_file)
+    result = run_cli(config, "digest", "--dry-run", "--date", "2026-11-19")
     assert result.exit_code == 0, result.output
     assert result.stdout == "<!-- niche ssm -> channel out -->\n" + render_markdown(digest) + "\n"
     assert store.digests.get("ssm", "out", DAY.isoformat()).status == "pending"  # type: ignore[union-attr]
 
 
-def test_cli_digest_sends_and_then_reports_already_sent(store: Store, tmp_path: Path) -> None:
-    digest, config = _pending_digest_and_config(store, tmp_path)
-    args = ["--config", str(config), "digest", "--date", "2026-11-19"]
-    first = CliRunner().invoke(cli, args)
+def test_cli_digest_sends_and_then_reports_already_sent(
+    store: Store, config_file: ConfigFile
+) -> None:
+    digest, config = _pending_digest_and_config(store, config_file)
+    args = ["digest", "--date", "2026-11-19"]
+    first = run_cli(config, *args)
     assert first.exit_code == 0, first.output
     assert first.stdout == render_markdown(digest)
     assert "ssm -> out: sent 2 picks from 4 new" in first.stderr
-    second = CliRunner().invoke(cli, args)
+    second = run_cli(config, *args)
     assert second.exit_code == 0 and second.stdout == ""
     assert "ssm -> out: already-sent" in second.stderr
 
 
-def _pending_digest_and_config(store: Store, tmp_path: Path) -> tuple[Digest, Path]:
+def _pending_digest_and_config(store: Store, config_file: ConfigFile) -> tuple[Digest, Path]:
     """A digest recorded as pending (as if the process died before sending) and a config file."""
     papers = stored(store, fixture_papers())
     ranking, by_id = ListRanker(papers)(Niche(name="ssm", keywords=["x"]), None, ())
     digest = build_digest(Niche(name="ssm", keywords=["x"], size=2), DAY, ranking, by_id)
     store.digests.record("ssm", "out", DAY.isoformat(), digest.to_json())
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"storage: {{url: '{store.url}'}}\n"
-        "niches: [{name: ssm, keywords: [state space model], channels: [out]}]\n"
-        "channels: {out: {type: console}}\n",
-        encoding="utf-8",
+    config = config_file(
+        storage={"url": store.url},
+        niches=[{"name": "ssm", "keywords": ["state space model"], "channels": ["out"]}],
+        channels={"out": {"type": "console"}},
     )
     return digest, config
 

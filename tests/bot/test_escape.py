@@ -16,14 +16,13 @@ from pathlib import Path
 
 import bibtexparser
 import pytest
-from click.testing import CliRunner
 
 from bot import escape
-from bot.cli import cli
 from bot.export import to_bibtex, to_json, to_markdown, write_anki
 from bot.store import Store
 from bot.store.queue import QueueItem
 from sources.models import Paper
+from tests.conftest import ConfigFile, run_cli
 
 HOSTILE_TITLE = (
     "Grasping\x1b[2J\x1b[H \x1b]0;pwned\x07robots \x1b]8;;https://evil.example/\x07click"
@@ -189,20 +188,16 @@ def test_anki_fields_cannot_be_split_or_carry_controls(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def hostile_config(tmp_path: Path) -> Path:
+def hostile_config(tmp_path: Path, config_file: ConfigFile) -> Path:
     store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
     try:
         store.papers.upsert([HOSTILE])
         store.queue.enqueue("robotics", [HOSTILE.id])
     finally:
         store.close()
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
-        "niches:\n  - name: robotics\n    keywords: [grasping robots]\n    band: top\n",
-        encoding="utf-8",
+    return config_file(
+        niches=[{"name": "robotics", "keywords": ["grasping robots"], "band": "top"}]
     )
-    return path
 
 
 @pytest.mark.parametrize(
@@ -218,7 +213,7 @@ def hostile_config(tmp_path: Path) -> Path:
     ids=lambda a: " ".join(a),
 )
 def test_terminal_output_carries_no_escape_sequences(hostile_config: Path, args: list[str]) -> None:
-    result = CliRunner().invoke(cli, ["--config", str(hostile_config), *args])
+    result = run_cli(hostile_config, *args)
     assert result.exit_code == 0, result.output
     assert "Grasping" in result.output
     assert not FORBIDDEN.search(result.output), repr(result.output)

@@ -22,7 +22,8 @@ from bot.export import (
 from bot.store import Store
 from bot.store.queue import QueueItem
 from sources.models import Paper
-from tests.bot.test_queue import PAPERS, filled, invoke, write_config
+from tests.bot.test_queue import PAPERS, filled, write_config
+from tests.conftest import ConfigFile, run_cli
 
 __all__ = ["filled"]  # the fixture, used by name
 
@@ -136,9 +137,9 @@ def test_markdown_groups_by_niche_and_escapes(filled: Store) -> None:
     assert "  > We study grasping with soft fingers." in text
 
 
-def test_cli_json_to_stdout_filters_by_state(filled: Store, tmp_path: Path) -> None:
+def test_cli_json_to_stdout_filters_by_state(filled: Store, config_file: ConfigFile) -> None:
     filled.queue.mark("robotics", "2405.00002", "saved")
-    code, out = invoke(write_config(tmp_path), "export", "--format", "json", "--state", "saved")
+    code, out = run_cli(write_config(config_file), "export", "--format", "json", "--state", "saved")
     assert code == 0
     data = json.loads(out)
     assert [(d["id"], d["niche"], d["state"]) for d in data] == [
@@ -147,20 +148,24 @@ def test_cli_json_to_stdout_filters_by_state(filled: Store, tmp_path: Path) -> N
     assert data[0]["url"] == "https://arxiv.org/abs/2405.00002"
 
 
-def test_cli_default_leaves_out_skipped(filled: Store, tmp_path: Path) -> None:
+def test_cli_default_leaves_out_skipped(
+    filled: Store, tmp_path: Path, config_file: ConfigFile
+) -> None:
     filled.queue.mark("robotics", "2405.00002", "skipped")
     target = tmp_path / "out.bib"
-    code, out = invoke(write_config(tmp_path), "export", "--format", "bibtex", "-o", str(target))
+    code, out = run_cli(
+        write_config(config_file), "export", "--format", "bibtex", "-o", str(target)
+    )
     assert (code, out) == (0, f"Wrote 1 papers to {target}.\n")
     assert [e.key for e in bibtexparser.parse_string(target.read_text()).entries] == [
         "lovelace2024grasping"
     ]
 
 
-def test_cli_anki_writes_package(filled: Store, tmp_path: Path) -> None:
+def test_cli_anki_writes_package(filled: Store, tmp_path: Path, config_file: ConfigFile) -> None:
     target = tmp_path / "q.apkg"
-    code, out = invoke(
-        write_config(tmp_path),
+    code, out = run_cli(
+        write_config(config_file),
         "export",
         "--format",
         "anki",
@@ -185,9 +190,9 @@ def test_cli_anki_writes_package(filled: Store, tmp_path: Path) -> None:
     ],
 )
 def test_cli_nothing_to_export_is_a_clear_error(
-    filled: Store, tmp_path: Path, args: list[str], message: str
+    filled: Store, config_file: ConfigFile, args: list[str], message: str
 ) -> None:
-    code, out = invoke(write_config(tmp_path), "export", "--format", "markdown", *args)
+    code, out = run_cli(write_config(config_file), "export", "--format", "markdown", *args)
     assert code == 1
     assert message in " ".join(out.split())
 

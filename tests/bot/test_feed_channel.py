@@ -21,6 +21,7 @@ from bot.models import Digest
 from bot.store import Store
 from tests.bot.test_digest import DAY, HOSTILE, ListRanker, fixture_papers, settings_for, stored
 from tests.bot.test_slack import digest_of
+from tests.conftest import ConfigFile
 
 
 def feed_settings(store: Store, path: Path, size: int = 2, **channel: Any):  # type: ignore[no-untyped-def]
@@ -145,15 +146,13 @@ def test_processes_appending_at_once_lose_no_entry(tmp_path: Path) -> None:
     assert len(entries) == 2 * len(days)
 
 
-def test_feed_channel_config(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "channels:\n  reader: {type: feed}\n  odd: {type: feed, path: 'x/{date}.xml'}\n",
-        encoding="utf-8",
+def test_feed_channel_config(tmp_path: Path, config_file: ConfigFile) -> None:
+    config = config_file(
+        channels={"reader": {"type": "feed"}, "odd": {"type": "feed", "path": "x/{date}.xml"}}
     )
     with pytest.raises(ConfigError, match=r"channels\.odd\.path: .*only \{niche\} can be filled"):
         load_settings(config)
-    config.write_text("channels:\n  reader: {type: feed, max_entries: 20}\n", encoding="utf-8")
+    config = config_file(channels={"reader": {"type": "feed", "max_entries": 20}})
     channel = load_settings(config).channels["reader"]
     assert isinstance(channel, FeedChannel)
     assert channel.path == str(tmp_path / "feeds" / "{niche}.xml")  # beside the config

@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.importer import ImportFileError, import_snapshot
 from bot.store import Store
+from tests.conftest import ConfigFile, run_cli
 
 pytestmark = pytest.mark.backends  # every test that takes `store` runs on both
 
@@ -198,16 +197,12 @@ def test_import_refuses_a_file_that_is_not_a_snapshot(
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'cli.db'}\n", encoding="utf-8")
-    return path
+def config(config_file: ConfigFile) -> Path:
+    return config_file()
 
 
 def test_cli_import_prints_the_summary_and_the_bad_lines(config: Path) -> None:
-    result = CliRunner().invoke(
-        cli, ["--config", str(config), "import", str(FIXTURES / "mixed.jsonl")]
-    )
+    result = run_cli(config, "import", str(FIXTURES / "mixed.jsonl"))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "2 papers: 2 new, 0 updated, 0 unchanged, 6 bad lines",
@@ -221,9 +216,9 @@ def test_cli_import_prints_the_summary_and_the_bad_lines(config: Path) -> None:
 
 
 def test_cli_import_again_reports_everything_unchanged(config: Path) -> None:
-    args = ["--config", str(config), "import", str(FIXTURES / "short.jsonl.gz")]
-    CliRunner().invoke(cli, args)
-    result = CliRunner().invoke(cli, args)
+    args = ["import", str(FIXTURES / "short.jsonl.gz")]
+    run_cli(config, *args)
+    result = run_cli(config, *args)
     assert result.exit_code == 0
     assert result.stdout == "3 papers: 0 new, 0 updated, 3 unchanged, 0 bad lines\n"
 
@@ -233,13 +228,13 @@ def test_cli_import_lists_only_the_first_bad_lines_unless_verbose(
 ) -> None:
     path = tmp_path / "junk.jsonl"
     path.write_text(_line(1) + "\n" + '{"id": "x"}\n' * 12, encoding="utf-8")
-    quiet = CliRunner().invoke(cli, ["--config", str(config), "import", str(path)])
+    quiet = run_cli(config, "import", str(path))
     assert quiet.stdout.splitlines()[0] == "1 paper: 1 new, 0 updated, 0 unchanged, 12 bad lines"
     assert len(quiet.stdout.splitlines()) == 1 + 10 + 1
     assert (
         quiet.stdout.splitlines()[-1] == "  ... and 2 more bad lines (midlist -v import shows all)"
     )
-    loud = CliRunner().invoke(cli, ["--config", str(config), "-v", "import", str(path)])
+    loud = run_cli(config, "-v", "import", str(path))
     assert loud.stdout.splitlines()[1:] == [
         f"  line {n}: 'id' is not an arXiv id: 'x'" for n in range(2, 14)
     ]
@@ -248,7 +243,7 @@ def test_cli_import_lists_only_the_first_bad_lines_unless_verbose(
 def test_cli_import_a_bad_file_is_one_error_line(config: Path, tmp_path: Path) -> None:
     page = tmp_path / "snapshot.json"
     page.write_text("<html><body>Too many requests</body></html>\n", encoding="utf-8")
-    result = CliRunner().invoke(cli, ["--config", str(config), "import", str(page)])
+    result = run_cli(config, "import", str(page))
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith(f"Error: {page}: an HTML or XML page (a failed download?).")

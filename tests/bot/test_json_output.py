@@ -7,10 +7,8 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
-from bot.cli import cli
 from bot.config import load_settings
 from bot.lock import SCHEDULER_LEASE
 from bot.scheduler import plan, started
@@ -19,21 +17,17 @@ from tests.bot.test_collect import write_config as collect_config
 from tests.bot.test_queue import PAPERS
 from tests.bot.test_queue import write_config as queue_config
 from tests.bot.test_run_cli import write_config as run_config
+from tests.conftest import ConfigFile, run_cli
 from tests.sources.test_arxiv import ArxivScript, Step
 
 PAPER_KEYS = {"id", "title", "url", "published"}  # shared with `query --json`
 
 
-def invoke(config: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args], env=env)
-    return result.exit_code, result.output
-
-
-def test_queue_list_json(store: Store, tmp_path: Path) -> None:
+def test_queue_list_json(store: Store, config_file: ConfigFile) -> None:
     store.papers.upsert(PAPERS)
     store.queue.enqueue("robotics", ["2405.00001", "2405.00002"])
     store.queue.mark("robotics", "2405.00002", "saved")
-    code, out = invoke(queue_config(tmp_path), "queue", "list", "--json")
+    code, out = run_cli(queue_config(config_file), "queue", "list", "--json")
     assert code == 0, out
     records = json.loads(out)
     assert [(r["id"], r["state"], r["niche"]) for r in records] == [
@@ -49,24 +43,27 @@ def test_queue_list_json(store: Store, tmp_path: Path) -> None:
 
 
 def test_queue_list_json_is_an_empty_list_when_nothing_matches(
-    store: Store, tmp_path: Path
+    store: Store, config_file: ConfigFile
 ) -> None:
-    code, out = invoke(queue_config(tmp_path), "queue", "list", "--state", "read", "--json")
+    code, out = run_cli(queue_config(config_file), "queue", "list", "--state", "read", "--json")
     assert (code, json.loads(out)) == (0, [])
 
 
-def test_check_json_shows_the_parsed_config_with_secrets_starred(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "storage:\n  url: postgresql://midlist:db-pass-123@db.example/midlist\n"
-        "niches:\n  - {name: ssm, keywords: [selective scan], channels: [team, reader]}\n"
-        "channels:\n"
-        "  team: {type: slack, token: '${SLACK_TOKEN}', channel: '#papers',"
-        " signing_secret: sign-456}\n"
-        "  reader: {type: feed}\n",
-        encoding="utf-8",
+def test_check_json_shows_the_parsed_config_with_secrets_starred(
+    tmp_path: Path, config_file: ConfigFile
+) -> None:
+    team = {
+        "type": "slack",
+        "token": "${SLACK_TOKEN}",
+        "channel": "#papers",
+        "signing_secret": "sign-456",
+    }
+    config = config_file(
+        storage={"url": "postgresql://midlist:db-pass-123@db.example/midlist"},
+        niches=[{"name": "ssm", "keywords": ["selective scan"], "channels": ["team", "reader"]}],
+        channels={"team": team, "reader": {"type": "feed"}},
     )
-    code, out = invoke(config, "check", "--json", env={"SLACK_TOKEN": "xoxb-secret-789"})
+    code, out = run_cli(config, "check", "--json", env={"SLACK_TOKEN": "xoxb-secret-789"})
     assert code == 0, out
     for secret in ("db-pass-123", "xoxb-secret-789", "sign-456"):
         assert secret not in out
@@ -85,16 +82,15 @@ def test_check_json_shows_the_parsed_config_with_secrets_starred(tmp_path: Path)
     assert settings["niches"][0]["band"] == [15, 40] and settings["niches"][0]["size"] == 7
 
 
-def test_check_json_on_a_bad_config_is_the_usual_error(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text("niches:\n  - {name: x, keywords: [a], band: [40, 15]}\n", encoding="utf-8")
-    code, out = invoke(config, "check", "--json")
+def test_check_json_on_a_bad_config_is_the_usual_error(config_file: ConfigFile) -> None:
+    config = config_file(niches=[{"name": "x", "keywords": ["a"], "band": [40, 15]}])
+    code, out = run_cli(config, "check", "--json")
     assert code == 1 and "niches[0].band" in out
 
 
-def test_collect_json_counts_per_source(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_collect_json_counts_per_source(httpserver: HTTPServer, config_file: ConfigFile) -> None:
     script = ArxivScript(httpserver, [Step("page1.xml"), Step("page2.xml")])
-    code, out = invoke(collect_config(tmp_path, script.url), "collect", "--json")
+    code, out = run_cli(collect_config(config_file, script.url), "collect", "--json")
     assert code == 0, out
     records = json.loads(out)
     assert [r["source"] for r in records] == ["arxiv", "arxiv-lookup"]
@@ -110,18 +106,20 @@ def test_collect_json_counts_per_source(httpserver: HTTPServer, tmp_path: Path) 
     }
 
 
-def test_collect_json_exits_1_and_names_the_failure(httpserver: HTTPServer, tmp_path: Path) -> None:
+def test_collect_json_exits_1_and_names_the_failure(
+    httpserver: HTTPServer, config_file: ConfigFile
+) -> None:
     script = ArxivScript(httpserver, [Step("malformed.xml")])
-    config = collect_config(tmp_path, script.url)
-    code, out = invoke(config, "collect", "--source", "arxiv", "--json")
+    config = collect_config(config_file, script.url)
+    code, out = run_cli(config, "collect", "--source", "arxiv", "--json")
     assert code == 1
     (record,) = json.loads(out)
     assert record["source"] == "arxiv" and record["ok"] is False
     assert "malformed XML" in record["error"]
 
 
-def test_status_json_of_a_new_store(tmp_path: Path) -> None:
-    code, out = invoke(run_config(tmp_path), "status", "--json")
+def test_status_json_of_a_new_store(config_file: ConfigFile) -> None:
+    code, out = run_cli(run_config(config_file), "status", "--json")
     assert code == 0, out
     assert json.loads(out) == {
         "scheduler": {
@@ -137,8 +135,8 @@ def test_status_json_of_a_new_store(tmp_path: Path) -> None:
     }
 
 
-def test_status_json_lists_jobs_runs_and_failures(tmp_path: Path) -> None:
-    config = run_config(tmp_path, digest="15 9 * * *")
+def test_status_json_lists_jobs_runs_and_failures(config_file: ConfigFile) -> None:
+    config = run_config(config_file, digest="15 9 * * *")
     settings = load_settings(config)
     store = Store(settings.storage.url)
     with started(settings, store, plan(settings)):
@@ -147,7 +145,7 @@ def test_status_json_lists_jobs_runs_and_failures(tmp_path: Path) -> None:
     run_id = store.state.start_run("collect", "arxiv")
     store.state.finish_run(run_id, False, "arXiv answered 503 three times")
     store.close()
-    code, out = invoke(config, "status", "--json")
+    code, out = run_cli(config, "status", "--json")
     assert code == 0, out
     record = json.loads(out)
     leader = record["scheduler"]

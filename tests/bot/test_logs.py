@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.logs import MASK, RedactSecrets
 from bot.store import Store
 from tests.bot.test_digest import DAY, fixture_papers, stored
 from tests.bot.test_email import PASSWORD, email_channel, smtp, smtp_server
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ConfigFile
 from tests.fakes.slack import TOKEN, WEBHOOK_PATH, FakeSlack
 
 __all__ = ["smtp", "smtp_server"]  # fixtures, used by name
@@ -44,7 +43,7 @@ def run(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_verbose_runs_print_no_secret(
-    tmp_path: Path, store: Store, slack: FakeSlack, smtp: tuple[object, int]
+    config_file: ConfigFile, store: Store, slack: FakeSlack, smtp: tuple[object, int]
 ) -> None:
     stored(store, fixture_papers())
     channels = {
@@ -59,21 +58,11 @@ def test_verbose_runs_print_no_secret(
         "hook": {"type": "slack", "webhook_url": slack.webhook_url, "retries": 1},
         "mail": email_channel(smtp[1]),
     }
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "storage": {"url": store.url},
-                "sources": {
-                    "reddit": {"client_id": "reddit-id-123", "client_secret": REDDIT_SECRET}
-                },
-                "niches": [
-                    {"name": "ssm", "keywords": ["state space model"], "channels": list(channels)}
-                ],
-                "channels": channels,
-            }
-        ),
-        encoding="utf-8",
+    config = config_file(
+        storage={"url": store.url},
+        sources={"reddit": {"client_id": "reddit-id-123", "client_secret": REDDIT_SECRET}},
+        niches=[{"name": "ssm", "keywords": ["state space model"], "channels": list(channels)}],
+        channels=channels,
     )
     digest = run(config, "digest", "--date", DAY.isoformat())
     check = run(config, "check")
@@ -98,13 +87,12 @@ def test_verbose_runs_print_no_secret(
     assert MASK in digest.stderr  # the URL was logged, masked
 
 
-def test_a_failing_command_masks_secrets_in_its_error_and_traceback(tmp_path: Path) -> None:
+def test_a_failing_command_masks_secrets_in_its_error_and_traceback(
+    config_file: ConfigFile,
+) -> None:
     """A password in the storage URL: the connection fails, and -v prints the traceback."""
-    config = tmp_path / "config.yaml"
     url = f"postgresql+psycopg://midlist:{DB_PASSWORD}@127.0.0.1:9/midlist"
-    config.write_text(
-        f"storage:\n  url: {url}\nniches:\n  - name: ssm\n    keywords: [x]\n", encoding="utf-8"
-    )
+    config = config_file(storage={"url": url}, niches=[{"name": "ssm", "keywords": ["x"]}])
     result = run(config, "queue", "list")
     assert result.returncode == 1
     assert DB_PASSWORD not in result.stdout + result.stderr

@@ -7,30 +7,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.cli.query import parse_keywords, parse_since
 from bot.config import Niche, parse_settings
 from bot.rank import profile_for, rank_niche
 from bot.store import Store
 from ranking import NicheProfile, TfidfIndex
 from sources.models import Mention, Paper
+from tests.conftest import CliRun, ConfigFile, run_cli
 from tests.ranking.corpus import corpus, topic_papers
 
 KEYS = {"id", "title", "url", "score", "percentile", "reasons"}
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
-        "niches:\n  - name: ssm\n    keywords: [selective scan, linear recurrence]\n"
-        "    band: top\n    size: 2\n",
-        encoding="utf-8",
-    )
-    return path
+def config(config_file: ConfigFile) -> Path:
+    niche = {"name": "ssm", "keywords": ["selective scan", "linear recurrence"]}
+    return config_file(niches=[{**niche, "band": "top", "size": 2}])
 
 
 @pytest.fixture
@@ -50,9 +43,8 @@ def filled(config: Path) -> Store:
     store.close()
 
 
-def _query(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), "query", *args])
-    return result.exit_code, result.output
+def _query(config: Path, *args: str, env: dict[str, str] | None = None) -> CliRun:
+    return run_cli(config, "query", *args, env=env)
 
 
 def test_json_lists_ranked_papers_with_the_documented_keys(config: Path, filled: Store) -> None:
@@ -84,10 +76,8 @@ def test_table_fits_a_narrower_terminal_and_shows_whole_ids(config: Path, filled
         abstract="A selective scan of the landscape.",
     )
     filled.papers.upsert([old_style])
-    result = CliRunner().invoke(
-        cli,
-        ["--config", str(config), "query", "selective scan", "--band", "top", "--limit", "30"],
-        env={"COLUMNS": "60"},
+    result = _query(
+        config, "selective scan", "--band", "top", "--limit", "30", env={"COLUMNS": "60"}
     )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -321,18 +311,18 @@ LIVE_FEED = (
 
 
 def test_live_asks_the_configured_arxiv_endpoint_and_ranks_in_memory(
-    tmp_path: Path, httpserver
+    tmp_path: Path, config_file: ConfigFile, httpserver
 ) -> None:  # type: ignore[no-untyped-def]
     httpserver.expect_request("/api/query").respond_with_data(
         LIVE_FEED, content_type="application/atom+xml"
     )
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
-        f"sources:\n  arxiv:\n    api_url: {httpserver.url_for('/api/query')}\n    delay_seconds: 0\n"
-        "    timeout_seconds: 5\n    retries: 0\n",
-        encoding="utf-8",
-    )
+    arxiv = {
+        "api_url": httpserver.url_for("/api/query"),
+        "delay_seconds": 0,
+        "timeout_seconds": 5,
+        "retries": 0,
+    }
+    config = config_file(niches=None, channels=None, sources={"arxiv": arxiv})
     code, out = _query(
         config, "selective scan, linear recurrence", "--live", "--json", "--band", "top"
     )

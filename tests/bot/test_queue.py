@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.store import Store
 from bot.store.queue import QueueError, normalise_id
 from sources.models import Paper
+from tests.conftest import ConfigFile, run_cli
 
 PAPERS = [
     Paper(
@@ -45,30 +45,15 @@ PAPERS = [
     ),
 ]
 
-CONFIG = """
-storage:
-  url: sqlite:///{db}
-niches:
-  - name: robotics
-    keywords: [grasping]
-  - name: strings
-    keywords: [string theory]
-"""
+NICHES = [
+    {"name": "robotics", "keywords": ["grasping"]},
+    {"name": "strings", "keywords": ["string theory"]},
+]
 
 
-def write_config(tmp_path: Path, extra: str = "", niches: str | None = None) -> Path:
-    """A config whose store is the `store` fixture's database file."""
-    text = CONFIG.format(db=tmp_path / "midlist.db")
-    if niches is not None:
-        text = text.split("niches:")[0] + niches
-    path = tmp_path / "config.yaml"
-    path.write_text(text + extra, encoding="utf-8")
-    return path
-
-
-def invoke(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args])
-    return result.exit_code, result.output
+def write_config(config_file: ConfigFile, **overrides: Any) -> Path:
+    """A config whose store is the `store` fixture's database file, with the two niches above."""
+    return config_file(**{"niches": NICHES, **overrides})
 
 
 @pytest.fixture
@@ -145,11 +130,11 @@ def test_enqueue_keeps_a_marked_state(filled: Store) -> None:
     assert filled.queue.states("robotics")["2405.00001"] == "skipped"
 
 
-def test_cli_save_then_list(filled: Store, tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    code, out = invoke(config, "queue", "save", "arXiv:2405.00001v2", "--niche", "robotics")
+def test_cli_save_then_list(filled: Store, config_file: ConfigFile) -> None:
+    config = write_config(config_file)
+    code, out = run_cli(config, "queue", "save", "arXiv:2405.00001v2", "--niche", "robotics")
     assert (code, out) == (0, "Saved 2405.00001 in robotics (was queued).\n")
-    code, out = invoke(config, "queue", "list", "--niche", "robotics")
+    code, out = run_cli(config, "queue", "list", "--niche", "robotics")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["id", "state", "title"]
@@ -158,30 +143,32 @@ def test_cli_save_then_list(filled: Store, tmp_path: Path) -> None:
     assert max(len(line) for line in lines) <= 80
 
 
-def test_cli_bare_queue_lists_all_niches(filled: Store, tmp_path: Path) -> None:
-    code, out = invoke(write_config(tmp_path), "queue")
+def test_cli_bare_queue_lists_all_niches(filled: Store, config_file: ConfigFile) -> None:
+    code, out = run_cli(write_config(config_file), "queue")
     assert code == 0
     assert out.splitlines()[0].split() == ["id", "state", "niche", "title"]
     assert "Legged Locomotion in the Wild" in out
 
 
-def test_cli_unknown_id_is_a_clear_error(filled: Store, tmp_path: Path) -> None:
-    code, out = invoke(write_config(tmp_path), "queue", "skip", "2101.99999", "--niche", "robotics")
+def test_cli_unknown_id_is_a_clear_error(filled: Store, config_file: ConfigFile) -> None:
+    code, out = run_cli(
+        write_config(config_file), "queue", "skip", "2101.99999", "--niche", "robotics"
+    )
     assert code == 1
     assert "Error: no paper '2101.99999' in the store" in out
 
 
-def test_cli_needs_niche_when_several_are_configured(filled: Store, tmp_path: Path) -> None:
-    code, out = invoke(write_config(tmp_path), "queue", "read", "2405.00001")
+def test_cli_needs_niche_when_several_are_configured(
+    filled: Store, config_file: ConfigFile
+) -> None:
+    code, out = run_cli(write_config(config_file), "queue", "read", "2405.00001")
     assert code == 1
     assert "several niches are configured; pass --niche (one of robotics, strings)" in out
 
 
-def test_cli_single_niche_is_the_default(filled: Store, tmp_path: Path) -> None:
-    config = write_config(
-        tmp_path, niches="niches:\n  - name: robotics\n    keywords: [grasping]\n"
-    )
-    code, out = invoke(config, "queue", "read", "2405.00002", "2405.00001")
+def test_cli_single_niche_is_the_default(filled: Store, config_file: ConfigFile) -> None:
+    config = write_config(config_file, niches=NICHES[:1])
+    code, out = run_cli(config, "queue", "read", "2405.00002", "2405.00001")
     assert code == 0
     assert out.splitlines() == [
         "Read 2405.00002 in robotics (was queued).",
@@ -189,23 +176,23 @@ def test_cli_single_niche_is_the_default(filled: Store, tmp_path: Path) -> None:
     ]
 
 
-def test_cli_unknown_niche_is_a_clear_error(filled: Store, tmp_path: Path) -> None:
-    code, out = invoke(write_config(tmp_path), "queue", "list", "--niche", "nope")
+def test_cli_unknown_niche_is_a_clear_error(filled: Store, config_file: ConfigFile) -> None:
+    code, out = run_cli(write_config(config_file), "queue", "list", "--niche", "nope")
     assert code == 1
     assert "no niche named 'nope' (known: robotics, strings)" in out
 
 
-def test_cli_empty_state_filter(filled: Store, tmp_path: Path) -> None:
-    code, out = invoke(write_config(tmp_path), "queue", "list", "--state", "read")
+def test_cli_empty_state_filter(filled: Store, config_file: ConfigFile) -> None:
+    code, out = run_cli(write_config(config_file), "queue", "list", "--state", "read")
     assert (code, out) == (0, "Nothing is read.\n")
 
 
-def test_cli_list_shows_bracketed_titles_as_written(store: Store, tmp_path: Path) -> None:
+def test_cli_list_shows_bracketed_titles_as_written(store: Store, config_file: ConfigFile) -> None:
     titles = ["Attention [is] all [/] you need", "[link=https://evil.example]Click[/link] me"]
     papers = [Paper(id=f"2406.0000{i}", title=t) for i, t in enumerate(titles, 1)]
     store.papers.upsert(papers)
     store.queue.enqueue("robotics", [p.id for p in papers])
-    code, out = invoke(write_config(tmp_path), "queue", "list", "--niche", "robotics")
+    code, out = run_cli(write_config(config_file), "queue", "list", "--niche", "robotics")
     assert code == 0, out
     for title in titles:
         assert title in out

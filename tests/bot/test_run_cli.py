@@ -14,17 +14,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from bot.cli import cli
 from bot.config import load_settings
 from bot.scheduler import plan, started
 from bot.status import persisted_jobs
 from bot.store import Store
 from bot.store.state import Run
-from tests.conftest import ROOT
+from tests.conftest import ROOT, ConfigFile, run_cli
 
 EMPTY_ATOM = """<?xml version="1.0" encoding="UTF-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">
@@ -39,29 +37,30 @@ EMPTY_ATOM = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def write_config(
-    tmp_path: Path, *, arxiv_url: str | None = None, digest: str = "30 8 * * *"
+    config_file: ConfigFile,
+    *,
+    arxiv_url: str | None = None,
+    digest: str = "30 8 * * *",
+    channels: tuple[str, ...] = ("out",),
 ) -> Path:
     arxiv = (
-        f"  arxiv:\n    api_url: {arxiv_url}\n    queries: ['cat:cs.LG']\n"
-        "    delay_seconds: 0\n    retries: 0\n    timeout_seconds: 10\n"
+        {
+            "api_url": arxiv_url,
+            "queries": ["cat:cs.LG"],
+            "delay_seconds": 0,
+            "retries": 0,
+            "timeout_seconds": 10,
+        }
         if arxiv_url
-        else "  arxiv:\n    enabled: false\n"
+        else {"enabled": False}
     )
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        "timezone: Europe/Berlin\n"
-        "storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n"
-        f"sources:\n{arxiv}"
-        "niches:\n  - name: ssm\n    keywords: [state space model]\n    channels: [out]\n"
-        "channels:\n  out:\n    type: file\n    path: digests/{niche}-{date}.md\n"
-        f"schedule:\n  digest: '{digest}'\n"
+    return config_file(
+        timezone="Europe/Berlin",
+        sources={"arxiv": arxiv},
+        niches=[{"name": "ssm", "keywords": ["state space model"], "channels": list(channels)}],
+        channels={"console": None, "out": {"type": "file", "path": "digests/{niche}-{date}.md"}},
+        schedule={"digest": digest},
     )
-    return config
-
-
-def midlist(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), *args])
-    return result.exit_code, result.output
 
 
 def stored_runs(config: Path) -> tuple[list[Run], list[Run]]:
@@ -96,8 +95,8 @@ def run_daemon_until(
     return daemon.returncode, log
 
 
-def test_status_of_a_new_store(tmp_path: Path) -> None:
-    code, out = midlist(write_config(tmp_path), "status")
+def test_status_of_a_new_store(config_file: ConfigFile) -> None:
+    code, out = run_cli(write_config(config_file), "status")
     assert code == 0
     assert out == (
         "Scheduler: not running\n\n"
@@ -106,8 +105,8 @@ def test_status_of_a_new_store(tmp_path: Path) -> None:
     )
 
 
-def test_status_shows_persisted_jobs_in_local_time_and_failures(tmp_path: Path) -> None:
-    config = write_config(tmp_path, digest="15 9 * * *")
+def test_status_shows_persisted_jobs_in_local_time_and_failures(config_file: ConfigFile) -> None:
+    config = write_config(config_file, digest="15 9 * * *")
     settings = load_settings(config)
     store = Store(settings.storage.url)
     with started(settings, store, plan(settings)):
@@ -117,7 +116,7 @@ def test_status_shows_persisted_jobs_in_local_time_and_failures(tmp_path: Path) 
     (job,) = [j for j in persisted_jobs(store) if j.job == "collect"]
     store.close()
 
-    code, out = midlist(config, "status")
+    code, out = run_cli(config, "status")
     assert code == 0
     lines = out.splitlines()
     digest = next(line for line in lines if line.strip().startswith("digest "))
@@ -133,11 +132,13 @@ def test_status_shows_persisted_jobs_in_local_time_and_failures(tmp_path: Path) 
     assert "Recent failures:" in out and "arXiv answered 503 three times (+1 more)" in out
 
 
-def test_run_stands_by_while_another_daemon_leads_and_status_names_it(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
+def test_run_stands_by_while_another_daemon_leads_and_status_names_it(
+    config_file: ConfigFile,
+) -> None:
+    config = write_config(config_file)
     store = Store(load_settings(config).storage.url)
     assert store.leases.acquire("scheduler", "other", "elsewhere", 4242, timedelta(minutes=5))
-    status_code, status = midlist(config, "status")
+    status_code, status = run_cli(config, "status")
     assert status_code == 0
     assert status.startswith("Scheduler: running, led by pid 4242 on elsewhere (last heartbeat 2")
 
@@ -156,14 +157,14 @@ def test_run_stands_by_while_another_daemon_leads_and_status_names_it(tmp_path: 
     store.close()
 
 
-def test_run_with_a_bad_cron_names_the_key(tmp_path: Path) -> None:
-    code, out = midlist(write_config(tmp_path, digest="30 25 * * *"), "run")
+def test_run_with_a_bad_cron_names_the_key(config_file: ConfigFile) -> None:
+    code, out = run_cli(write_config(config_file, digest="30 25 * * *"), "run")
     assert code == 1
     assert "schedule.digest: '30 25 * * *' is not a valid crontab line" in out
 
 
 def test_sigterm_lets_the_running_job_finish_then_exits_0(
-    tmp_path: Path, httpserver: HTTPServer
+    config_file: ConfigFile, httpserver: HTTPServer
 ) -> None:
     asked = threading.Event()
 
@@ -173,7 +174,7 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(
         return Response(EMPTY_ATOM, content_type="application/atom+xml")
 
     httpserver.expect_request("/api/query").respond_with_handler(slow_arxiv)
-    config = write_config(tmp_path, arxiv_url=httpserver.url_for("/api/query"))
+    config = write_config(config_file, arxiv_url=httpserver.url_for("/api/query"))
     settings = load_settings(config)
     store = Store(settings.storage.url)
     # A daemon that stopped a minute before the evening collect was due: it runs on start.
@@ -197,8 +198,10 @@ def test_sigterm_lets_the_running_job_finish_then_exits_0(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_idle_daemon_stops_cleanly_and_frees_the_store(tmp_path: Path, signum: int) -> None:
-    config = write_config(tmp_path)
+def test_idle_daemon_stops_cleanly_and_frees_the_store(
+    config_file: ConfigFile, signum: int
+) -> None:
+    config = write_config(config_file)
 
     def running(daemon: subprocess.Popen[str]) -> None:
         assert daemon.stderr is not None
@@ -208,28 +211,27 @@ def test_idle_daemon_stops_cleanly_and_frees_the_store(tmp_path: Path, signum: i
 
     code, log = run_daemon_until(config, running, signum)
     assert code == 0, log
-    code, out = midlist(config, "status")
+    code, out = run_cli(config, "status")
     assert out.startswith("Scheduler: not running")
     assert "collect" in out and "digest" in out
 
 
 def test_run_once_exits_1_and_names_the_source_that_failed(
-    tmp_path: Path, httpserver: HTTPServer
+    config_file: ConfigFile, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request("/api/query").respond_with_data("busy", status=503)
-    config = write_config(tmp_path, arxiv_url=httpserver.url_for("/api/query"))
-    code, out = midlist(config, "run", "--once")
+    config = write_config(config_file, arxiv_url=httpserver.url_for("/api/query"))
+    code, out = run_cli(config, "run", "--once")
     assert code == 1
     assert out.startswith("collect: FAILED\n  arxiv: ")
     _, failures = stored_runs(config)
     assert ("job", "collect") in {(r.kind, r.target) for r in failures}
 
 
-def test_run_once_exits_0_when_nothing_failed(tmp_path: Path) -> None:
-    config = write_config(tmp_path)
-    text = config.read_text().replace("    channels: [out]\n", "")
-    config.write_text(text)  # a niche with no channel: nothing to deliver, nothing fails
-    code, out = midlist(config, "run", "--once")
+def test_run_once_exits_0_when_nothing_failed(config_file: ConfigFile) -> None:
+    # a niche with no channel: nothing to deliver, nothing fails
+    config = write_config(config_file, channels=())
+    code, out = run_cli(config, "run", "--once")
     assert code == 0, out
     assert out == (
         "collect: ok\n  no source is enabled\n"

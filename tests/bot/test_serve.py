@@ -24,7 +24,8 @@ from bot.config import SlackChannel, parse_settings
 from bot.errors import ConfigError
 from bot.serve import MAX_BODY_BYTES, build_app, http_server, slack_channel
 from bot.store import Store
-from tests.bot.test_queue import filled, invoke, write_config
+from tests.bot.test_queue import filled, write_config
+from tests.conftest import ConfigFile, run_cli
 
 __all__ = ["filled"]  # the fixture, used by name
 
@@ -240,9 +241,10 @@ def test_slack_channel_picks_the_one_with_a_signing_secret() -> None:
         slack_channel(settings, "mail")
 
 
-def test_slack_channel_without_signing_secret_is_a_clear_error(tmp_path: Path) -> None:
-    extra = "channels:\n  team:\n    type: slack\n    webhook_url: http://127.0.0.1:9/hook\n"
-    code, out = invoke(write_config(tmp_path, extra=extra), "serve", "--port", "3999")
+def test_slack_channel_without_signing_secret_is_a_clear_error(config_file: ConfigFile) -> None:
+    team = {"type": "slack", "webhook_url": "http://127.0.0.1:9/hook"}
+    config = write_config(config_file, channels={"team": team})
+    code, out = run_cli(config, "serve", "--port", "3999")
     assert code == 1
     assert "no Slack channel has signing_secret set" in " ".join(out.split())
 
@@ -407,15 +409,14 @@ def test_click_reply_is_escaped_for_slack(
     assert "&lt;!channel&gt;" in str(reply["text"])
 
 
-def test_serve_command_runs_as_a_process_and_stops_on_ctrl_c(tmp_path: Path, filled: Store) -> None:
+def test_serve_command_runs_as_a_process_and_stops_on_ctrl_c(
+    config_file: ConfigFile, filled: Store
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    extra = (
-        "channels:\n  team:\n    type: slack\n    webhook_url: http://127.0.0.1:9/hook\n"
-        f"    signing_secret: {SECRET}\n"
-    )
-    config = write_config(tmp_path, extra=extra)
+    team = {"type": "slack", "webhook_url": "http://127.0.0.1:9/hook", "signing_secret": SECRET}
+    config = write_config(config_file, channels={"team": team})
     proc = subprocess.Popen(
         [
             sys.executable,

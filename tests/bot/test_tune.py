@@ -11,10 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from bot.cli import cli
 from bot.config import load_settings
 from bot.rank import profile_for
 from bot.store import Store
@@ -23,26 +21,22 @@ from bot.tune_page import pool_chart, render_page
 from ranking import NicheProfile
 from sources.models import Mention, Paper
 from tests.browser import run_chromium
+from tests.conftest import CliRun, ConfigFile, run_cli
 from tests.ranking.corpus import topic_papers
 
-CONFIG = """\
-storage:
-  url: sqlite:///midlist.db
-  index_dir: index
-niches:
-  - name: ssm
-    keywords: [selective scan, linear recurrence, quantum widget]
-    exclude: [tactile]
-    seeds: ["2409.99999"]
-    size: 4
-"""
+NICHE = {
+    "name": "ssm",
+    "keywords": ["selective scan", "linear recurrence", "quantum widget"],
+    "exclude": ["tactile"],
+    "seeds": ["2409.99999"],
+    "size": 4,
+}
 HOSTILE = "2501.39999"
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
+def config(tmp_path: Path, config_file: ConfigFile) -> Path:
+    path = config_file(niches=[NICHE])
     store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
     papers = topic_papers("ssm", 60) + topic_papers("robot", 20) + topic_papers("auction", 20)
     papers.append(
@@ -68,9 +62,8 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def tune(config: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(config), "tune", *args])
-    return result.exit_code, result.output
+def tune(config: Path, *args: str) -> CliRun:
+    return run_cli(config, "tune", *args)
 
 
 def test_tune_writes_the_page_beside_the_config_and_prints_a_summary(config: Path) -> None:
@@ -129,9 +122,8 @@ def test_papers_the_user_is_done_with_are_not_picked_again(config: Path) -> None
     assert first not in [r.paper_id for r in after.picks] and len(after.picks) == 4
 
 
-def test_tune_without_papers_says_what_to_do(tmp_path: Path) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(CONFIG, encoding="utf-8")
+def test_tune_without_papers_says_what_to_do(config_file: ConfigFile) -> None:
+    path = config_file(niches=[NICHE])
     code, out = tune(path, "ssm")
     assert code == 1
     assert "no papers in the store yet: load some with `midlist import FILE`" in out

@@ -6,6 +6,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ranking import NicheProfile, build, rank
 from ranking.band import DUPLICATE, _visit_order, band_positions
@@ -26,7 +28,7 @@ def index():  # type: ignore[no-untyped-def]
     return _index(corpus())
 
 
-@pytest.mark.parametrize("n", range(1, 301))
+@given(st.integers(min_value=1, max_value=300))
 def test_band_positions_hold_exactly_the_band_percentiles(n: int) -> None:
     inside = set(band_positions(n, (15, 40)))
     for position in range(n):
