@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,9 +18,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.config import EmailChannel
 from bot.deliver.mailer import send_email
 from bot.deliver.render import render_html
@@ -30,6 +27,7 @@ from bot.store import Store
 from tests.bot.test_digest import DAY, ListRanker, fixture_papers, settings_for, stored
 from tests.bot.test_slack import digest_of
 from tests.browser import ink_rows, run_chromium
+from tests.conftest import ConfigFile, run_cli
 
 USER, PASSWORD = "reader", "s3cret-pass"
 # aiosmtpd warns that AUTH without TLS is unsafe: true, and fine for a server on 127.0.0.1
@@ -328,31 +326,27 @@ def test_a_sent_email_is_not_sent_again_when_marking_it_sent_failed(
 
 
 def test_status_lists_an_uncertain_mail_and_the_cli_resends_it_on_request(
-    store: Store, smtp: tuple[Inbox, int], tmp_path: Path
+    store: Store, smtp: tuple[Inbox, int], config_file: ConfigFile
 ) -> None:
     inbox, port = smtp
     stored(store, fixture_papers())
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"storage: {{url: '{store.url}', index_dir: '{tmp_path / 'index'}'}}\n"
-        "niches: [{name: ssm, keywords: [state space model], channels: [mail]}]\n"
-        f"channels: {{mail: {json.dumps(email_channel(port, data_timeout_seconds=0.5))}}}\n",
-        encoding="utf-8",
+    config = config_file(
+        niches=[{"name": "ssm", "keywords": ["state space model"], "channels": ["mail"]}],
+        channels={"mail": email_channel(port, data_timeout_seconds=0.5)},
     )
     record = store.digests.record(
         "ssm", "mail", DAY.isoformat(), digest_of(fixture_papers()).to_json()
     )
     assert record.status == "pending"
     inbox.confirm_after = 2.0
-    day = ["--config", str(config), "digest", "--date", DAY.isoformat()]
-    first = CliRunner().invoke(cli, day)
+    day = ["digest", "--date", DAY.isoformat()]
+    first = run_cli(config, *day)
     assert first.exit_code == 1 and "ssm -> mail: uncertain" in first.stderr
-    status = CliRunner().invoke(cli, ["--config", str(config), "status"])
+    status = run_cli(config, "status")
     assert status.exit_code == 0
     assert "Maybe delivered" in status.stdout and "2026-11-19 ssm -> mail" in status.stdout
     assert "midlist digest --resend" in status.stdout
-    resent = CliRunner().invoke(cli, [*day, "--resend"])
+    resent = run_cli(config, *day, "--resend")
     assert resent.exit_code == 0 and "ssm -> mail: sent" in resent.stderr
     assert len(inbox.received) == 2
-    after = CliRunner().invoke(cli, ["--config", str(config), "status"])
-    assert "Maybe delivered" not in after.stdout
+    assert "Maybe delivered" not in run_cli(config, "status").stdout

@@ -17,16 +17,15 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 from werkzeug import Request, Response
 
-from bot.cli import cli
 from bot.models import Digest
 from bot.store import Store
 from bot.store.schema import digests
 from sources.oai import STATE_PREFIX
+from tests.conftest import ConfigFile, run_cli
 from tests.fakes import local_server
 from tests.fakes.oai import FakeOai, OaiRecord
 
@@ -162,27 +161,36 @@ def arxiv() -> Iterator[tuple[FakeOai, FakeApi]]:
 
 
 def test_a_simulated_week_delivers_every_announced_on_niche_paper_exactly_once(
-    arxiv: tuple[FakeOai, FakeApi], tmp_path: Path
+    arxiv: tuple[FakeOai, FakeApi], config_file: ConfigFile, tmp_path: Path
 ) -> None:
     oai, api = arxiv
     records, on_niche = week_records()
     records += api.hits
     on_niche |= {h.id for h in api.hits}
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        f"storage: {{url: 'sqlite:///{tmp_path / 'midlist.db'}', index_dir: '{tmp_path / 'idx'}'}}\n"
-        "sources:\n"
-        f"  arxiv: {{oai_url: '{oai.url}', api_url: '{api.url}', categories: [cs.LG],"
-        f" queries: ['{ON}'], delay_seconds: 0}}\n"
-        "  reddit: {enabled: false}\n"
-        f"niches: [{{name: ssm, keywords: ['{ON}', {NEW_WORD}], band: top, size: 20,"
-        " channels: [out]}]\n"
-        "channels: {out: {type: console}}\n",
-        encoding="utf-8",
+    config = config_file(
+        sources={
+            "arxiv": {
+                "oai_url": oai.url,
+                "api_url": api.url,
+                "categories": ["cs.LG"],
+                "queries": [ON],
+                "delay_seconds": 0,
+            },
+            "reddit": {"enabled": False},
+        },
+        niches=[
+            {
+                "name": "ssm",
+                "keywords": [ON, NEW_WORD],
+                "band": "top",
+                "size": 20,
+                "channels": ["console"],
+            }
+        ],
     )
 
     def midlist(*args: str) -> str:
-        result = CliRunner().invoke(cli, ["--config", str(config), *args])
+        result = run_cli(config, *args)
         assert result.exit_code == 0, result.output
         return result.stdout
 
