@@ -1,25 +1,32 @@
 """Glue between the store and the ranker: keep the persisted index in step, rank a niche.
 
 The index lives in `storage.index_dir`. Each call brings it up to date with the store before
-ranking: when the store holds more papers than the index, those first seen (or published) since
-the index's watermark are transformed with the stored vocabulary and appended; papers that were only placeholders (a link seen, metadata not
-yet looked up) are re-indexed once their abstract arrives. When the corpus has grown by half
-since the vocabulary was fitted (`ranking.index.REFIT_GROWTH`), the papers since the watermark do
-not account for the store's count, or the index belongs to another database or cannot be read,
-it is rebuilt from every stored paper. A new version of a paper
-already indexed keeps its old vector until the next rebuild: versions rarely change a topic.
+ranking: papers first seen (or published) since the index's watermark are appended as a new
+segment, and papers that were only placeholders (a link seen, metadata not yet looked up) are
+re-indexed once their abstract arrives; both cost what is added, never the whole corpus. Since
+weights are computed from document-frequency counts at query time, the picks are those a cold
+build of the same store would give. The index is built from scratch (streaming, in chunks) on
+first use, by `midlist index --rebuild`, when it cannot be read, when it belongs to another
+store, or when the store holds papers the watermark does not account for.
+
+An index names its store by a hash of the URL without its password plus the store's own id
+(kept in the database), so nothing secret is written beside it.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.config import Niche, Settings
-from bot.store import Store
+from bot.store import Store, redacted
 from ranking import NicheProfile, Ranking, TfidfIndex, build, rank
+from ranking.build import Batch, build_from
 from ranking.index import IndexError_, exists
 from ranking.text import document
 from sources.models import Paper
@@ -27,7 +34,11 @@ from sources.models import Paper
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 10
+CHUNK = 5000  # papers read from the store and analysed at a time during a cold build
 _CLOCK_SLACK = timedelta(minutes=10)  # papers written while we read are picked up next time
+
+Row = tuple[str, str, str, str, datetime | None]  # id, title, abstract, categories, date
+Progress = Callable[[int, int], None]  # (papers indexed so far, papers in the store)
 
 
 def profile_for(niche: Niche, store: Store) -> NicheProfile:
@@ -52,8 +63,10 @@ def rank_niche(
     since: datetime | None = None,
     limit: int | None = None,
     exclude_ids: Collection[str] = (),
+    ids: Collection[str] | None = None,
 ) -> tuple[Ranking, dict[str, Paper]]:
-    """Rank the stored papers for a niche; the Paper objects of the picks come along."""
+    """Rank the stored papers for a niche (only those in `ids` when given); the Paper objects
+    of the picks come along."""
     index = update_index(settings, store)
     ranking = rank(
         index,
@@ -62,6 +75,7 @@ def rank_niche(
         mentions=store.papers.mention_counts(),
         since=_epoch(since) if since else None,
         exclude_ids=exclude_ids,
+        ids=ids,
     )
     return ranking, store.papers.get_many([p.paper_id for p in ranking.picks])
 
@@ -82,41 +96,64 @@ def rank_papers(
     return ranking, {p.paper_id: by_id[p.paper_id] for p in ranking.picks}
 
 
-def update_index(settings: Settings, store: Store) -> TfidfIndex:
+def store_identity(store: Store) -> str:
+    """How an index names its store: no password, and two databases at one URL differ."""
+    url_hash = hashlib.sha256(redacted(store.url).encode()).hexdigest()[:16]
+    return f"{url_hash}:{store.store_id}"
+
+
+def update_index(
+    settings: Settings, store: Store, *, rebuild: bool = False, progress: Progress | None = None
+) -> TfidfIndex:
     """The persisted index, brought up to date with the store (built on first use)."""
     directory = Path(settings.storage.index_dir).expanduser()
-    started = datetime.now(UTC)
-    index = _load(directory, store)
-    if index is None or index.needs_refit():
-        return _rebuild(directory, store, started)
-    placeholders = set(index.extra.get("placeholders", "").split())
-    filled = [p for p in store.papers.get_many(sorted(placeholders)).values() if p.abstract]
-    total = store.papers.count()
-    if total < len(index):
-        log.info("the store holds fewer papers than the index; rebuilding it")
-        return _rebuild(directory, store, started)
-    fresh = []
-    if total > len(index):  # only then can anything be new: papers are never deleted
-        watermark = datetime.fromisoformat(index.extra["watermark"])
-        fresh = [p for p in store.papers.iter_all(since=watermark) if p.id not in index.row_of]
-        if len(index) + len(fresh) < total:  # committed behind the watermark (a long import)
-            log.info("the store holds papers the index missed; rebuilding it")
-            return _rebuild(directory, store, started)
-    if not fresh and not filled:
+    with _locked(directory):
+        started = datetime.now(UTC)
+        index = None if rebuild else _load(directory, store)
+        if index is None:
+            return _rebuild(directory, store, started, progress)
+        placeholders = set(index.extra.get("placeholders", "").split())
+        filled = [p for p in store.papers.get_many(sorted(placeholders)).values() if p.abstract]
+        total = store.papers.count()
+        if total < len(index):
+            log.info("the store holds fewer papers than the index; rebuilding it")
+            return _rebuild(directory, store, started, progress)
+        fresh: list[Row] = []
+        if total > len(index):  # only then can anything be new: papers are never deleted
+            watermark = datetime.fromisoformat(index.extra["watermark"])
+            need = total - len(index)
+            missing: list[str] = []
+            for recent in store.papers.index_ids(since=watermark):  # newest first, ids only
+                held = index.rows_of(recent)
+                missing += [pid for pid in recent if pid not in held]
+                if len(missing) >= need:
+                    break
+            fresh = [r for chunk in store.papers.index_rows(ids=missing) for r in chunk]
+            if len(index) + len(fresh) < total:  # committed behind the watermark (a long import)
+                log.info("the store holds papers the index missed; rebuilding it")
+                return _rebuild(directory, store, started, progress)
+        if not fresh and not filled:
+            return index
+        added = fresh + [_row(p) for p in filled]
+        batch = _batch(added)
+        index.add(batch.ids, batch.docs, batch.dates, batch.tags)
+        waiting = (placeholders - {p.id for p in filled}) | {r[0] for r in fresh if not r[2]}
+        _stamp(index, store, started, waiting)
+        index.save(directory)
+        log.info("index: added %d papers (%d in all)", len(added), len(index))
         return index
-    added = fresh + filled
-    index.add(
-        [p.id for p in added],
-        [document(p) for p in added],
-        [_paper_date(p) for p in added],
-        [p.categories for p in added],
-    )
-    if index.needs_refit():
-        return _rebuild(directory, store, started)
-    _stamp(index, store, started, placeholders=placeholders - {p.id for p in filled}, papers=added)
-    index.save(directory)
-    log.info("index: added %d papers (%d rows)", len(added), len(index))
-    return index
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """One process at a time updates an index directory; others wait, then see its work."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with open(directory.with_name(directory.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _load(directory: Path, store: Store) -> TfidfIndex | None:
@@ -127,7 +164,7 @@ def _load(directory: Path, store: Store) -> TfidfIndex | None:
     except IndexError_ as exc:
         log.warning("%s; rebuilding it", exc)
         return None
-    if index.extra.get("store") != store.url:
+    if index.extra.get("store") != store_identity(store):
         log.info("index at %s belongs to another database; rebuilding it", directory)
         return None
     try:
@@ -138,38 +175,51 @@ def _load(directory: Path, store: Store) -> TfidfIndex | None:
     return index
 
 
-def _rebuild(directory: Path, store: Store, started: datetime) -> TfidfIndex:
-    ids: list[str] = []
-    docs: list[str] = []
-    dates: list[int] = []
-    tags: list[tuple[str, ...]] = []
-    waiting: list[Paper] = []
-    for paper in store.papers.iter_all():  # columns only: Paper objects are not kept
-        ids.append(paper.id)
-        docs.append(document(paper))
-        dates.append(_paper_date(paper))
-        tags.append(paper.categories)
-        if not paper.abstract:
-            waiting.append(paper)
-    index = build(ids, docs, dates, tags)
-    del docs
-    _stamp(index, store, started, placeholders=set(), papers=waiting)
+def _rebuild(
+    directory: Path, store: Store, started: datetime, progress: Progress | None
+) -> TfidfIndex:
+    """A cold build streamed from the store in chunks, written beside the old index, swapped in."""
+    total = store.papers.count()
+    waiting: set[str] = set()
+
+    def batches() -> Iterator[Batch]:
+        for rows in store.papers.index_rows(chunk=CHUNK):
+            waiting.update(r[0] for r in rows if not r[2])
+            yield _batch(rows)
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    index = build_from(batches(), directory, report)
+    _stamp(index, store, started, waiting)
     index.save(directory)
     log.info("index: built from %d papers", len(index))
     return index
 
 
-def _stamp(
-    index: TfidfIndex,
-    store: Store,
-    started: datetime,
-    *,
-    placeholders: set[str],
-    papers: list[Paper],
-) -> None:
-    waiting = placeholders | {p.id for p in papers if not p.abstract}
+def _batch(rows: list[Row]) -> Batch:
+    return Batch(
+        ids=[r[0] for r in rows],
+        docs=[f"{r[1]}\n{r[2]}" for r in rows],
+        dates=[_epoch(r[4]) if r[4] else _epoch(datetime.now(UTC)) for r in rows],
+        tags=[r[3].split() for r in rows],
+    )
+
+
+def _row(paper: Paper) -> Row:
+    return (
+        paper.id,
+        paper.title,
+        paper.abstract,
+        " ".join(paper.categories),
+        paper.published or paper.updated,
+    )
+
+
+def _stamp(index: TfidfIndex, store: Store, started: datetime, waiting: set[str]) -> None:
     index.extra.update(
-        store=store.url,
+        store=store_identity(store),
         watermark=(started - _CLOCK_SLACK).isoformat(),
         placeholders=" ".join(sorted(waiting)),
     )

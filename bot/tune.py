@@ -97,7 +97,7 @@ def build_report(
     `exclude_ids` (papers already delivered or dealt with) stay in the pool but are not picked."""
     started = time.perf_counter()
     index = update_index(settings, store)
-    rows = None if since is None else np.flatnonzero(index.dates >= int(since.timestamp()))
+    rows = None if since is None else index.rows_since(int(since.timestamp()))
     exp = explain(
         index,
         profile,

@@ -11,7 +11,8 @@ from collections.abc import Collection, Mapping
 import numpy as np
 
 from ranking.band import select
-from ranking.index import TfidfIndex, build
+from ranking.build import build
+from ranking.index import TfidfIndex
 from ranking.models import NicheProfile, Pick, Ranking
 from ranking.relevance import DEFAULT, Weights, score
 
@@ -27,11 +28,16 @@ def rank(
     since: int | None = None,
     exclude_ids: Collection[str] = (),
     weights: Weights = DEFAULT,
+    ids: Collection[str] | None = None,
 ) -> Ranking:
-    """The niche's band picks among the index's papers (those dated at or after `since`)."""
-    rows = None if since is None else np.flatnonzero(index.dates >= since)
+    """The niche's band picks among the index's papers: those dated at or after `since`, and
+    only those in `ids` when it is given (e.g. the papers that arrived since the last digest)."""
     if len(index) == 0:
         return Ranking(picks=(), pool_size=0, candidates=0)
+    rows = None if since is None else index.rows_since(since)
+    if ids is not None:
+        chosen = np.array(sorted(index.rows_of(ids).values()), dtype=np.int64)
+        rows = chosen if rows is None else np.intersect1d(rows, chosen)
     scores = score(index, profile, rows, weights)
     ranking = select(
         index, profile, scores, limit=limit, mentions=mentions, exclude_ids=exclude_ids

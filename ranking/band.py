@@ -30,16 +30,17 @@ MENTION_BOOST = 0.5
 DUPLICATE = 0.8
 
 
-def pool(scores: Scores, ids: list[str]) -> np.ndarray:
-    """Row indices of the on-niche pool, most relevant first."""
-    cand = scores.candidates
+def pool(scores: Scores) -> np.ndarray:
+    """Positions (in `scores`) of the on-niche pool, most relevant first."""
+    cand = np.arange(len(scores.rows))
     if not len(cand):
         return cand
-    rel = scores.relevance[cand]
-    order = np.lexsort((np.array([ids[r] for r in cand]), -rel))
+    rel = scores.relevance
+    order = np.lexsort((np.array(scores.ids), -rel))
     cand, rel = cand[order], rel[order]
     reference = rel[:REFERENCE].mean()
-    return cand[rel >= POOL_RATIO * reference]
+    members: np.ndarray = cand[rel >= POOL_RATIO * reference]
+    return members
 
 
 def select(
@@ -52,28 +53,25 @@ def select(
     exclude_ids: Collection[str] = (),
 ) -> Ranking:
     mentions = mentions or {}
-    members = pool(scores, index.ids)
+    members = pool(scores)
+    ids = scores.ids
     n = len(members)
     if n == 0 or limit <= 0:
         return Ranking(picks=(), pool_size=n, candidates=len(scores.candidates))
-    counts = np.array([mentions.get(index.ids[r], 0) for r in members], dtype=np.float64)
+    counts = np.array([mentions.get(ids[r], 0) for r in members], dtype=np.float64)
     mainstream = scores.relevance[members] * (1 + MENTION_BOOST * np.log2(1 + counts))
-    order = np.lexsort((np.array([index.ids[r] for r in members]), -mainstream))
+    order = np.lexsort((np.array([ids[r] for r in members]), -mainstream))
     members, counts = members[order], counts[order]
     excluded = set(exclude_ids)
-    eligible = [
-        p for p in _visit_order(n, profile.band, limit) if index.ids[members[p]] not in excluded
-    ]
-    chosen = _diverse(index, members, eligible, limit)
+    eligible = [p for p in _visit_order(n, profile.band, limit) if ids[members[p]] not in excluded]
+    chosen = _diverse(scores, members, eligible, limit)
     chosen.sort()
     top = scores.relevance[members].max()
-    picks = tuple(
-        _pick(index, profile, scores, members[p], p, n, int(counts[p]), top) for p in chosen
-    )
+    picks = tuple(_pick(profile, scores, members[p], p, n, int(counts[p]), top) for p in chosen)
     return Ranking(picks=picks, pool_size=n, candidates=len(scores.candidates))
 
 
-def _diverse(index: TfidfIndex, members: np.ndarray, eligible: list[int], limit: int) -> list[int]:
+def _diverse(scores: Scores, members: np.ndarray, eligible: list[int], limit: int) -> list[int]:
     """The first `limit` eligible positions, skipping any too similar to one already taken.
 
     Similarities come from one product over a window of candidates (widened only if needed).
@@ -83,7 +81,7 @@ def _diverse(index: TfidfIndex, members: np.ndarray, eligible: list[int], limit:
     while start < len(eligible) and len(chosen) < limit:
         batch = eligible[: start + window]
         rows = members[batch]
-        sims = (index.matrix[rows] @ index.matrix[rows].T).toarray()
+        sims = (scores.vectors[rows] @ scores.vectors[rows].T).toarray()
         at = {p: i for i, p in enumerate(batch)}
         taken = [at[p] for p in chosen]
         for i in range(start, len(batch)):
@@ -124,7 +122,6 @@ def _visit_order(n: int, band: tuple[int, int] | None, limit: int) -> list[int]:
 
 
 def _pick(
-    index: TfidfIndex,
     profile: NicheProfile,
     scores: Scores,
     row: int,
@@ -133,22 +130,19 @@ def _pick(
     mentions: int,
     top: float,
 ) -> Pick:
-    vector = index.matrix[row]
-    present = set(vector.indices.tolist())
-    matched = tuple(
-        p for p, cols in scores.keyword_columns.items() if cols and present.issuperset(cols)
-    )
+    present = set(scores.vectors[row].indices.tolist())
+    matched = tuple(p for p, ph in scores.phrases.items() if ph.own and present.issuperset(ph.own))
     percentile = 100.0 * position / pool_size
     reasons = []
     if matched:
         reasons.append("matches " + ", ".join(f'"{m}"' for m in matched))
-    partial = sorted(
+    partial = sorted(  # the user's own words, never stems
         {
-            index.feature_name(c)
-            for p, cols in scores.word_columns.items()
+            ph.word_names[c]
+            for p, ph in scores.phrases.items()
             if p not in matched
-            for c in cols
-            if c in present
+            for c in ph.words
+            if c in present and c in ph.word_names
         }
     )
     if partial:
@@ -161,7 +155,7 @@ def _pick(
     if mentions:
         reasons.append(f"discussed by {mentions} {'person' if mentions == 1 else 'people'}")
     return Pick(
-        paper_id=index.ids[row],
+        paper_id=scores.ids[row],
         score=round(float(scores.relevance[row] / top), 4) if top > 0 else 0.0,
         percentile=round(percentile, 1),
         reasons=tuple(reasons),

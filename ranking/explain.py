@@ -115,8 +115,8 @@ def explain(
     """Score the niche, form its pool and band, pick as a digest would, and say why."""
     mentions = mentions or {}
     scores = score(index, profile, rows, weights)
-    members = pool(scores, index.ids)
-    ids = [index.ids[r] for r in members]
+    members = pool(scores)  # positions in `scores`
+    ids = [scores.ids[p] for p in members]
     counts = np.array([mentions.get(i, 0) for i in ids], dtype=np.int64)
     order = mainstream_order(ids, scores.relevance[members], counts)
     members, counts = members[order], counts[order]
@@ -132,15 +132,15 @@ def explain(
     picks = tuple(sorted(ranking.picks, key=lambda pick: at[pick.paper_id]))
     positions = tuple(at[p.paper_id] for p in picks)
 
-    uses = _uses(index, scores, members, profile.keywords)
-    cand_uses = _uses(index, scores, scores.candidates, profile.keywords)
+    uses = _uses(scores, members, profile.keywords)
+    cand_uses = _uses(scores, np.arange(len(scores.rows)), profile.keywords)
     picked = np.zeros(len(ids), dtype=bool)
     picked[list(positions)] = True
     others = uses.sum(axis=1)
     keywords = tuple(
         KeywordEffect(
             phrase=phrase,
-            known=bool(scores.keyword_columns[phrase]),
+            known=bool(scores.phrases[phrase].own),
             candidates=int(cand_uses[:, j].sum()),
             pool=int(uses[:, j].sum()),
             alone=int((uses[:, j] & (others == 1)).sum()),
@@ -164,16 +164,15 @@ def explain(
     )
 
 
-def _uses(
-    index: TfidfIndex, scores: Scores, rows: npt.NDArray[np.integer], keywords: tuple[str, ...]
-) -> Bools:
-    """rows x keywords: whether each paper holds one of the keyword's own features."""
-    out = np.zeros((len(rows), len(keywords)), dtype=bool)
-    if not len(rows):
+def _uses(scores: Scores, positions: npt.NDArray[np.integer], keywords: tuple[str, ...]) -> Bools:
+    """positions x keywords: whether each paper holds one of the keyword's own features."""
+    out = np.zeros((len(positions), len(keywords)), dtype=bool)
+    if not len(positions):
         return out
-    block = index.matrix[rows]
+    block = scores.vectors[positions]
     for j, phrase in enumerate(keywords):
-        cols = scores.keyword_columns.get(phrase) or []
+        found = scores.phrases.get(phrase)
+        cols = list(found.own) if found is not None else []
         if cols:
             out[:, j] = np.asarray((block[:, cols] > 0).sum(axis=1)).ravel() > 0
     return out
@@ -191,22 +190,22 @@ def _exclusions(
     if not profile.exclude:
         return ()
     free = score(index, replace(profile, exclude=()), rows, weights)
-    free_pool = set(pool(free, index.ids).tolist())
-    block = index.matrix[free.candidates] if len(free.candidates) else None
+    free_pool = set(pool(free).tolist())
+    block = free.vectors if len(free.rows) else None
     out = []
     for phrase in profile.exclude:
-        cols = index.columns_of(phrase)
+        cols = list(index.phrase(phrase).own)
         if not cols or block is None:
             out.append(ExclusionEffect(phrase, bool(cols), 0, 0))
             continue
         hit = np.asarray((block[:, cols] > 0).sum(axis=1)).ravel() == len(cols)
-        removed = free.candidates[hit]
+        removed = np.flatnonzero(hit)
         out.append(
             ExclusionEffect(
                 phrase,
                 True,
                 int(len(removed)),
-                sum(1 for r in removed.tolist() if r in free_pool),
+                sum(1 for p in removed.tolist() if p in free_pool),
             )
         )
     return tuple(out)
@@ -225,5 +224,5 @@ def _seeds(
     if not found:
         return SeedEffect((), scores.missing_seeds, ())
     plain = score(index, replace(profile, seeds=()), rows, weights)
-    without = {index.ids[r] for r in pool(plain, index.ids)}
+    without = {plain.ids[p] for p in pool(plain)}
     return SeedEffect(found, scores.missing_seeds, tuple(i for i in members if i not in without))

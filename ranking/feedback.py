@@ -38,6 +38,7 @@ def feedback_scores(
     tags: Any = None,
     C: float = 0.1,
     seed: int = 0,
+    background: Sequence[int] | None = None,
 ) -> np.ndarray | None:
     """Scores in [0, 1] for every row of X (sparse or dense, one row per paper; 0 for the median
     row and below, 1 for the most saved-like), or None when there is not enough feedback (fewer
@@ -47,6 +48,9 @@ def feedback_scores(
     to X with rows l2-normalised, so the model can also learn "keeps cs.RO papers" whatever their
     wording. A row both saved and skipped counts as saved: the later, positive signal is the one
     a user acts on. Deterministic for a given `seed`.
+
+    `background` (optional) are the rows that stand for the whole corpus when X holds only part
+    of it: weak negatives are drawn from them and the median is taken over them.
     """
     n_rows = X.shape[0]
     if tags is not None:
@@ -67,7 +71,8 @@ def feedback_scores(
     neg = sorted(skipped)
     weights = [1.0] * (len(pos) + len(neg))
     if len(neg) < MIN_LABELS:
-        unlabelled = np.setdiff1d(np.arange(n_rows), np.array(pos + neg, dtype=int))
+        pool = np.arange(n_rows) if background is None else np.asarray(background, dtype=int)
+        unlabelled = np.setdiff1d(pool, np.array(pos + neg, dtype=int))
         take = min(len(unlabelled), max(WEAK_NEGATIVES, 2 * len(pos)))
         if take == 0 and not neg:
             return None
@@ -81,7 +86,8 @@ def feedback_scores(
     model = LogisticRegression(C=C, class_weight="balanced", solver="liblinear", random_state=seed)
     model.fit(X[rows], y, sample_weight=np.array(weights))
     raw = np.asarray(model.decision_function(X), dtype=float)
-    typical, high = float(np.median(raw)), float(raw.max())
+    reference = raw if background is None or not len(background) else raw[list(background)]
+    typical, high = float(np.median(reference)), float(raw.max())
     if high - typical < 1e-12:
         return np.zeros(n_rows)
     return np.clip((raw - typical) / (high - typical), 0.0, 1.0)

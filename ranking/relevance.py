@@ -30,9 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 
-from ranking.index import TfidfIndex
+from ranking.index import Phrase, TfidfIndex
 from ranking.models import NicheProfile
 
 log = logging.getLogger(__name__)
@@ -52,176 +53,189 @@ class Weights:
 
 
 DEFAULT = Weights()
+SEED_FEATURES = 30  # a seed centroid's strongest features whose papers may resemble the seeds
+BACKGROUND = 200  # corpus sample that feedback learns "typical" from
 
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    relevance: np.ndarray  # per row; 0 for rows that are not candidates
-    candidates: np.ndarray  # row indices with relevance > 0
-    keyword_columns: dict[str, list[int]]  # phrase -> its own feature columns (empty: unknown)
-    word_columns: dict[str, list[int]]  # phrase -> columns of its separate known words
-    seed_similarity: np.ndarray | None
+    """Candidates only: every array is aligned with `rows` (global rows, relevance > 0)."""
+
+    rows: npt.NDArray[np.int64]
+    relevance: npt.NDArray[np.float64]
+    ids: list[str]
+    vectors: sp.csr_matrix  # their l2-normalised tf-idf rows
+    phrases: dict[str, Phrase]  # keyword phrase -> its columns
+    seed_similarity: npt.NDArray[np.float64] | None
     unknown_keywords: tuple[str, ...]
     missing_seeds: tuple[str, ...]
+    considered: int = 0  # papers that matched a keyword or resembled the seeds
+
+    @property
+    def candidates(self) -> npt.NDArray[np.int64]:
+        return self.rows
 
 
 def score(
     index: TfidfIndex,
     profile: NicheProfile,
-    rows: np.ndarray | None = None,
+    rows: npt.NDArray[np.int64] | None = None,
     weights: Weights = DEFAULT,
 ) -> Scores:
-    """Relevance of the given rows (default all) to the profile; other rows score 0.
+    """Relevance of the papers that match the profile, among `rows` (default: all).
 
-    Every phrase and exclusion is one column of a dense query block, so the whole matrix is read
-    once per niche; the core and home signals are then computed on the candidates only.
+    Candidates come from the postings of the phrases' own features (and, with seeds, of the
+    seeds' strongest features); every other signal is computed on the candidates' rows only,
+    so a query reads a niche's papers, not the whole index.
     """
-    x = index.matrix
-    n = x.shape[0]
-    allowed = np.zeros(n, dtype=bool)
-    allowed[np.arange(n) if rows is None else rows] = True
+    phrases = {p: index.phrase(p) for p in profile.keywords}
+    known = [p for p in profile.keywords if phrases[p].own]
+    found = [index.postings(c) for p in known for c in phrases[p].own]
+    seed_rows = np.array(sorted(index.rows_of(profile.seeds).values()), dtype=np.int64)
+    missing = tuple(s for s in profile.seeds if s not in index.rows_of(profile.seeds))
+    centroid = _centroid(index.vectors(seed_rows)) if len(seed_rows) else None
+    if centroid is not None:
+        strongest = np.argsort(-centroid.data, kind="stable")[:SEED_FEATURES]
+        found += [index.postings(int(c)) for c in centroid.indices[strongest]]
+    cand = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+    if rows is not None:
+        cand = np.intersect1d(cand, rows)
+    cand = np.setdiff1d(cand, seed_rows)  # the user has them already
+    x = index.vectors(cand)
+    allowed = np.ones(len(cand), dtype=bool)
+    for phrase in profile.exclude:
+        cols = index.phrase(phrase).own
+        if cols:
+            allowed &= ~(_columns(x, cols) > 0).all(axis=1)
 
-    keyword_columns = {p: index.columns_of(p) for p in profile.keywords}
-    word_columns = {p: index.term_columns(p) for p in profile.keywords}
-    known = [p for p in profile.keywords if keyword_columns[p]]
-    excluded = [cols for cols in (index.columns_of(p) for p in profile.exclude) if cols]
-    entries: list[tuple[int, int, float]] = []  # (feature, query column, weight)
-    for j, phrase in enumerate(known):
-        own, words = keyword_columns[phrase], word_columns[phrase]
-        entries += [(c, 2 * j, 1.0 / len(own)) for c in own]
+    keyword = np.zeros(len(cand))
+    has_phrase = np.zeros(len(cand), dtype=bool)
+    for phrase in known:
+        own, words = phrases[phrase].own, phrases[phrase].words
+        own_match = _columns(x, own).sum(axis=1) / len(own)
+        value = own_match.copy()
         if len(words) > 1:
-            entries += [(c, 2 * j + 1, weights.words / len(words)) for c in words]
-    k = 2 * len(known)
-    for cols in excluded:
-        entries += [(c, k + i, 1.0) for i, c in enumerate(cols)]
-        k += len(cols)
-    found = _query_block(x, entries, index.n_features, k)
-    k = 2 * len(known)
-    for cols in excluded:
-        allowed &= ~(found[:, k : k + len(cols)] > 0).all(axis=1)
-        k += len(cols)
-
-    keyword = np.zeros(n)
-    has_phrase = np.zeros(n, dtype=bool)
-    for j in range(len(known)):
-        keyword += _saturated(found[:, 2 * j] + found[:, 2 * j + 1], allowed, weights.saturation)
-        has_phrase |= found[:, 2 * j] > 0
+            value += weights.words * _columns(x, words).sum(axis=1) / len(words)
+        keyword += _saturated(value, allowed, weights.saturation)
+        has_phrase |= own_match > 0
     keyword /= max(len(profile.keywords), 1)
 
-    seed_rows = np.array(
-        [index.row_of[s] for s in profile.seeds if s in index.row_of], dtype=np.int64
-    )
-    missing = tuple(s for s in profile.seeds if s not in index.row_of)
-    seed_sim = _similarity(x, seed_rows) if len(seed_rows) else None
-
+    seed_sim = None
+    if centroid is not None:
+        seed_sim = (x @ centroid.T).toarray().ravel()
     is_candidate = allowed & has_phrase
     if seed_sim is not None:
         is_candidate |= allowed & (seed_sim >= weights.seed_floor)
-        is_candidate[seed_rows] = False  # the user has them already
-    cand = np.flatnonzero(is_candidate)
+    ids = index.ids_of(cand)
     relevance = keyword.copy()
-    if len(cand) and keyword[cand].max() > 0:
-        best = _top(keyword, is_candidate, weights.expansion_docs, index.ids)
-        relevance[cand] += weights.expansion * _scaled(_similarity(x, best, cand))
-        relevance[cand] += weights.categories * _scaled(_home_categories(index, best, cand))
-    if seed_sim is not None and len(cand):
-        relevance[cand] = np.maximum(
-            relevance[cand], (1 + weights.expansion) * _scaled(seed_sim[cand])
-        )
-    fb = _feedback(index, profile)
-    if fb is not None and len(cand):
-        relevance[cand] = (1 - weights.feedback) * _scaled(relevance[cand]) + weights.feedback * fb[
-            cand
-        ]
-    relevance = np.where(is_candidate, relevance, 0.0)
+    ic = np.flatnonzero(is_candidate)
+    if len(ic) and keyword[ic].max() > 0:
+        best = _top(keyword, is_candidate, weights.expansion_docs, ids)
+        core = _centroid(x[best])
+        relevance[ic] += weights.expansion * _scaled((x[ic] @ core.T).toarray().ravel())
+        home = _home_categories(index, cand[best], cand[ic])
+        relevance[ic] += weights.categories * _scaled(home)
+    if seed_sim is not None and len(ic):
+        relevance[ic] = np.maximum(relevance[ic], (1 + weights.expansion) * _scaled(seed_sim[ic]))
+    fb = _feedback(index, profile, cand[ic], [ids[i] for i in ic])
+    if fb is not None and len(ic):
+        relevance[ic] = (1 - weights.feedback) * _scaled(relevance[ic]) + weights.feedback * fb
+    # Rounded so that float noise from summing a row in another column order cannot reorder
+    # ties: the same store ranks the same whatever history built its index.
+    relevance = np.round(np.where(is_candidate, relevance, 0.0), 9).astype(np.float64)
+    keep = relevance > 0
+    kept = np.flatnonzero(keep)
     return Scores(
-        relevance=relevance,
-        candidates=np.flatnonzero(relevance > 0),
-        keyword_columns=keyword_columns,
-        word_columns=word_columns,
-        seed_similarity=seed_sim,
-        unknown_keywords=tuple(p for p in profile.keywords if not keyword_columns[p]),
+        rows=cand[keep],
+        relevance=relevance[keep],
+        ids=[ids[i] for i in kept],
+        vectors=x[kept],
+        phrases=phrases,
+        seed_similarity=None if seed_sim is None else seed_sim[keep],
+        unknown_keywords=tuple(p for p in profile.keywords if not phrases[p].own),
         missing_seeds=missing,
+        considered=int(is_candidate.sum()),
     )
 
 
-def _query_block(
-    x: sp.csr_matrix, entries: list[tuple[int, int, float]], m: int, k: int
-) -> np.ndarray:
-    """x @ Q for a query block Q given as (feature, column, weight) entries, as a dense n x k.
+def _columns(x: sp.csr_matrix, cols: Sequence[int]) -> npt.NDArray[np.float64]:
+    """Dense len(rows) x len(cols) values of the given columns.
 
-    One vectorised pass over x's column indices finds the few stored values a niche touches;
-    this is several times faster than a sparse product, which also counts and allocates.
-    """
-    found = np.zeros((x.shape[0], k))
-    if not entries:
-        return found
-    feats, qcols, vals = (np.array(v) for v in zip(*entries, strict=True))
-    block = sp.csr_matrix((vals, (feats, qcols)), shape=(m, k))
-    touched = np.zeros(m, dtype=bool)
-    touched[feats] = True
-    hits = np.flatnonzero(touched[x.indices])
-    rows = np.searchsorted(x.indptr, hits, side="right") - 1
-    cols = x.indices[hits]
-    per = np.diff(block.indptr)[cols]  # query entries per hit
-    starts = np.repeat(block.indptr[cols], per) + _ranges(per)
-    np.add.at(
-        found,
-        (np.repeat(rows, per), block.indices[starts]),
-        np.repeat(np.asarray(x.data[hits], dtype=np.float64), per) * block.data[starts],
-    )
-    return found
+    Found by one pass over the stored entries: scipy's column slicing builds a map as wide as
+    the vocabulary on every call."""
+    wanted, position = np.unique(np.asarray(cols, dtype=np.int64), return_inverse=True)
+    found = np.zeros((x.shape[0], len(wanted)))
+    hit = np.flatnonzero(np.isin(x.indices, wanted))
+    rows = np.searchsorted(x.indptr, hit, side="right") - 1
+    found[rows, np.searchsorted(wanted, x.indices[hit])] = x.data[hit]
+    out: npt.NDArray[np.float64] = found[:, position]
+    return out
 
 
-def _ranges(lengths: np.ndarray) -> np.ndarray:
-    """0..l-1 for each l, concatenated."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(total) - offsets
+def _centroid(x: sp.csr_matrix) -> sp.csr_matrix:
+    """The unit-length mean of the rows (a 1 x features sparse row; empty when all zero).
+
+    Summed over the rows' own columns: a dense row as wide as the vocabulary would cost more
+    than the whole query."""
+    cols, at = np.unique(x.indices, return_inverse=True)
+    sums = np.bincount(at, weights=x.data, minlength=len(cols))
+    norm = float(np.sqrt(np.square(sums).sum()))
+    data = sums / norm if norm > 0 else sums
+    indptr = np.array([0, len(cols)])
+    return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(1, x.shape[1]))
 
 
-def _home_categories(index: TfidfIndex, best: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _home_categories(
+    index: TfidfIndex, best: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
     """Per paper, how much its categories are the niche's home: over-represented among `best`.
 
     A category's weight is share * log(share / prior) (its contribution to the KL divergence of
     the best matches' categories from the corpus's), so a category every paper has (cs.LG) or
     none of the best have counts for nothing.
     """
-    tags = index.tag_matrix
-    if tags.shape[1] == 0 or not len(best):
+    if not index.tags or not len(best):
         return np.zeros(len(rows))
     prior = index.tag_prior
-    share = np.asarray(tags[best].mean(axis=0)).ravel()
+    share = np.asarray(index.tag_rows(best).mean(axis=0)).ravel()
     weight = np.clip(share * np.log((share + 1e-3) / (prior + 1e-3)), 0.0, None)
-    return np.asarray(tags[rows] @ weight).ravel()
+    return np.asarray(index.tag_rows(rows) @ weight).ravel()
 
 
-def _feedback(index: TfidfIndex, profile: NicheProfile) -> np.ndarray | None:
-    """Scores in [0, 1] from saved/skipped papers, when ranking.feedback exists and has enough."""
+def _feedback(
+    index: TfidfIndex, profile: NicheProfile, cand: npt.NDArray[np.int64], ids: list[str]
+) -> npt.NDArray[np.float64] | None:
+    """Scores in [0, 1] for the candidates from saved/skipped papers, when there are enough.
+
+    The model sees the candidates, the labelled papers and a background sample of the corpus
+    chosen by id hash (weak negatives, and the "typical paper" the scores are anchored at), in
+    id order: what it learns depends on the store, not on the index's row order.
+    """
     if not (profile.saved or profile.skipped):
         return None
     try:
         module = importlib.import_module("ranking.feedback")
     except ModuleNotFoundError:
         return None
-    saved = [index.row_of[p] for p in profile.saved if p in index.row_of]
-    skipped = [index.row_of[p] for p in profile.skipped if p in index.row_of]
-    found = module.feedback_scores(index.matrix, saved, skipped, tags=index.tag_matrix)
-    return None if found is None else np.clip(np.asarray(found, dtype=np.float64), 0.0, 1.0)
-
-
-def _similarity(
-    x: sp.csr_matrix, rows: Sequence[int] | np.ndarray, among: np.ndarray | None = None
-) -> np.ndarray:
-    """Cosine of every row (or of the rows `among`) to the centroid of `rows`."""
-    centroid = np.asarray(x[rows].mean(axis=0)).ravel()
-    norm = np.linalg.norm(centroid)
-    target = x if among is None else x[among]
-    if norm == 0:
-        return np.zeros(target.shape[0])
-    return np.asarray(target @ (centroid / norm)).ravel()
+    labelled = index.rows_of([*profile.saved, *profile.skipped])
+    background = index.sample(BACKGROUND, exclude=list(labelled.values()))
+    rows = np.unique(
+        np.concatenate([cand, background, np.array(list(labelled.values()), np.int64)])
+    )
+    row_ids = index.ids_of(rows)
+    order = np.argsort(np.array(row_ids, dtype=str), kind="stable")
+    rows = rows[order]
+    position = {row_ids[i]: j for j, i in enumerate(order.tolist())}
+    saved = [position[p] for p in profile.saved if p in labelled]
+    skipped = [position[p] for p in profile.skipped if p in labelled]
+    back = sorted(position[i] for i in index.ids_of(background))
+    found = module.feedback_scores(
+        index.vectors(rows), saved, skipped, tags=index.tag_rows(rows), background=back
+    )
+    if found is None:
+        return None
+    scores = np.clip(np.asarray(found, dtype=np.float64), 0.0, 1.0)
+    return np.array([scores[position[i]] for i in ids], dtype=np.float64)
 
 
 def _saturated(values: np.ndarray, mask: np.ndarray, quantile: float) -> np.ndarray:
@@ -233,7 +247,8 @@ def _saturated(values: np.ndarray, mask: np.ndarray, quantile: float) -> np.ndar
     matching = values[mask & (values > 0)]
     if not len(matching):
         return np.zeros_like(values)
-    return np.minimum(values / np.quantile(matching, quantile), 1.0)
+    saturated: np.ndarray = np.minimum(values / np.quantile(matching, quantile), 1.0)
+    return saturated
 
 
 def _scaled(values: np.ndarray) -> np.ndarray:
@@ -251,4 +266,6 @@ def _top(values: np.ndarray, mask: np.ndarray, k: int, ids: Sequence[str]) -> np
     rows = np.flatnonzero(mask & (values > 0))
     if len(rows) > k:  # only the rows that can make the top k need their ids
         rows = rows[values[rows] >= np.partition(values[rows], len(rows) - k)[len(rows) - k]]
-    return rows[np.lexsort((np.array([ids[r] for r in rows], dtype=str), -values[rows]))[:k]]
+    names = np.array([ids[r] for r in rows.tolist()])
+    best: np.ndarray = rows[np.lexsort((names, -values[rows]))[:k]]
+    return best

@@ -1,349 +1,91 @@
 """Paper -> document text -> terms: the one place that decides what a word is.
 
-Papers and niche keywords go through the same analysis, so a keyword phrase matches a
-paper's text exactly when their term sequences agree. Terms are lower-cased word tokens,
-English stop words dropped (as arxiv-sanity-lite does), plurals folded to the singular by
-a light rule, so "auctions" finds "auction" and "recommender systems" finds "recommender
-system".
+Papers and niche keywords go through the same analysis, so a keyword phrase matches a paper's
+text exactly when their term sequences agree. A term is:
+
+1. a token: a run of two or more letters, digits or underscores, after folding accents
+   (NFKD, combining marks dropped, as sklearn's `strip_accents='unicode'`; LaTeX accents such as
+   `L\\'evy` are folded too) and lower-casing, so "Lévy", "Levy" and "L\\'evy" are one word;
+2. folded to its stem by the Snowball English stemmer (PyStemmer), after a few irregular
+   plurals the stemmer does not know ("matrices", "analyses", "lenses") are made singular;
+3. dropped when it is a number, an English stop word (sklearn's list), or an inflection of a stop
+   word that is its own stem ("systems" goes with "system", "shows" with "show"). Stop words are
+   checked after folding, so "recommender systems" and "recommender system" are the same phrase.
+
+Stems are never shown to a user: `keyword_words` keeps the user's own words beside their terms.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
+import Stemmer
+
+from ranking.stopwords import STOP_WORDS
 from sources.models import Paper
 
-# A token is a run of two or more ASCII letters, digits or underscores (what `(?a)\w\w+` finds).
-# It is cut with bytes.translate + split rather than a regex: several times faster, the same tokens.
+__all__ = [
+    "DOC_BREAK",
+    "STOP_WORDS",
+    "chunk_tokens",
+    "document",
+    "fold",
+    "keyword_words",
+    "term_of",
+    "terms",
+    "tokens",
+]
+
 _WORD = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_")
 _TABLE = bytes(b if b in _WORD else 0x20 for b in range(256))
 DOC_BREAK = b"\x01"  # between documents in a chunk; the only non-word byte the chunk table keeps
 _CHUNK_TABLE = bytes(b if b in _WORD or b == DOC_BREAK[0] else 0x20 for b in range(256))
-# sklearn's ENGLISH_STOP_WORDS (a test holds them equal), written out so that a query does not
-# pay the second it takes to import sklearn.
-STOP_WORDS = frozenset(
-    (
-        "a",
-        "about",
-        "above",
-        "across",
-        "after",
-        "afterwards",
-        "again",
-        "against",
-        "all",
-        "almost",
-        "alone",
-        "along",
-        "already",
-        "also",
-        "although",
-        "always",
-        "am",
-        "among",
-        "amongst",
-        "amoungst",
-        "amount",
-        "an",
-        "and",
-        "another",
-        "any",
-        "anyhow",
-        "anyone",
-        "anything",
-        "anyway",
-        "anywhere",
-        "are",
-        "around",
-        "as",
-        "at",
-        "back",
-        "be",
-        "became",
-        "because",
-        "become",
-        "becomes",
-        "becoming",
-        "been",
-        "before",
-        "beforehand",
-        "behind",
-        "being",
-        "below",
-        "beside",
-        "besides",
-        "between",
-        "beyond",
-        "bill",
-        "both",
-        "bottom",
-        "but",
-        "by",
-        "call",
-        "can",
-        "cannot",
-        "cant",
-        "co",
-        "con",
-        "could",
-        "couldnt",
-        "cry",
-        "de",
-        "describe",
-        "detail",
-        "do",
-        "done",
-        "down",
-        "due",
-        "during",
-        "each",
-        "eg",
-        "eight",
-        "either",
-        "eleven",
-        "else",
-        "elsewhere",
-        "empty",
-        "enough",
-        "etc",
-        "even",
-        "ever",
-        "every",
-        "everyone",
-        "everything",
-        "everywhere",
-        "except",
-        "few",
-        "fifteen",
-        "fifty",
-        "fill",
-        "find",
-        "fire",
-        "first",
-        "five",
-        "for",
-        "former",
-        "formerly",
-        "forty",
-        "found",
-        "four",
-        "from",
-        "front",
-        "full",
-        "further",
-        "get",
-        "give",
-        "go",
-        "had",
-        "has",
-        "hasnt",
-        "have",
-        "he",
-        "hence",
-        "her",
-        "here",
-        "hereafter",
-        "hereby",
-        "herein",
-        "hereupon",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "however",
-        "hundred",
-        "i",
-        "ie",
-        "if",
-        "in",
-        "inc",
-        "indeed",
-        "interest",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "keep",
-        "last",
-        "latter",
-        "latterly",
-        "least",
-        "less",
-        "ltd",
-        "made",
-        "many",
-        "may",
-        "me",
-        "meanwhile",
-        "might",
-        "mill",
-        "mine",
-        "more",
-        "moreover",
-        "most",
-        "mostly",
-        "move",
-        "much",
-        "must",
-        "my",
-        "myself",
-        "name",
-        "namely",
-        "neither",
-        "never",
-        "nevertheless",
-        "next",
-        "nine",
-        "no",
-        "nobody",
-        "none",
-        "noone",
-        "nor",
-        "not",
-        "nothing",
-        "now",
-        "nowhere",
-        "of",
-        "off",
-        "often",
-        "on",
-        "once",
-        "one",
-        "only",
-        "onto",
-        "or",
-        "other",
-        "others",
-        "otherwise",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "part",
-        "per",
-        "perhaps",
-        "please",
-        "put",
-        "rather",
-        "re",
-        "same",
-        "see",
-        "seem",
-        "seemed",
-        "seeming",
-        "seems",
-        "serious",
-        "several",
-        "she",
-        "should",
-        "show",
-        "side",
-        "since",
-        "sincere",
-        "six",
-        "sixty",
-        "so",
-        "some",
-        "somehow",
-        "someone",
-        "something",
-        "sometime",
-        "sometimes",
-        "somewhere",
-        "still",
-        "such",
-        "system",
-        "take",
-        "ten",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "themselves",
-        "then",
-        "thence",
-        "there",
-        "thereafter",
-        "thereby",
-        "therefore",
-        "therein",
-        "thereupon",
-        "these",
-        "they",
-        "thick",
-        "thin",
-        "third",
-        "this",
-        "those",
-        "though",
-        "three",
-        "through",
-        "throughout",
-        "thru",
-        "thus",
-        "to",
-        "together",
-        "too",
-        "top",
-        "toward",
-        "towards",
-        "twelve",
-        "twenty",
-        "two",
-        "un",
-        "under",
-        "until",
-        "up",
-        "upon",
-        "us",
-        "very",
-        "via",
-        "was",
-        "we",
-        "well",
-        "were",
-        "what",
-        "whatever",
-        "when",
-        "whence",
-        "whenever",
-        "where",
-        "whereafter",
-        "whereas",
-        "whereby",
-        "wherein",
-        "whereupon",
-        "wherever",
-        "whether",
-        "which",
-        "while",
-        "whither",
-        "who",
-        "whoever",
-        "whole",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "within",
-        "without",
-        "would",
-        "yet",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-    )
-)
+# \'e \"o \^a \`e \~n \=a \.z, optionally braced; \u{g} \v{c} \H{o} \c{c} \k{a} \r{a}
+_LATEX_ACCENT = re.compile(r"\{?\\(?:[\'\"^`~=.]\s*|[uvHckr](?:\s+|(?=\{)))\{?\s*([A-Za-z])\s*\}?")
+_LATEX_LETTER = re.compile(r"\\(ss|ae|oe|aa|AE|OE|AA|o|O|l|L|i|j)(?![A-Za-z])")
+# Plurals the Snowball stemmer leaves apart from their singular.
+IRREGULAR = {
+    "analyses": "analysis",
+    "axes": "axis",
+    "bases": "basis",
+    "biases": "bias",
+    "corpora": "corpus",
+    "crises": "crisis",
+    "criteria": "criterion",
+    "diagnoses": "diagnosis",
+    "gases": "gas",
+    "hypotheses": "hypothesis",
+    "indices": "index",
+    "lenses": "lens",
+    "matrices": "matrix",
+    "phenomena": "phenomenon",
+    "simplices": "simplex",
+    "statuses": "status",
+    "syntheses": "synthesis",
+    "theses": "thesis",
+    "vertices": "vertex",
+}
+_local = threading.local()  # a PyStemmer object must not be shared between threads
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+def stem(word: str) -> str:
+    return str(_stemmer().stemWord(IRREGULAR.get(word, word)))
+
+
+# Stop words that are their own stem also stop their inflections ("systems", "shows"); a stop
+# word whose stem is a content word's ("several" -> "sever", like "severe") stops only itself.
+_STOP_STEMS = frozenset(w for w in STOP_WORDS if stem(w) == w)
 
 
 def document(paper: Paper) -> str:
@@ -351,35 +93,39 @@ def document(paper: Paper) -> str:
     return f"{paper.title}\n{paper.abstract}"
 
 
-@lru_cache(maxsize=1 << 16)
-def term_of(token: str) -> str | None:
-    """A lower-cased token's term, or None for a stop word.
+def fold(text: str) -> str:
+    """Lower-cased text with accents folded and anything else non-ASCII turned into spaces."""
+    if "\\" in text:
+        text = _LATEX_LETTER.sub(r"\1", _LATEX_ACCENT.sub(r"\1", text))
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+        text = text.encode("ascii", "replace").decode("ascii").replace("?", " ")
+    return text.lower()
 
-    Plural folding is deliberately crude and applied to words only (never numbers, never
-    short words, never -ss/-us/-is endings) so it cannot merge unrelated terms often.
-    """
-    if token in STOP_WORDS or token.isdigit():
-        return None
-    if len(token) > 4 and token.isalpha():
-        if token.endswith("ies"):
-            return token[:-3] + "y"
-        if token.endswith("s") and not token.endswith(("ss", "us", "is", "ics", "ous")):
-            return token[:-1]
-    return token
+
+@lru_cache(maxsize=1 << 18)
+def term_of(token: str) -> str | None:
+    """A folded token's term (its stem), or None for a number or a stop word."""
+    return terms_of([token])[0]
+
+
+def terms_of(tokens: Sequence[str]) -> list[str | None]:
+    """term_of for many distinct tokens at once (one call into the stemmer)."""
+    words = [t for t in tokens if t not in STOP_WORDS and not t.isdigit()]
+    stems = _stemmer().stemWords([IRREGULAR.get(w, w) for w in words])
+    found = {w: s for w, s in zip(words, stems, strict=True) if s not in _STOP_STEMS and len(s) > 1}
+    return [found.get(t) for t in tokens]
 
 
 def tokens(text: str) -> list[str]:
-    return [
-        t.decode()
-        for t in text.encode("ascii", "replace").lower().translate(_TABLE).split()
-        if len(t) > 1
-    ]
+    return [t.decode() for t in fold(text).encode("ascii").translate(_TABLE).split() if len(t) > 1]
 
 
 def chunk_tokens(docs: Sequence[str]) -> list[bytes]:
     """Raw tokens of many documents in one pass, DOC_BREAK between documents; one-byte tokens
     are left for the caller to drop (cheaper per distinct token than per occurrence)."""
-    text = " \x01 ".join(d.replace("\x01", " ") for d in docs).encode("ascii", "replace").lower()
+    text = " \x01 ".join(fold(d.replace("\x01", " ")) for d in docs).encode("ascii")
     return text.translate(_CHUNK_TABLE).split()
 
 
@@ -390,4 +136,17 @@ def terms(text: str) -> list[str]:
         term = term_of(token)
         if term is not None:
             out.append(term)
+    return out
+
+
+_USER_WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*|\w+")
+
+
+def keyword_words(phrase: str) -> list[tuple[str, str]]:
+    """(the user's word as typed, its term) for each word of a phrase that has a term."""
+    out = []
+    for match in _USER_WORD.finditer(phrase):
+        word = match.group()
+        for term in terms(word):
+            out.append((word, term))
     return out

@@ -58,6 +58,7 @@ COMMAND_MODULES = {
     "check": "setup",
     "collect": "collect",
     "import": "data",
+    "index": "index",
     "query": "query",
     "tune": "tune",
     "digest": "digest",

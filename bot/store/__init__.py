@@ -7,11 +7,13 @@ API takes or returns is aware UTC.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bot.errors import StoreError
 from bot.store import schema
@@ -63,6 +65,27 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @cached_property
+    def store_id(self) -> str:
+        """A random id kept in the database: tells this store from another without its URL.
+
+        Created on first use; when two processes race, both insert-if-absent and read back the
+        one that landed."""
+        query = select(schema.meta.c.value).where(schema.meta.c.key == "store_id")
+        with self.connect() as conn:
+            found = conn.execute(query).scalar()
+        if found is None:
+            try:
+                with self.begin() as conn:
+                    conn.execute(
+                        schema.meta.insert().values(key="store_id", value=uuid.uuid4().hex)
+                    )
+            except IntegrityError:
+                pass  # another process stored its id first
+            with self.connect() as conn:
+                found = conn.execute(query).scalar_one()
+        return str(found)
 
     def _migrate(self) -> None:
         try:

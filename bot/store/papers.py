@@ -274,6 +274,41 @@ class PaperRepo:
                     )
         return out
 
+    def index_rows(
+        self, ids: Sequence[str] | None = None, chunk: int = 5000
+    ) -> Iterator[list[tuple[str, str, str, str, datetime | None]]]:
+        """What the ranking index reads, streamed straight from SQL in lists of `chunk` plain
+        tuples (id, title, abstract, categories, date), oldest first; no Paper objects.
+
+        The date is published, else updated, else first_seen. With `ids`, only those papers."""
+        date = func.coalesce(papers.c.published, papers.c.updated, papers.c.first_seen)
+        query = select(
+            papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories, date
+        ).order_by(date, papers.c.id)
+        with self._store.connect() as conn:
+            if ids is not None:
+                for start in range(0, len(ids), _CHUNK):
+                    part = conn.execute(query.where(papers.c.id.in_(ids[start : start + _CHUNK])))
+                    yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in part]
+                return
+            result = conn.execution_options(yield_per=chunk).execute(query)
+            for part in result.partitions(chunk):
+                yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in part]
+
+    def index_ids(self, since: datetime, chunk: int = 5000) -> Iterator[list[str]]:
+        """Ids of the papers first seen on/after `since`, newest first, in lists of `chunk`:
+        read down the first_seen index, so the ranking index can stop once it has found the
+        papers it lacks."""
+        query = (
+            select(papers.c.id)
+            .where(papers.c.first_seen >= to_db(since))
+            .order_by(papers.c.first_seen.desc())
+        )
+        with self._store.connect() as conn:
+            result = conn.execution_options(yield_per=chunk).execute(query)
+            for part in result.partitions(chunk):
+                yield [r[0] for r in part]
+
 
 # ---- row <-> Paper ----------------------------------------------------------------------------
 

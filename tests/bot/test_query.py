@@ -195,9 +195,15 @@ def test_a_paper_committed_behind_the_watermark_still_reaches_the_index(
     assert [p.paper_id for p in ranking.picks] == [late.id]
 
 
-def _cut_arrays(index: Path) -> None:
-    data = (index / "arrays.npz").read_bytes()
-    (index / "arrays.npz").write_bytes(data[: len(data) // 2])
+def _segment(index: Path) -> Path:
+    [segment] = index.glob("seg-*")
+    return segment
+
+
+def _cut(index: Path, name: str) -> None:
+    path = _segment(index) / name
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
 
 
 def _meta(index: Path, **changes: object) -> None:
@@ -212,14 +218,25 @@ def _extra(index: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda index: (index / "arrays.npz").write_bytes(b""),  # lost on power failure
-        lambda index: (index / "tf.npy").write_bytes(b""),
-        _cut_arrays,
+        lambda index: (_segment(index) / "counts.npy").write_bytes(b""),  # lost on power failure
+        lambda index: (_segment(index) / "post_rows.npy").write_bytes(b""),
+        lambda index: _cut(index, "indices.npy"),
+        lambda index: _cut(index, "ids.npy"),
         lambda index: (index / "meta.json").write_text("[]", encoding="utf-8"),
-        lambda index: _meta(index, ids=["2501.30000"]),  # rows and ids disagree
+        lambda index: _meta(index, dead=[]),  # manifest and segments disagree
+        lambda index: _meta(index, segments=["seg-gone"]),
         lambda index: _meta(index, extra={**_extra(index), "watermark": "yesterday"}),
     ],
-    ids=["empty-arrays", "empty-tf", "truncated-arrays", "meta-not-object", "ids", "watermark"],
+    ids=[
+        "empty-counts",
+        "empty-postings",
+        "truncated-indices",
+        "truncated-ids",
+        "meta-not-object",
+        "dead",
+        "missing-segment",
+        "watermark",
+    ],
 )
 def test_a_damaged_index_is_rebuilt_not_a_crash(config: Path, filled: Store, damage) -> None:  # type: ignore[no-untyped-def]
     settings = parse_settings(

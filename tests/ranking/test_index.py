@@ -1,121 +1,195 @@
-"""The TF-IDF index: sklearn's idf, phrases as phrases, persistence, incremental == rebuild."""
+"""The segmented TF-IDF index: sklearn's weighting, phrases as phrases, postings, persistence."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfTransformer
 
 from ranking import NicheProfile, build, rank
+from ranking.build import Batch, build_from
 from ranking.index import IndexError_, TfidfIndex
-from ranking.text import document
+from ranking.text import document, terms
+from sources.models import Paper
 from tests.ranking.corpus import corpus, topic_papers
 
 
-def _build(papers):  # type: ignore[no-untyped-def]
+def _build(papers: list[Paper]) -> TfidfIndex:
     return build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))))
 
 
-def test_idf_is_sklearns_smooth_sublinear_idf() -> None:
+def _counts(index: TfidfIndex) -> sp.csr_matrix:
+    """Raw term counts of every row, rebuilt from the stored segments."""
+    rows, cols, vals = [], [], []
+    for base, seg in zip(index.bases.tolist(), index.segments, strict=False):
+        local = np.arange(len(seg))
+        lengths, c, tf = seg.rows(local)
+        rows.append(np.repeat(local + base, lengths))
+        cols.append(c)
+        vals.append(np.rint(np.exp(tf.astype(np.float64) - 1)))
+    return sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(index.rows_total, index.n_features),
+    )
+
+
+def test_weighting_is_sklearns_smooth_idf_sublinear_tf_and_l2_rows() -> None:
     index = _build(corpus())
-    counts = index.tf.copy()
-    counts.data = np.exp(counts.data - 1)
-    reference = TfidfTransformer(sublinear_tf=True).fit(counts).idf_
-    np.testing.assert_allclose(index.idf, reference, rtol=1e-5)
+    reference = TfidfTransformer(sublinear_tf=True).fit_transform(_counts(index))
+    np.testing.assert_allclose(index.vectors(np.arange(len(index))).toarray(), reference.toarray())
 
 
-def test_rows_are_unit_length() -> None:
-    norms = np.sqrt(_build(corpus()).matrix.multiply(_build(corpus()).matrix).sum(axis=1))
-    np.testing.assert_allclose(np.asarray(norms).ravel(), 1.0, rtol=1e-5)
-
-
-def test_phrase_is_a_bigram_feature() -> None:
-    index = _build(corpus())
-    [column] = index.columns_of("Selective Scan")
-    assert index.feature_name(column) == "selective scan"
-    assert [index.feature_name(c) for c in index.columns_of("linear recurrences")] == [
-        "linear recurrence"
-    ]
+def test_phrase_is_a_bigram_feature_whose_postings_are_the_papers_using_it() -> None:
+    papers = corpus()
+    index = _build(papers)
+    phrase = index.phrase("Selective Scan")
+    assert len(phrase.own) == 1 and len(phrase.words) == 2
+    using = {p.id for p in papers if "select scan" in " ".join(terms(document(p)))}
+    assert set(index.ids_of(index.postings(phrase.own[0]))) == using and using
 
 
 def test_three_word_phrase_needs_both_bigrams_and_unknown_words_match_nothing() -> None:
     index = _build(corpus())
-    names = [index.feature_name(c) for c in index.columns_of("state space model")]
-    assert names == ["state space", "space model"]
-    assert index.columns_of("quantum chromodynamics") == []
-    assert index.columns_of("chromodynamics") == []
+    assert len(index.phrase("state space model").own) == 2
+    assert index.phrase("quantum chromodynamics").own == ()
+    assert index.phrase("chromodynamics").own == ()
 
 
 def test_unseen_bigram_of_known_words_needs_all_its_words() -> None:
     index = _build(corpus())
-    assert sorted(index.feature_name(c) for c in index.columns_of("space state")) == [
-        "space",
-        "state",
-    ]
+    phrase = index.phrase("space state")
+    assert phrase.own == phrase.words and len(phrase.own) == 2
 
 
-def test_add_grows_the_vocabulary_with_new_words() -> None:
+def test_a_word_and_a_phrase_first_seen_in_an_added_paper_match_at_once() -> None:
     index = _build(corpus())
     index.add(["2502.00001"], ["Tokamak plasma control with robots"], [0])
-    [column] = index.columns_of("tokamak")
-    assert index.feature_name(column) == "tokamak"
-    assert index.matrix[index.row_of["2502.00001"], column] > 0
+    for keyword in ("tokamak", "tokamak plasma"):
+        ranking = rank(index, NicheProfile("n", (keyword,), band=None), limit=3)
+        assert [p.paper_id for p in ranking.picks] == ["2502.00001"]
+        assert ranking.picks[0].matched_terms == (keyword,)
 
 
-def test_save_and_load_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    index = _build(corpus())
-    index.extra["note"] = "kept"
-    index.save(tmp_path / "index")
-    loaded = TfidfIndex.load(tmp_path / "index")
-    assert (
-        loaded.ids == index.ids and loaded.terms == index.terms and loaded.extra == {"note": "kept"}
-    )
-    assert (loaded.matrix != index.matrix).nnz == 0
-
-
-def test_load_of_a_broken_index_says_what_to_do(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "index").mkdir()
-    (tmp_path / "index" / "meta.json").write_text("{not json")
-    with pytest.raises(IndexError_, match="cannot read the ranking index"):
-        TfidfIndex.load(tmp_path / "index")
-
-
-def _rows_by_name(index: TfidfIndex) -> dict[str, dict[str, float]]:
-    m = index.matrix
+def _rows_by_id(index: TfidfIndex) -> dict[str, dict[str, float]]:
+    """Each paper's weighted features, keyed by feature key (history-free names)."""
+    key_of = {}
+    for seg in index.segments:
+        key_of.update(
+            zip(
+                np.asarray(seg.vocab_cols).tolist(),
+                np.asarray(seg.vocab_keys).tolist(),
+                strict=False,
+            )
+        )
+    rows = np.flatnonzero(index.live)
+    vectors = index.vectors(rows)
     out = {}
-    for i, pid in enumerate(index.ids):
-        row = m[i]
+    for i, pid in enumerate(index.ids_of(rows)):
+        row = vectors[i]
         out[pid] = {
-            index.feature_name(c): float(v) for c, v in zip(row.indices, row.data, strict=True)
+            key_of[c]: v for c, v in zip(row.indices.tolist(), row.data.tolist(), strict=True)
         }
     return out
 
 
-def test_incremental_add_equals_full_rebuild_within_tolerance() -> None:
-    papers = corpus()
-    old, new = papers[:30], papers[30:]
-    incremental = _build(old)
-    incremental.add([p.id for p in new], [document(p) for p in new], list(range(30, len(papers))))
-    full = _build(papers)
-    inc_rows, full_rows = _rows_by_name(incremental), _rows_by_name(full)
-    assert set(inc_rows) == set(full_rows)
-    for pid, vec in full_rows.items():
-        other = inc_rows[pid]
-        dot = sum(w * other.get(name, 0.0) for name, w in vec.items())
-        assert dot > 0.97, pid
-    profile = NicheProfile("ssm", ("selective scan", "linear recurrence"), band=None)
-    assert [p.paper_id for p in rank(incremental, profile, limit=5).picks] == [
-        p.paper_id for p in rank(full, profile, limit=5).picks
-    ]
+PROFILES = [
+    NicheProfile("ssm", ("selective scan", "linear recurrence"), band=None),
+    NicheProfile("robot", ("grasping", "tactile sensing")),
+    NicheProfile("auction", ("auctions", "mechanism design"), band=(0, 50)),
+]
+
+
+@pytest.mark.parametrize("cuts", [[30], [5, 17, 30], [1, 2, 3, 4, 20]])
+def test_an_index_grown_in_steps_equals_a_cold_build(cuts: list[int]) -> None:
+    papers = corpus()[::-1]
+    steps = [0, *cuts, len(papers)]
+    grown = _build(papers[: steps[1]])
+    for start, stop in zip(steps[1:], steps[2:], strict=False):
+        part = papers[start:stop]
+        grown.add([p.id for p in part], [document(p) for p in part], list(range(start, stop)))
+    cold = _build(corpus())
+    grown_rows, cold_rows = _rows_by_id(grown), _rows_by_id(cold)
+    assert grown_rows.keys() == cold_rows.keys()
+    for pid, vector in cold_rows.items():
+        assert grown_rows[pid] == pytest.approx(vector, rel=1e-12), pid
+    for profile in PROFILES:
+        assert rank(grown, profile, limit=5) == rank(cold, profile, limit=5)
 
 
 def test_adding_a_paper_again_replaces_it() -> None:
     papers = topic_papers("ssm", 6)
     index = _build(papers)
     index.add([papers[0].id], ["robot grasping robot grasping"], [0])
-    assert len(index) == 6 and index.ids[-1] == papers[0].id
-    assert index.row_of[papers[0].id] == 5
-    assert index.df.sum() == index.tf.nnz
+    assert len(index) == 6
+    assert index.rows_of([papers[0].id])[papers[0].id] >= 6  # the new row
+    assert index.df.sum() == index.vectors(np.flatnonzero(index.live)).nnz
+    grasping = rank(index, NicheProfile("r", ("robot grasping",), band=None)).picks
+    assert [p.paper_id for p in grasping] == [papers[0].id]
+    scan = rank(index, NicheProfile("s", ("selective scan",), band=None), limit=10).picks
+    assert papers[0].id not in {p.paper_id for p in scan}
+
+
+def test_many_small_adds_keep_few_segments_and_the_same_picks(tmp_path: Path) -> None:
+    papers = corpus()
+    index = _build(papers[:4])
+    for i in range(4, len(papers)):
+        index.add([papers[i].id], [document(papers[i])], [i])
+        if i % 7 == 0:
+            index.save(tmp_path / "index")
+            index = TfidfIndex.load(tmp_path / "index")
+    assert len(index.segments) <= 6
+    assert len(list((tmp_path / "index").glob("seg-*"))) <= 6
+    cold = _build(papers)
+    for profile in PROFILES:
+        assert rank(index, profile, limit=5) == rank(cold, profile, limit=5)
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    index = _build(corpus())
+    index.extra["note"] = "kept"
+    index.add(["2502.00001"], ["Tokamak plasma"], [5])
+    index.save(tmp_path / "index")
+    loaded = TfidfIndex.load(tmp_path / "index")
+    assert loaded.extra == {"note": "kept"} and len(loaded) == len(index)
+    rows = np.arange(index.rows_total)
+    assert loaded.ids_of(rows) == index.ids_of(rows)
+    assert (loaded.vectors(rows) != index.vectors(rows)).nnz == 0
+
+
+def test_a_streamed_build_on_disk_equals_one_in_memory(tmp_path: Path) -> None:
+    papers = corpus()
+    batches = [
+        Batch(
+            [p.id for p in part],
+            [document(p) for p in part],
+            [0] * len(part),
+            [["cs.LG"]] * len(part),
+        )
+        for part in (papers[:10], papers[10:11], papers[11:])
+    ]
+    seen: list[int] = []
+    on_disk = build_from(iter(batches), tmp_path / "index", seen.append)
+    assert seen == [10, 11, len(papers)]
+    assert [p.name for p in tmp_path.iterdir()] == ["index"]  # no spill or staging left behind
+    in_memory = build(
+        [p.id for p in papers],
+        [document(p) for p in papers],
+        [0] * len(papers),
+        [["cs.LG"]] * len(papers),
+    )
+    rows = np.arange(len(papers))
+    assert (on_disk.vectors(rows) != in_memory.vectors(rows)).nnz == 0
+    assert on_disk.tags == ["cs.lg"] and on_disk.tag_rows(rows).sum() == len(papers)
+
+
+def test_load_of_a_broken_index_says_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "meta.json").write_text("{not json")
+    with pytest.raises(IndexError_, match="cannot read the ranking index"):
+        TfidfIndex.load(tmp_path / "index")
 
 
 def test_empty_corpus_builds_and_ranks_nothing() -> None:
@@ -129,54 +203,59 @@ def test_duplicate_ids_are_refused() -> None:
         build(["a", "a"], ["x y", "x y"], [0, 0])
 
 
-def test_stop_words_are_sklearns() -> None:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    from ranking.text import STOP_WORDS
-
-    assert STOP_WORDS == ENGLISH_STOP_WORDS
-
-
-def test_weighting_matches_sklearn_tfidf_and_survives_a_reload(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    index = _build(corpus())
-    counts = index.tf.copy()
-    counts.data = np.exp(counts.data - 1)
-    reference = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
-    np.testing.assert_allclose(index.matrix.toarray(), reference.toarray(), rtol=1e-5, atol=1e-6)
-    index.save(tmp_path / "index")
-    np.testing.assert_allclose(
-        TfidfIndex.load(tmp_path / "index").matrix.toarray(),
-        reference.toarray(),
-        rtol=1e-5,
-        atol=1e-6,
-    )
-
-
-def test_tags_are_features_that_never_form_bigrams() -> None:
+def test_tags_are_kept_apart_from_the_text() -> None:
     papers = corpus()
-    tags = [("cs.RO",) if p.id[5] == "2" else ("cs.GT",) for p in papers]
+    tags = [("cs.RO",) if p.id[5] == "2" else ("cs.GT", "cs.RO") for p in papers]
     index = build(
         [p.id for p in papers], [document(p) for p in papers], list(range(len(papers))), tags
     )
-    assert {"tag:cs.ro", "tag:cs.gt"} <= set(index.terms)
-    names = {index.feature_name(c) for c in index.bigram_cols.tolist()}
-    assert not any("tag:" in name for name in names)
-    assert index.tag_matrix.shape == (len(papers), 2) and index.tag_matrix.sum() == len(papers)
+    assert sorted(index.tags) == ["cs.gt", "cs.ro"]
+    assert index.phrase("cs").own == () and index.phrase("ro").own == ()
+    matrix = index.tag_rows(np.arange(len(papers)))
+    assert matrix.shape == (len(papers), 2) and matrix.sum() == len(papers) + 24
 
 
-def test_tokens_are_ascii_word_runs_of_two_or_more() -> None:
-    import re
+def test_since_reads_a_date_sorted_segment_by_binary_search() -> None:
+    papers = corpus()
+    index = build([p.id for p in papers], [document(p) for p in papers], list(range(len(papers))))
+    assert index.segments[0].date_sorted
+    assert index.rows_since(30).tolist() == list(range(30, len(papers)))
+    index.add(["2502.00001", "2502.00002"], ["late", "early"], [50, 3])
+    assert not index.segments[-1].date_sorted
+    expected = {p.id for p in papers[30:]} | {"2502.00001"}
+    assert set(index.ids_of(index.rows_since(30))) == expected
 
-    from ranking.text import tokens
 
-    text = "Sim-to-real for GPT_4o: a café, 3D and x\x01y über-fast."
-    assert tokens(text) == re.findall(r"(?a)\w\w+", text.lower())
+def test_rank_can_be_restricted_to_given_ids() -> None:
+    papers = corpus()
+    index = _build(papers)
+    robot = [p.id for p in papers if p.id[5] == "2"]
+    allowed = robot[:4] + ["2599.99999"]  # an id the index lacks is ignored
+    ranking = rank(
+        index, NicheProfile("r", ("grasping", "tactile sensing"), band=None), ids=allowed
+    )
+    assert ranking.picks and {p.paper_id for p in ranking.picks} <= set(robot[:4])
 
 
 def test_a_control_character_in_a_document_does_not_shift_the_rest() -> None:
     docs = ["alpha beta\x01gamma", "delta epsilon", "delta epsilon"]
     index = build(["a", "b", "c"], docs, [0, 0, 0])
-    assert index.matrix[index.row_of["b"], index.columns_of("delta epsilon")[0]] > 0
-    assert index.matrix[index.row_of["a"], index.columns_of("gamma")[0]] > 0
+    assert set(index.ids_of(index.postings(index.phrase("delta epsilon").own[0]))) == {"b", "c"}
+    assert index.ids_of(index.postings(index.phrase("gamma").own[0])) == ["a"]
+
+
+def test_in_a_large_store_a_one_off_word_matches_but_does_not_count_in_a_papers_length() -> None:
+    filler = [f"graph learning method number {i} for node data" for i in range(600)]
+    docs = ["zyxquartz graph learning for node data", *filler]
+    index = build([f"p{i}" for i in range(len(docs))], docs, [0] * len(docs))
+    ranking = rank(index, NicheProfile("n", ("zyxquartz",), band=None))
+    assert [p.paper_id for p in ranking.picks] == ["p0"]
+    [col] = index.phrase("zyxquartz").own
+    row = index.vectors(index.postings(col))
+    cols = row.indices.astype(np.int64)
+    order = np.argsort(cols)
+    counts = np.empty(len(cols), dtype=bool)
+    counts[order] = index.weights_of(cols[order])[1]
+    assert not counts[cols == col].any()  # the one-off word (and its phrases) are left out
+    assert counts.any()
+    assert np.sqrt(np.square(row.data[counts]).sum()) == pytest.approx(1.0)

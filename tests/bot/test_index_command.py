@@ -1,0 +1,134 @@
+"""`midlist index`, the index's store identity, and picks that depend on the store alone."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.config import parse_settings
+from bot.rank import rank_niche, store_identity, update_index
+from bot.store import Store
+from ranking import NicheProfile, TfidfIndex
+from sources.models import Paper
+from tests.ranking.corpus import corpus, topic_papers
+
+PROFILES = [
+    NicheProfile("ssm", ("selective scan", "linear recurrence", "state space model")),
+    NicheProfile("robot", ("grasping", "tactile sensing"), band=None),
+    NicheProfile("auction", ("auctions", "mechanism design"), band=(0, 60)),
+    NicheProfile("mixed", ("robot", "auction", "scan"), exclude=("tactile",)),
+    NicheProfile("seeded", ("linear recurrence",), seeds=("2501.20003",)),
+]
+
+
+def _papers() -> list[Paper]:
+    papers = corpus() + topic_papers("ssm", 20, 12) + topic_papers("robot", 20, 12)
+    return [
+        Paper(
+            id=p.id,
+            title=p.title,
+            abstract=p.abstract,
+            categories=("cs.RO",) if p.id[5] == "2" else ("cs.LG",),
+            published=datetime(2025, 1, 1 + i % 27, tzinfo=UTC),
+        )
+        for i, p in enumerate(papers)
+    ]
+
+
+def _settings(store: Store, index: Path):  # type: ignore[no-untyped-def]
+    return parse_settings({"storage": {"url": store.url, "index_dir": str(index)}})
+
+
+def _picks(settings, store: Store) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    return [
+        [p.paper_id for p in rank_niche(settings, store, profile, limit=6)[0].picks]
+        for profile in PROFILES
+    ]
+
+
+def test_two_indexes_built_with_different_histories_give_the_same_picks(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    papers = _papers()
+    random.Random(7).shuffle(papers)
+    grown = _settings(store, tmp_path / "grown")
+    for stop in (9, 10, 31, 57, len(papers)):  # the index follows the store as it fills
+        store.papers.upsert(papers[:stop])
+        _picks(grown, store)
+    cold = _settings(store, tmp_path / "cold")  # another machine: one build of the full store
+    assert _picks(grown, store) == _picks(cold, store)
+    rows = range(len(papers))
+    grown_rows = TfidfIndex.load(tmp_path / "grown").ids_of(rows)
+    assert grown_rows != TfidfIndex.load(tmp_path / "cold").ids_of(rows)  # histories differ
+    assert all(_picks(cold, store))
+    store.close()
+
+
+def test_index_command_builds_and_reports(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("storage:\n  url: sqlite:///midlist.db\n  index_dir: index\n", "utf-8")
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    store.papers.upsert(_papers())
+    result = CliRunner().invoke(cli, ["--config", str(config), "index"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().startswith(f"index: {len(_papers())} papers, ")
+    first = json.loads((tmp_path / "index" / "meta.json").read_text())["segments"]
+    store.papers.upsert([Paper(id="2502.00001", title="Tokamak plasma", abstract="Tokamaks.")])
+    again = CliRunner().invoke(cli, ["--config", str(config), "index"])
+    assert again.output.strip().startswith(f"index: {len(_papers()) + 1} papers, ")
+    assert json.loads((tmp_path / "index" / "meta.json").read_text())["segments"][0] == first[0]
+    rebuilt = CliRunner().invoke(cli, ["--config", str(config), "index", "--rebuild"])
+    assert rebuilt.exit_code == 0
+    assert json.loads((tmp_path / "index" / "meta.json").read_text())["segments"] != first
+    store.close()
+
+
+def test_the_index_names_its_store_without_the_password(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    store.url = "postgresql+psycopg://alice:s3cret-pw@db.example/midlist"  # as a team's URL reads
+    store.papers.upsert(_papers()[:5])
+    update_index(_settings(store, tmp_path / "index"), store)
+    meta = (tmp_path / "index" / "meta.json").read_text()
+    assert "s3cret-pw" not in meta and "alice" not in meta
+    assert json.loads(meta)["extra"]["store"] == store_identity(store)
+    assert store_identity(store).endswith(store.store_id)
+    store.close()
+
+
+def test_another_database_at_the_same_url_is_not_taken_for_the_indexed_one(tmp_path: Path) -> None:
+    first = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    first.papers.upsert(_papers()[:5])
+    settings = _settings(first, tmp_path / "index")
+    update_index(settings, first)
+    first.close()
+    (tmp_path / "midlist.db").unlink()
+    second = Store(f"sqlite:///{tmp_path / 'midlist.db'}")  # recreated: same URL, new store id
+    second.papers.upsert(_papers()[5:10])
+    index = update_index(settings, second)
+    assert sorted(index.row_of) == sorted(p.id for p in _papers()[5:10])
+    second.close()
+
+
+def _store_id(url: str, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    store = Store(url)
+    out.put(store.store_id)
+    store.close()
+
+
+def test_processes_opening_a_new_store_at_once_agree_on_its_id(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'midlist.db'}"
+    Store(url).close()  # the schema exists; the id does not yet
+    context = mp.get_context("spawn")
+    queue: mp.Queue = context.Queue()  # type: ignore[type-arg]
+    workers = [context.Process(target=_store_id, args=(url, queue)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    ids = {queue.get(timeout=60) for _ in workers}
+    for w in workers:
+        w.join()
+    assert len(ids) == 1 and ids == {Store(url).store_id}
