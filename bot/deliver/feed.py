@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import feedparser
@@ -29,9 +29,7 @@ from feedgen.feed import FeedGenerator
 from bot.config import FeedChannel
 from bot.deliver.render import safe_url
 from bot.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.digest import Digest, DigestItem
+from bot.models import Digest, DigestItem
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
 

@@ -7,14 +7,12 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from bot.config import FileChannel
 from bot.deliver.render import render_html, render_markdown
 from bot.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.models import Digest
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
 _UMASK_LOCK = threading.Lock()

@@ -13,8 +13,8 @@ import pytest
 
 from bot.config import FileChannel, parse_settings
 from bot.deliver.files import write_file
-from bot.digest import Digest
 from bot.errors import ConfigError
+from bot.models import Digest
 from tests.conftest import ROOT
 
 DIGEST = Digest(niche="ssm", day="2026-11-19", basis="nothing new", note="Nothing new today.")
