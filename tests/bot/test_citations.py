@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -12,9 +12,12 @@ from werkzeug import Request, Response
 
 from bot.citations import papers_that_matter, refresh
 from bot.collect import CITATIONS, collect_all
-from bot.config import Settings, parse_settings
+from bot.config import Niche, Settings, parse_settings
+from bot.digest.build import build_digest
+from bot.models import Digest
 from bot.store import Store, schema
 from bot.store.citations import Count
+from ranking.models import Pick, Ranking
 from sources.citations import CitationClient
 from sources.errors import FetchError
 from sources.models import Mention, Paper
@@ -291,3 +294,16 @@ def _plain(url: str) -> Settings:
     return parse_settings(
         {"sources": {"arxiv": {"enabled": False}, "citations": {"enabled": True, "base_url": url}}}
     )
+
+
+def test_a_digest_item_carries_the_citation_count_through_its_stored_form() -> None:
+    reason = "cited 87 times, percentile 24 of 312 NeurIPS 1987-1997 papers on this niche"
+    pick = Pick("1706.03762", 0.9, 24.0, reasons=(reason,), citations=87)
+    digest = build_digest(
+        Niche(name="nets", keywords=["neural network"]),
+        date(2026, 12, 1),
+        Ranking(picks=(pick,), pool_size=312, candidates=400),
+        {"1706.03762": Paper(id="1706.03762", title="Attention")},
+    )
+    (item,) = Digest.from_json(digest.to_json()).items
+    assert (item.citations, item.reasons) == (87, (reason,))
