@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bot.store import Store
 from bot.store.citations import Count
@@ -23,8 +23,14 @@ from sources.proceedings import (
     venue_from_file_name,
 )
 
-if TYPE_CHECKING:
-    from bot.importer import ImportReport
+
+class Tally(Protocol):
+    """The counts an import report keeps (bot.importer.ImportReport)."""
+
+    new: int
+    updated: int
+    unchanged: int
+
 
 LINES = "lines"
 ARRAY = "array"
@@ -71,7 +77,7 @@ def parser(path: Path, kind: str) -> Any:
     return parse
 
 
-def flush(store: Store, batch: list[Entry], report: ImportReport) -> None:
+def flush(store: Store, batch: list[Entry], report: Tally) -> None:
     """Papers, listings and counts of one batch in one transaction."""
     if not batch:
         return
