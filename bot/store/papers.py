@@ -287,8 +287,8 @@ class PaperRepo:
         with self._db.connect() as conn:
             if ids is not None:
                 for start in range(0, len(ids), _CHUNK):
-                    part = conn.execute(query.where(papers.c.id.in_(ids[start : start + _CHUNK])))
-                    yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in part]
+                    rows = conn.execute(query.where(papers.c.id.in_(ids[start : start + _CHUNK])))
+                    yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in rows]
                 return
             result = conn.execution_options(yield_per=chunk).execute(query)
             for part in result.partitions(chunk):
