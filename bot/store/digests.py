@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, case, literal, or_, select
 
 from bot.errors import StoreError
 from bot.store.db import Database
@@ -173,12 +173,21 @@ class DigestRepo:
         return found
 
     def save_progress(self, digest_id: int, progress: dict[str, Any]) -> None:
-        """Written after every partial send (a Slack thread reply), so a retry resumes there."""
+        """Written after every partial send (a Slack thread reply), so a retry resumes there.
+
+        It also renews the sender's claim: a long send that keeps making progress is never
+        taken for a dead one and sent again by another process."""
         with self._db.begin() as conn:
             conn.execute(
                 digests.update()
                 .where(digests.c.id == digest_id)
-                .values(progress=json.dumps(progress))
+                .values(
+                    progress=json.dumps(progress),
+                    claimed_at=case(
+                        (digests.c.claimed_at.is_(None), None),
+                        else_=literal(now(), digests.c.claimed_at.type),
+                    ),
+                )
             )
 
     def mark_failed(self, digest_id: int, error: str) -> None:
