@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from bot import proceedings
 from bot.errors import MidlistError, StoreError
@@ -184,7 +184,7 @@ def _open_lines(path: Path) -> Iterator[tuple[Iterator[bytes], Callable[[], int]
         if magic.startswith(_ZIP_MAGIC):
             stream = _zip_member(path, raw)
         elif magic.startswith(_GZIP_MAGIC):
-            stream = gzip.GzipFile(fileobj=raw)
+            stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw))  # a BufferedIOBase, read alike
         else:
             stream = raw
         head = _sniff(path, stream)

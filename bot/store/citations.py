@@ -12,17 +12,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select
 
+from bot.store.db import Database
 from bot.store.schema import aliases, citations, deliveries, listings, mentions, papers, queue
 from bot.store.times import from_db, now, to_db
 from sources.ids import paper_url
 from sources.proceedings import Listing
-
-if TYPE_CHECKING:
-    from bot.store import Store
 
 _CHUNK = 500
 UNKNOWN = -1  # a count that records "the source was asked and does not know this paper"
@@ -37,7 +35,7 @@ class Count:
 
 
 class CitationRepo:
-    def __init__(self, store: Store):
+    def __init__(self, store: Database):
         self._store = store
 
     # ---- writes ---------------------------------------------------------------------------
