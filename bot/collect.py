@@ -9,10 +9,14 @@ counts are refreshed for the papers that matter (`bot.citations`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, SecretStr
 
 from bot.config import Feed, RedditSource, Settings
 from bot.errors import ConfigError
@@ -21,6 +25,8 @@ from sources.arxiv import ArxivCollector
 from sources.base import Collector
 from sources.errors import SourceError
 from sources.models import Batch
+
+S = TypeVar("S")
 
 logger = logging.getLogger(__name__)
 
@@ -72,39 +78,29 @@ def reddit_collector(conf: RedditSource) -> Collector:
 
     if not (conf.client_id and conf.client_secret):
         raise ConfigError("sources.reddit: client_id and client_secret must both be set")
-    return RedditCollector(
-        RedditSpec(
-            client_id=conf.client_id.get_secret_value(),
-            client_secret=conf.client_secret.get_secret_value(),
-            user_agent=conf.user_agent,
-            base_url=conf.base_url,
-            auth_url=conf.auth_url,
-            subreddits=tuple(conf.subreddits),
-            thread_pattern=conf.thread_pattern,
-            extra_searches=tuple(conf.extra_searches),
-            lookback_days=conf.lookback_days,
-            replace_more_limit=conf.replace_more_limit,
-            timeout_seconds=conf.timeout_seconds,
-            retries=conf.retries,
-            max_bytes=conf.max_bytes,
-        )
-    )
+    return RedditCollector(spec_from(RedditSpec, conf))
 
 
 def feed_collector(conf: Feed) -> Collector:
     from sources.feeds import FeedCollector, FeedSpec
 
-    return FeedCollector(
-        FeedSpec(
-            name=conf.name,
-            url=conf.url,
-            kind=conf.kind,
-            announce_types=tuple(conf.announce_types),
-            timeout_seconds=conf.timeout_seconds,
-            max_bytes=conf.max_bytes,
-            retries=conf.retries,
-        )
-    )
+    return FeedCollector(spec_from(FeedSpec, conf))
+
+
+def spec_from(spec: type[S], conf: BaseModel) -> S:
+    """A collector's spec from its config model: the fields they share, by name.
+
+    Secrets are unwrapped and lists become tuples, since specs are plain frozen dataclasses;
+    a spec field the config does not set keeps the spec's default."""
+    values: dict[str, Any] = {}
+    for name in (f.name for f in dataclasses.fields(spec)):  # type: ignore[arg-type]
+        if name not in type(conf).model_fields:
+            continue
+        value = getattr(conf, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return spec(**values)
 
 
 def build_collectors(settings: Settings) -> list[Collector]:

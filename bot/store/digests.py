@@ -237,22 +237,6 @@ class DigestRepo:
             )
             self._queue.enqueue(niche, ids, conn)
 
-    def last_sent_before(self, niche: str, channel: str, day: str) -> datetime | None:
-        """When the previous day's digest was built: papers after it are today's 'new'."""
-        with self._db.connect() as conn:
-            found = conn.execute(
-                select(digests.c.created_at)
-                .where(
-                    digests.c.niche == niche,
-                    digests.c.channel == channel,
-                    digests.c.day < day,
-                    digests.c.status == "sent",
-                )
-                .order_by(digests.c.day.desc())
-                .limit(1)
-            ).scalar()
-        return from_db(found)
-
     def previous_sent(self, niche: str, channel: str, day: str) -> DigestRecord | None:
         """The latest sent digest of this niche and channel for a day before `day`."""
         with self._db.connect() as conn:
