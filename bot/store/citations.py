@@ -35,8 +35,8 @@ class Count:
 
 
 class CitationRepo:
-    def __init__(self, store: Database):
-        self._store = store
+    def __init__(self, db: Database):
+        self._db = db
 
     # ---- writes ---------------------------------------------------------------------------
 
@@ -84,7 +84,7 @@ class CitationRepo:
         resets its refresh clock); re-importing the same list therefore changes nothing.
         """
         if conn is None:
-            with self._store.begin() as own:
+            with self._db.begin() as own:
                 return self.put_counts(found, own, touch=touch)
         latest = {(c.paper_id, c.source): c for c in found}
         changed = 0
@@ -135,7 +135,7 @@ class CitationRepo:
         Returns False when there is nothing to merge.
         """
         if conn is None:
-            with self._store.begin() as own:
+            with self._db.begin() as own:
                 return self.merge(duplicate, into, own)
         if duplicate == into:
             return False
@@ -202,7 +202,7 @@ class CitationRepo:
             .where(citations.c.count >= 0)  # UNKNOWN marks "asked, not known there"
             .group_by(citations.c.paper_id)
         )
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             if ids is None:
                 return {pid: n for pid, n in conn.execute(query)}
             out: dict[str, int] = {}
@@ -218,7 +218,7 @@ class CitationRepo:
     def counts_of(self, ids: Sequence[str]) -> dict[str, dict[str, Count]]:
         """paper id -> source -> count with its date."""
         out: dict[str, dict[str, Count]] = {}
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             for chunk in _chunks(list(ids)):
                 rows = conn.execute(
                     select(citations).where(citations.c.paper_id.in_(chunk), citations.c.count >= 0)
@@ -232,7 +232,7 @@ class CitationRepo:
     def fetched_since(self, ids: Sequence[str], source: str, cutoff: datetime) -> set[str]:
         """Those of `ids` whose `source` count was fetched at or after `cutoff`."""
         out: set[str] = set()
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             for chunk in _chunks(list(ids)):
                 out.update(
                     r[0]
@@ -248,7 +248,7 @@ class CitationRepo:
 
     def listings_of(self, ids: Sequence[str]) -> dict[str, Listing]:
         out: dict[str, Listing] = {}
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             for chunk in _chunks(list(ids)):
                 for r in conn.execute(select(listings).where(listings.c.paper_id.in_(chunk))):
                     out[r.paper_id] = Listing(r.paper_id, r.venue, r.year, r.status)
@@ -263,14 +263,14 @@ class CitationRepo:
             query = query.where(listings.c.venue.in_(list(venues)))
         if years is not None:
             query = query.where(listings.c.year.between(years[0], years[1]))
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             return {r[0] for r in conn.execute(query)}
 
     def published_ids(self, years: tuple[int, int]) -> set[str]:
         """Papers published within `years` (inclusive), listed anywhere or not."""
         start = datetime(years[0], 1, 1)
         stop = datetime(years[1] + 1, 1, 1)
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(papers.c.id).where(papers.c.published >= start, papers.c.published < stop)
             )
@@ -278,21 +278,21 @@ class CitationRepo:
 
     def venues(self) -> dict[str, int]:
         """Venue key -> how many papers the store lists there."""
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(select(listings.c.venue, func.count()).group_by(listings.c.venue))
             return {v: n for v, n in rows}
 
     def aliases_of(self, ids: Iterable[str]) -> dict[str, str]:
         """alias -> the paper it was merged into, for those of `ids` that are aliases."""
         out: dict[str, str] = {}
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             for chunk in _chunks(list(ids)):
                 for r in conn.execute(select(aliases).where(aliases.c.alias.in_(chunk))):
                     out[r.alias] = r.paper_id
         return out
 
     def last_merge(self) -> datetime | None:
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             return from_db(conn.execute(select(func.max(aliases.c.created_at))).scalar())
 
 
