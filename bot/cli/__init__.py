@@ -57,7 +57,7 @@ COMMAND_MODULES = {
     "init": "setup",
     "check": "setup",
     "collect": "collect",
-    "import": "data",
+    "import": "imports",
     "index": "index",
     "query": "query",
     "tune": "tune",
