@@ -160,9 +160,11 @@ class TfidfIndex:
     def tag_prior(self) -> npt.NDArray[np.float64]:
         """Share of live papers carrying each tag."""
         counts = np.zeros(len(self.tags), np.float64)
-        for seg, live in self._segment_masks():
-            lengths, tag_ids = seg.tags_of(np.flatnonzero(live))
-            counts += np.bincount(tag_ids, minlength=len(self.tags))
+        for seg, dead in zip(self.segments, self.dead, strict=True):
+            # every row's tags, then the few replaced rows' taken back: no per-row gather
+            counts += np.bincount(np.asarray(seg.tag_ids), minlength=len(self.tags))
+            if len(dead):
+                counts -= np.bincount(seg.tags_of(dead)[1], minlength=len(self.tags))
         return counts / max(len(self), 1)
 
     # ---- lookups ---------------------------------------------------------------------------
@@ -404,12 +406,6 @@ class TfidfIndex:
     def _forget(self) -> None:
         for name in ("bases", "live", "_dead_df", "tag_prior", "row_of"):
             self.__dict__.pop(name, None)
-
-    def _segment_masks(self) -> Iterable[tuple[Segment, npt.NDArray[np.bool_]]]:
-        for seg, dead in zip(self.segments, self.dead, strict=True):
-            live = np.ones(len(seg), dtype=bool)
-            live[dead] = False
-            yield seg, live
 
     # ---- persistence -----------------------------------------------------------------------
 
