@@ -32,7 +32,7 @@ from pydantic import (
 from bot import safe_yaml
 from bot.cron import parse_cron
 from bot.errors import ConfigError
-from bot.logs import remember_secrets
+from bot.logs import remember_secrets, remember_url_password
 from sources.ids import parse_arxiv_id
 
 CONFIG_ENV = "MIDLIST_CONFIG"
@@ -166,6 +166,7 @@ class Niche(Model):
     size: int = Field(7, ge=1, le=200)
     channels: list[str] = []
     schedule: str | None = None  # cron; overrides schedule.digest for this niche
+    lookback_days: int | None = Field(None, ge=1, le=365)  # overrides digest.lookback_days
 
     @field_validator("name")
     @classmethod
@@ -240,6 +241,9 @@ class EmailChannel(Model):
     sender: HeaderText = Field(alias="from")
     to: list[HeaderText] = Field(min_length=1)
     timeout_seconds: float = Field(20.0, gt=0)
+    # RFC 5321 4.5.3.2: wait 5 minutes for a reply, 10 for the one after the end of DATA
+    reply_timeout_seconds: float = Field(300.0, gt=0, le=3600)
+    data_timeout_seconds: float = Field(600.0, gt=0, le=3600)
     retries: int = Field(3, ge=0, le=100)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -327,6 +331,12 @@ class Schedule(Model):
         return value
 
 
+class DigestDefaults(Model):
+    # A paper is new when it arrived since the last digest and was announced this many days
+    # before the digest's date (or on it): a bulk import of history is not news.
+    lookback_days: int = Field(7, ge=1, le=365)
+
+
 class Storage(Model):
     url: str = f"sqlite:///{DEFAULT_DATA_DIR}/midlist.db"
     index_dir: str = f"{DEFAULT_DATA_DIR}/index"
@@ -339,6 +349,7 @@ class Settings(Model):
     niches: list[Niche] = []
     channels: dict[str, Channel] = {}
     schedule: Schedule = Schedule()
+    digest: DigestDefaults = DigestDefaults()
 
     @field_validator("timezone")
     @classmethod
@@ -365,6 +376,9 @@ class Settings(Model):
     @property
     def tz(self) -> tzinfo:
         return ZoneInfo(self.timezone)
+
+    def lookback_days(self, niche: Niche) -> int:
+        return niche.lookback_days or self.digest.lookback_days
 
     def niche(self, name: str) -> Niche:
         for niche in self.niches:
@@ -443,6 +457,7 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     data = _substitute(raw, env, file, "")
     settings = _resolve_paths(parse_settings(data, source=str(file)), file.parent)
     remember_secrets(settings)  # from now on no log line shows them (the daemon reloads, too)
+    remember_url_password(settings.storage.url)
     return settings
 
 

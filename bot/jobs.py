@@ -5,7 +5,7 @@ shared by every daemon on a database, so whichever daemon leads runs the jobs wi
 config. The daemon hands it over in-process with `use_config` before it starts the schedule;
 each run reads the config afresh, so an edit applies to the next run without a restart.
 No business logic lives here: a job opens the store and calls `bot.collect.collect_all` or
-`bot.digest.send_digests`, recording one `job` run.
+`bot.digest.send.send_digests`, recording one `job` run.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def _collect(settings: Settings, store: Store) -> tuple[bool, str]:
 def _digest(
     settings: Settings, store: Store, niches: list[str] | None, resume_only: bool = False
 ) -> tuple[bool, str]:
-    from bot.digest import send_digests
+    from bot.digest.send import send_digests
 
     if niches is not None and not niches:
         return True, "no niche follows schedule.digest"
@@ -136,7 +136,9 @@ def _digest(
         else [send_digests(settings, store, niche=name) for name in niches]
     )
     results = [o for report in reports for o in report.outcomes]
-    failed = [f"{o.niche}/{o.channel}: {o.detail}" for o in results if o.status == "failed"]
+    failed = [
+        f"{o.niche}/{o.channel}: {o.detail}" for o in results if o.status in ("failed", "uncertain")
+    ]
     if failed:
         return False, "\n".join(failed)
     notes = [note for report in reports for note in report.notes]

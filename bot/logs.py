@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, SecretStr
+from sqlalchemy.engine import make_url
 
 MASK = "***"
 _MIN_SECRET = 6  # shorter configured values would mask ordinary words
@@ -82,11 +83,22 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class OneLine(logging.Filter):
+    """Drops a record's traceback: without -v a fault is one line, a library's warning too
+    (urllib3 logs one with its exception when a server is cut off mid-headers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
 REDACTOR = RedactSecrets()
+ONE_LINE = OneLine()
 
 
 def setup(verbose: bool) -> None:
-    """Log to stderr (DEBUG with -v, else WARNING), every line passing through REDACTOR."""
+    """Log to stderr (DEBUG with -v, else WARNING and no tracebacks), every line passing
+    through REDACTOR."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -95,11 +107,23 @@ def setup(verbose: bool) -> None:
     for handler in logging.getLogger().handlers:
         if REDACTOR not in handler.filters:
             handler.addFilter(REDACTOR)
+        if not verbose and ONE_LINE not in handler.filters:
+            handler.addFilter(ONE_LINE)
 
 
 def remember_secrets(settings: BaseModel) -> None:
     """Mask every SecretStr value in `settings` from now on."""
     REDACTOR.add(_secret_values(settings))
+
+
+def remember_url_password(url: str) -> None:
+    """Mask the password of the storage URL too: one holding `/` escapes the URL pattern."""
+    try:
+        password = make_url(url).password
+    except Exception:  # not a URL: the config check says so
+        return
+    if password:
+        REDACTOR.add([str(password)])
 
 
 def redact(text: str) -> str:

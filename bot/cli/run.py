@@ -78,6 +78,13 @@ def status(app: App, as_json: bool) -> None:
             f"{_first_line(r.detail)}"
         )
 
+    uncertain = store.digests.uncertain()
+    if uncertain:
+        click.echo("\nMaybe delivered (no answer came back, so not sent again by itself):")
+        for d in uncertain:
+            click.echo(f"  {d.day} {d.niche} -> {d.channel}{_first_line(d.progress['uncertain'])}")
+        click.echo("  Check the channel; `midlist digest --resend` sends them again.")
+
     failures = store.state.recent_failures(limit=5)
     if failures:
         click.echo("\nRecent failures:")

@@ -21,6 +21,7 @@ from bot.config import (
 )
 from bot.errors import ConfigError
 from bot.store import redacted
+from bot.store.engine import url_problem
 
 
 @cli.command()
@@ -49,6 +50,9 @@ def init(app: App, path: Path | None, timezone: str, force: bool) -> None:
 def check(app: App, as_json: bool) -> None:
     """Validate the config and summarise it; say exactly which key is wrong and why."""
     settings = app.settings
+    problem = url_problem(settings.storage.url)
+    if problem:
+        raise ConfigError(problem)
     if as_json:
         record = {"config": str(app.config_file), "ok": True, "settings": as_record(settings)}
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))

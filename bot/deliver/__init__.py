@@ -7,16 +7,14 @@ send cut short resumes where it stopped. Failures are raised as DeliveryError.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from bot.config import ConsoleChannel, EmailChannel, FeedChannel, FileChannel, SlackChannel
 from bot.deliver.feed import write_feed
 from bot.deliver.files import write_console, write_file
 from bot.deliver.mailer import send_email
 from bot.deliver.slack import send_slack
-
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.models import Digest
 
 SaveProgress = Callable[[dict[str, Any]], None]
 
@@ -29,11 +27,13 @@ def deliver(
     save: SaveProgress,
     *,
     console: TextIO,
+    resend: bool = False,
 ) -> None:
+    """`resend`: post again what a channel may have taken without confirming it (the user's word)."""
     if isinstance(channel, SlackChannel):
-        send_slack(name, channel, digest, progress, save)
+        send_slack(name, channel, digest, progress, save, resend=resend)
     elif isinstance(channel, EmailChannel):
-        send_email(name, channel, digest, progress, save)
+        send_email(name, channel, digest, progress, save, resend=resend)
     elif isinstance(channel, FileChannel):
         write_file(name, channel, digest)
     elif isinstance(channel, FeedChannel):

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import feedparser
@@ -29,9 +29,7 @@ from feedgen.feed import FeedGenerator
 from bot.config import FeedChannel
 from bot.deliver.render import safe_url
 from bot.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.digest import Digest, DigestItem
+from bot.models import Digest, DigestItem
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
 
@@ -63,6 +61,7 @@ def write_feed(name: str, cfg: FeedChannel, digest: Digest, now: datetime | None
     """Append the digest's picks to the niche's feed; an entry already there is not repeated."""
     path = feed_path(cfg, digest.niche)
     when = now or datetime.now(UTC)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path):
@@ -80,6 +79,8 @@ def write_feed(name: str, cfg: FeedChannel, digest: Digest, now: datetime | None
             os.chmod(tmp, 0o644)  # a feed is meant to be read, by a web server too
             os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:  # a full disk: no half-written temp file stays behind
+            Path(tmp).unlink(missing_ok=True)
         raise DeliveryError(f"channel {name}: cannot write {path}: {exc.strerror or exc}") from exc
     return path
 

@@ -7,14 +7,12 @@ import re
 import tempfile
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from bot.config import FileChannel
 from bot.deliver.render import render_html, render_markdown
 from bot.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.models import Digest
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")
 _UMASK_LOCK = threading.Lock()
@@ -33,6 +31,7 @@ def write_file(name: str, cfg: FileChannel, digest: Digest) -> Path:
     0644 by default), so teammates can read a digest written to a shared directory."""
     path = digest_path(cfg, digest)
     text = render_html(digest) if cfg.format == "html" else render_markdown(digest)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -41,6 +40,8 @@ def write_file(name: str, cfg: FileChannel, digest: Digest) -> Path:
             os.fchmod(out.fileno(), cfg.mode if cfg.mode is not None else 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:  # a full disk: no half-written temp file stays behind
+            Path(tmp).unlink(missing_ok=True)
         raise DeliveryError(f"channel {name}: cannot write {path}: {exc.strerror or exc}") from exc
     return path
 

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 import ssl
+import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.config import EmailChannel
 from bot.deliver.render import render_html, render_markdown
-from bot.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.errors import DeliveryError, DeliveryUncertain
+from bot.models import Digest
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,25 @@ def send_email(
     digest: Digest,
     progress: dict[str, Any],
     save: Callable[[dict[str, Any]], None],
+    *,
+    resend: bool = False,
 ) -> None:
+    """Mail the digest once. A send that may have gone out (no answer to the end of DATA, or a
+    run that died mid-send) is not repeated unless `resend`: SMTP cannot be asked what it took."""
     if progress.get("sent"):  # it went out, but the digest was not marked sent afterwards
         return
+    if (progress.get("uncertain") or progress.get("sending")) and not resend:
+        why = progress.get("uncertain") or "the run sending it stopped before the server answered"
+        raise DeliveryUncertain(
+            f"channel {name}: {cfg.host} may have taken the digest already ({why}); it is not "
+            "resent automatically: check the inbox, then run `midlist digest --resend` to send it"
+        )
     if "message_id" not in progress:
         domain = parseaddr(cfg.sender)[1].rpartition("@")[2] or None
         progress["message_id"] = make_msgid("midlist", domain=domain)
-        save(progress)
+    progress.pop("uncertain", None)
+    progress["sending"] = True  # until the server answers: a crash now leaves it uncertain
+    save(progress)
     msg = build_message(cfg, digest, progress["message_id"])
     retrying = Retrying(
         stop=stop_after_attempt(cfg.retries + 1),
@@ -67,40 +79,130 @@ def send_email(
         for attempt in retrying:
             with attempt:
                 _send_once(cfg, msg)
-    except RetryError as exc:
-        last = exc.last_attempt.exception()
-        raise DeliveryError(
-            f"channel {name}: {cfg.host}:{cfg.port} failed {cfg.retries + 1} times: {_say(last)}; "
-            "will retry on the next run"
-        ) from last
-    except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(
-            f"channel {name}: {cfg.host} refused the login ({_say(exc)}); "
-            f"check channels.{name}.username and password",
-            retryable=False,
-        ) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(
-            f"channel {name}: {cfg.host}:{cfg.port} refused the digest: {_say(exc)}"
-        ) from exc
+    except _MaybeSent as exc:
+        progress.pop("sending")
+        progress["uncertain"] = f"no answer after the end of DATA: {_say(exc.__cause__)}"
+        save(progress)
+        raise DeliveryUncertain(
+            f"channel {name}: {cfg.host} did not confirm the digest ({_say(exc.__cause__)}), so it "
+            "may have been delivered; it is not resent automatically: check the inbox, then run "
+            "`midlist digest --resend` to send it"
+        ) from exc.__cause__
+    except (RetryError, smtplib.SMTPException, OSError) as exc:
+        progress.pop("sending")  # refused or never reached: certainly not delivered
+        save(progress)
+        raise _failure(name, cfg, exc) from exc
+    progress.pop("sending")
     progress["sent"] = True
     save(progress)
 
 
+def _failure(name: str, cfg: EmailChannel, exc: Exception) -> DeliveryError:
+    if isinstance(exc, RetryError):
+        return DeliveryError(
+            f"channel {name}: {cfg.host}:{cfg.port} failed {cfg.retries + 1} times: "
+            f"{_say(exc.last_attempt.exception())}; will retry on the next run"
+        )
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return DeliveryError(
+            f"channel {name}: {cfg.host} refused the login ({_say(exc)}); "
+            f"check channels.{name}.username and password",
+            retryable=False,
+        )
+    return DeliveryError(f"channel {name}: {cfg.host}:{cfg.port} refused the digest: {_say(exc)}")
+
+
+class _MaybeSent(Exception):
+    """The whole message reached the server, and its answer did not come back."""
+
+
+class _SMTP(smtplib.SMTP):
+    """SMTP whose every reply has a wall-clock deadline (RFC 5321's timeouts), so neither a
+    silent server nor one sending endless `220-` lines can hold the digest; and which knows
+    whether the server went quiet after the whole message reached it."""
+
+    reply_timeout: float = 300.0
+    data_timeout: float = 600.0
+    awaiting_final = False  # the end of DATA was sent
+    answered = False  # and the server answered it
+    _in_data = False
+
+    def getreply(self) -> tuple[int, bytes]:
+        seconds = self.data_timeout if self.awaiting_final else self.reply_timeout
+        if self.file is None and self.sock is not None:
+            self.file = _DeadlineReader(self.sock)  # type: ignore[assignment]
+        if isinstance(self.file, _DeadlineReader):
+            self.file.start(seconds)
+        reply = super().getreply()
+        self.answered = self.awaiting_final
+        return reply
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self._in_data = True
+        try:
+            return super().data(msg)
+        finally:
+            self._in_data = False
+
+    def send(self, s: Any) -> None:
+        super().send(s)
+        if self._in_data and isinstance(s, bytes) and s.endswith(b"\r\n.\r\n"):
+            self.awaiting_final = True
+
+
+class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):  # noqa: N801 (named after smtplib's class)
+    pass
+
+
+class _DeadlineReader:
+    """The reply stream smtplib reads line by line, refusing to read past the reply's deadline."""
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+        self._file = sock.makefile("rb")
+        self._seconds = 0.0
+        self._deadline = 0.0
+
+    def start(self, seconds: float) -> None:
+        self._seconds, self._deadline = seconds, time.monotonic() + seconds
+
+    def readline(self, size: int = -1) -> bytes:
+        left = self._deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            self._sock.settimeout(left)
+            return self._file.readline(size)
+        except TimeoutError:
+            raise TimeoutError(f"no complete reply within {self._seconds:g}s") from None
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def _send_once(cfg: EmailChannel, msg: EmailMessage) -> None:
     context = ssl.create_default_context()
-    smtp: smtplib.SMTP
+    smtp: _SMTP | _SMTP_SSL
     if cfg.security == "ssl":
-        smtp = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout_seconds, context=context)
+        smtp = _SMTP_SSL(timeout=cfg.timeout_seconds, context=context)
     else:
-        smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout_seconds)
-    with smtp:
-        if cfg.security == "starttls":
-            smtp.starttls(context=context)
-        if cfg.username:
-            password = cfg.password.get_secret_value() if cfg.password else ""
-            smtp.login(cfg.username, password)
-        refused = smtp.send_message(msg)
+        smtp = _SMTP(timeout=cfg.timeout_seconds)  # `timeout` is for connecting
+    smtp.reply_timeout, smtp.data_timeout = cfg.reply_timeout_seconds, cfg.data_timeout_seconds
+    try:
+        with smtp:
+            code, greeting = smtp.connect(cfg.host, cfg.port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, greeting)
+            if cfg.security == "starttls":
+                smtp.starttls(context=context)
+            if cfg.username:
+                password = cfg.password.get_secret_value() if cfg.password else ""
+                smtp.login(cfg.username, password)
+            refused = smtp.send_message(msg)
+    except OSError as exc:  # SMTPServerDisconnected and timeouts included
+        if smtp.awaiting_final and not smtp.answered:
+            raise _MaybeSent() from exc
+        raise
     if refused:
         log.warning("some recipients were refused: %s", ", ".join(sorted(refused)))
 

@@ -7,15 +7,11 @@ that would turn a title into a link, an HTML tag or emphasis.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bot.escape import markdown as md_escape
 from bot.escape import safe_url
-
-if TYPE_CHECKING:
-    from bot.digest import Digest
+from bot.models import Digest
 
 _env = Environment(
     loader=PackageLoader("bot", "templates"),

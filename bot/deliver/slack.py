@@ -1,51 +1,47 @@
-"""Digest -> Slack Block Kit, posted with slack-sdk by bot token (threads, buttons) or webhook.
+"""Posting a digest to Slack with slack-sdk, by bot token (threads, buttons) or webhook.
 
-Slack's limits are kept here: at most 50 blocks a message, 3000 characters a section, 150 a
-header, and always a plain `text` fallback. A queue longer than ITEMS_PER_MESSAGE becomes a
-summary message plus thread replies (a webhook cannot thread, so it posts them one after the
-other). Every piece of text that came from a paper, comment or feed is escaped (`&`, `<`, `>`),
-so no title can ping `@channel` or forge a link.
-
-Only bot-token mode gets Save / Skip / Read buttons: a webhook message cannot route clicks back.
+The messages come from `bot.deliver.slack_blocks`. A post that may have landed without an
+answer is never repeated blindly: bot-token messages carry metadata naming the send and part,
+and the next attempt reads the channel back before posting; a webhook waits for `--resend`.
+Retry-After is honoured up to MAX_RETRY_AFTER, and errors only the user can fix fail at once.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from http.client import HTTPException
+from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import SlackChannel
-from bot.errors import DeliveryError
-from bot.escape import mrkdwn as escape
-from bot.escape import safe_url
+from bot.deliver.slack_blocks import (
+    MAX_BLOCKS,
+    SlackMessage,
+    escape,
+    link,
+    render_messages,
+)
+from bot.errors import DeliveryError, DeliveryUncertain
+from bot.models import Digest
+from sources.http import retry_after_seconds
 
-if TYPE_CHECKING:
-    from bot.digest import Digest, DigestItem
+__all__ = ["MAX_BLOCKS", "SlackMessage", "escape", "link", "render_messages", "send_slack"]
 
 log = logging.getLogger(__name__)
 
-MAX_BLOCKS = 50
-MAX_SECTION = 3000
-MAX_HEADER = 150
-MAX_FALLBACK = 3000
-ITEMS_PER_MESSAGE = 10
-ACTIONS = (
-    ("midlist_save", "Save", "primary"),
-    ("midlist_read", "Mark read", None),
-    ("midlist_skip", "Skip", None),
-)
 # Errors that no retry can fix, with what the user should do about them.
 _PERMANENT = {
     "invalid_auth": "the token is not valid; check channels.<name>.token",
@@ -60,156 +56,6 @@ _PERMANENT = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SlackMessage:
-    text: str  # the fallback shown in notifications and by clients without Block Kit
-    blocks: list[dict[str, Any]]
-
-
-def link(url: str, label: str) -> str:
-    """`<url|label>` with both halves made safe; no usable URL gives the plain label."""
-    target = safe_url(url)
-    return f"<{target}|{escape(label)}>" if target else escape(label)
-
-
-# ---- rendering --------------------------------------------------------------------------------
-
-
-def render_messages(digest: Digest, *, buttons: bool) -> list[SlackMessage]:
-    """One message for a short queue; for a long one, a summary then the items in parts."""
-    head = _head_blocks(digest)
-    if not digest.items:
-        return [SlackMessage(_fallback(digest), head)]
-    groups = [_item_blocks(digest, i, item, buttons) for i, item in enumerate(digest.items, 1)]
-    single = head + [b for g in groups for b in g]
-    if len(digest.items) <= ITEMS_PER_MESSAGE and len(single) <= MAX_BLOCKS:
-        return [SlackMessage(_fallback(digest), single)]
-    parts = _pack(groups, MAX_BLOCKS, ITEMS_PER_MESSAGE)
-    summary = head + _summary_blocks(digest, len(parts), MAX_BLOCKS - len(head))
-    messages = [SlackMessage(_fallback(digest), summary)]
-    first = 1
-    for part in parts:
-        last = first + sum(1 for b in part if b["type"] == "section") - 1
-        text = escape(f"{digest.title}: papers {first}-{last} of {len(digest.items)}")
-        messages.append(SlackMessage(text, part))
-        first = last + 1
-    return messages
-
-
-def _head_blocks(digest: Digest) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(digest.title, MAX_HEADER)}},
-        {
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _cut(escape(digest.basis), MAX_SECTION)}],
-        },
-    ]
-    if digest.note:
-        blocks.append(_section(escape(digest.note)))
-    return blocks
-
-
-def _item_blocks(digest: Digest, n: int, item: DigestItem, buttons: bool) -> list[dict[str, Any]]:
-    lines = [f"*{n}. {link(item.url, item.title)}*"]
-    if item.authors:
-        lines.append(escape(item.authors))
-    if item.reasons:
-        lines.append("_Why:_ " + escape(" · ".join(item.reasons)))
-    for m in item.mentions:
-        lines.append("> " + escape(m.describe()))
-    text = "\n".join(lines)
-    if item.abstract:
-        room = MAX_SECTION - len(text) - 1
-        if room > 40:
-            text += "\n" + _cut_escaped(escape(item.abstract), room)
-    blocks = [_section(text)]
-    if buttons:
-        value = f"{digest.niche}|{item.paper_id}"
-        elements = []
-        for action_id, label, style in ACTIONS:
-            button: dict[str, Any] = {
-                "type": "button",
-                "action_id": action_id,
-                "text": {"type": "plain_text", "text": label},
-                "value": value[:2000],
-            }
-            if style:
-                button["style"] = style
-            elements.append(button)
-        blocks.append({"type": "actions", "block_id": f"midlist:{n}", "elements": elements})
-    return blocks
-
-
-def _summary_blocks(digest: Digest, parts: int, room: int) -> list[dict[str, Any]]:
-    """Numbered linked titles, as many sections as 3000 characters each need."""
-    lines = [
-        f"{i}. {link(item.url, _cut(item.title, 150))}" for i, item in enumerate(digest.items, 1)
-    ]
-    sections: list[str] = []
-    for line in lines:
-        line = _cut_escaped(line, MAX_SECTION) if len(line) > MAX_SECTION else line
-        if sections and len(sections[-1]) + 1 + len(line) <= MAX_SECTION:
-            sections[-1] += "\n" + line
-        else:
-            sections.append(line)
-    blocks = [_section(s) for s in sections[: room - 1]]
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"Details in {parts} more message{'s' if parts > 1 else ''} ↓",
-                }
-            ],
-        }
-    )
-    return blocks
-
-
-def _pack(
-    groups: list[list[dict[str, Any]]], max_blocks: int, max_items: int
-) -> list[list[dict[str, Any]]]:
-    parts: list[list[dict[str, Any]]] = [[]]
-    items = 0
-    for group in groups:
-        if parts[-1] and (len(parts[-1]) + len(group) > max_blocks or items >= max_items):
-            parts.append([])
-            items = 0
-        parts[-1].extend(group)
-        items += 1
-    return parts
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut_escaped(text, MAX_SECTION)}}
-
-
-def _fallback(digest: Digest) -> str:
-    text = f"{digest.title}: {digest.basis}"
-    if digest.note:
-        text += f" {digest.note}"
-    return escape(_cut(text, MAX_FALLBACK))
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _cut_escaped(text: str, limit: int) -> str:
-    """Cut already-escaped text without splitting an `&amp;` entity or a `<url|label>` link."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    amp, semi = cut.rfind("&"), cut.rfind(";")
-    if amp > semi:
-        cut = cut[:amp]
-    lt, gt = cut.rfind("<"), cut.rfind(">")
-    if lt > gt:
-        cut = cut[:lt]
-    return cut + "…"
-
-
 # ---- sending ----------------------------------------------------------------------------------
 
 
@@ -219,54 +65,146 @@ def send_slack(
     digest: Digest,
     progress: dict[str, Any],
     save: Callable[[dict[str, Any]], None],
+    *,
+    resend: bool = False,
 ) -> None:
-    """Post the parts not yet posted; `progress` (thread ts, parts sent) is saved after each one."""
+    """Post the parts not yet posted; `progress` (thread ts, parts sent) is saved after each one.
+
+    Before each post the part is noted as `posting`: if no answer comes back (or the run dies),
+    the part may be in the channel. A bot token can look: each message carries metadata naming
+    the send and part, and the next attempt reads the channel's history before posting again.
+    A webhook cannot read back, so such a part is only posted again with `resend`."""
     token, webhook = cfg.token, cfg.webhook_url
     bot = token is not None and cfg.channel is not None
     messages = render_messages(digest, buttons=bot)
-    start = int(progress.get("parts_sent", 0))
-    if start >= len(messages):
+    if int(progress.get("parts_sent", 0)) >= len(messages):
         return
+    progress.setdefault("send_id", f"{digest.niche}/{digest.day}/{uuid.uuid4().hex[:12]}")
     if token is not None and cfg.channel is not None:
-        post = _bot_poster(name, cfg, token.get_secret_value(), cfg.channel)
+        client = _web_client(cfg, token.get_secret_value())
+        post = _bot_poster(name, cfg, client, cfg.channel, progress["send_id"])
+        find: Finder | None = _finder(name, client, cfg.channel, progress["send_id"])
     elif webhook is not None:
-        post = _webhook_poster(name, cfg, webhook.get_secret_value())
+        post, find = _webhook_poster(name, cfg, webhook.get_secret_value()), None
     else:  # the config model refuses this; say so rather than post nowhere
         raise DeliveryError(
             f"channel {name}: needs a token and channel, or a webhook_url", retryable=False
         )
-    for i in range(start, len(messages)):
+    for i in range(int(progress.get("parts_sent", 0)), len(messages)):
         thread = (progress.get("ts"), progress.get("channel_id")) if i > 0 else (None, None)
-        ts, channel_id = post(messages[i], *thread)
-        if i == 0 and ts:
-            progress["ts"], progress["channel_id"] = ts, channel_id
-        progress["parts_sent"] = i + 1
+        if progress.get("posting") == i and not resend:
+            if find is None:
+                raise DeliveryUncertain(
+                    f"channel {name}: part {i + 1} of {len(messages)} may have been posted "
+                    f"({progress.get('uncertain', 'no answer came back')}); a webhook cannot "
+                    "check, so it is not posted again automatically: look in the channel, then "
+                    "run `midlist digest --resend` to post it"
+                )
+            found = find(i, progress.get("posting_since"), *thread)
+            if found is not None:
+                log.info("%s: part %d was posted after all; not posting it again", name, i + 1)
+                _posted(progress, i, found, save)
+                continue
+        progress["posting"], progress["posting_since"] = i, f"{time.time() - 120:.6f}"
         save(progress)
+        try:
+            ts, channel_id = post(messages[i], *thread, i)
+        except DeliveryUncertain as exc:
+            if find is None:
+                exc = DeliveryUncertain(
+                    f"{exc}; it may have been posted, and a webhook cannot check, so it is not "
+                    "posted again automatically: look in the channel, then run "
+                    "`midlist digest --resend` to post it"
+                )
+            cause = exc.__cause__
+            progress["uncertain"] = f"no answer came back: {type(cause).__name__}: {cause}"
+            save(progress)
+            raise exc from cause
+        except DeliveryError:
+            for key in ("posting", "posting_since", "uncertain"):
+                progress.pop(key, None)
+            save(progress)
+            raise
+        _posted(progress, i, (ts, channel_id), save)
         log.info("%s: posted part %d of %d", name, i + 1, len(messages))
 
 
-# (message, thread ts, channel id of the thread) -> (ts, channel id) of the posted message
-Poster = Callable[[SlackMessage, str | None, str | None], tuple[str | None, str | None]]
+def _posted(
+    progress: dict[str, Any],
+    i: int,
+    where: tuple[str | None, str | None],
+    save: Callable[[dict[str, Any]], None],
+) -> None:
+    if i == 0 and where[0]:
+        progress["ts"], progress["channel_id"] = where
+    for key in ("posting", "posting_since", "uncertain"):
+        progress.pop(key, None)
+    progress["parts_sent"] = i + 1
+    save(progress)
+
+
+# (message, thread ts, channel id of the thread, part) -> (ts, channel id) of the posted message
+Poster = Callable[[SlackMessage, str | None, str | None, int], tuple[str | None, str | None]]
+# (part, oldest ts, thread ts, thread channel) -> (ts, channel id) of that part if it is there
+Finder = Callable[[int, str | None, str | None, str | None], tuple[str | None, str | None] | None]
+EVENT_TYPE = "midlist_digest"
+MAX_RETRY_AFTER = 600.0  # seconds; a longer wait fails the attempt and leaves it to the schedule
+
+
+class _RateLimitHandler(RetryHandler):
+    """429: wait what Retry-After says (seconds or an HTTP date), unless it is over the cap."""
+
+    def _can_retry(
+        self, *, state: Any, request: Any, response: Any = None, error: Any = None
+    ) -> bool:
+        return (
+            response is not None
+            and response.status_code == 429
+            and _retry_after(response.headers) <= MAX_RETRY_AFTER
+        )
+
+    def prepare_for_next_attempt(
+        self, *, state: Any, request: Any, response: Any = None, error: Any = None
+    ) -> None:
+        state.next_attempt_requested = True
+        time.sleep(_retry_after(response.headers))
+        state.increment_current_attempt()
+
+
+def _retry_after(headers: Any) -> float:
+    for key, values in (headers or {}).items():
+        if key.lower() == "retry-after":
+            value = values[0] if isinstance(values, list) else values
+            seconds = retry_after_seconds(str(value))
+            return 1.0 if seconds is None else seconds
+    return 1.0
 
 
 def _retry_handlers(retries: int) -> list[Any]:
+    # Only errors raised while *sending* the request (URLError: refused, unresolvable, reset
+    # mid-upload) are retried at once; a timeout or a dropped connection while waiting for the
+    # answer may follow a post Slack accepted, so it is reported as uncertain instead.
     return [
-        RateLimitErrorRetryHandler(max_retry_count=retries),
+        _RateLimitHandler(max_retry_count=retries),
         ServerErrorRetryHandler(max_retry_count=retries),
-        ConnectionErrorRetryHandler(max_retry_count=retries),
+        ConnectionErrorRetryHandler(max_retry_count=retries, error_types=[URLError]),
     ]
 
 
-def _bot_poster(name: str, cfg: SlackChannel, token: str, channel: str) -> Poster:
-    client = WebClient(
+def _web_client(cfg: SlackChannel, token: str) -> WebClient:
+    return WebClient(
         token=token,
         base_url=cfg.base_url,
         timeout=int(cfg.timeout_seconds),
         retry_handlers=_retry_handlers(cfg.retries),
     )
 
+
+def _bot_poster(
+    name: str, cfg: SlackChannel, client: WebClient, channel: str, send_id: str
+) -> Poster:
     def post(
-        message: SlackMessage, thread_ts: str | None, thread_channel: str | None
+        message: SlackMessage, thread_ts: str | None, thread_channel: str | None, part: int
     ) -> tuple[str | None, str | None]:
         try:
             response = client.chat_postMessage(
@@ -276,25 +214,74 @@ def _bot_poster(name: str, cfg: SlackChannel, token: str, channel: str) -> Poste
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata={
+                    "event_type": EVENT_TYPE,
+                    "event_payload": {"digest": send_id, "part": part},
+                },
             )
         except SlackApiError as exc:
-            code = (
-                exc.response.get("error", "unknown_error")
-                if exc.response is not None
-                else "unknown_error"
-            )
-            status = getattr(exc.response, "status_code", None)
-            raise _api_error(name, str(code), status) from exc
-        except (SlackClientError, URLError, OSError) as exc:
+            raise _api_error(name, exc) from exc
+        except URLError as exc:  # raised while sending: Slack never got the request
             raise DeliveryError(
-                f"channel {name}: cannot reach Slack at {cfg.base_url}: {exc}"
+                f"channel {name}: cannot reach Slack at {cfg.base_url}: {exc.reason}"
+            ) from exc
+        except SlackClientError as exc:  # refused by slack-sdk before anything was sent
+            raise DeliveryError(f"channel {name}: {exc}", retryable=False) from exc
+        except (OSError, HTTPException) as exc:  # sent, and the answer never came
+            raise DeliveryUncertain(
+                f"channel {name}: Slack did not answer the post ({type(exc).__name__}: {exc}); "
+                "it may have been posted, so the next attempt looks for it in the channel first"
             ) from exc
         return response.get("ts"), response.get("channel")
 
     return post
 
 
-def _api_error(name: str, code: str, status: int | None) -> DeliveryError:
+def _finder(name: str, client: WebClient, channel: str, send_id: str) -> Finder:
+    def find(
+        part: int, oldest: str | None, thread_ts: str | None, thread_channel: str | None
+    ) -> tuple[str | None, str | None] | None:
+        where = thread_channel or channel
+        try:
+            if thread_ts:
+                pages = client.conversations_replies(
+                    channel=where, ts=thread_ts, include_all_metadata=True, limit=200
+                )
+            else:
+                pages = client.conversations_history(
+                    channel=where, oldest=oldest, include_all_metadata=True, limit=200
+                )
+            for page in itertools.islice(pages, 10):
+                for message in page.get("messages") or []:
+                    meta = message.get("metadata") or {}
+                    payload = meta.get("event_payload") or {}
+                    if (
+                        meta.get("event_type") == EVENT_TYPE
+                        and payload.get("digest") == send_id
+                        and payload.get("part") == part
+                    ):
+                        return message.get("ts"), page.get("channel") or where
+        except (SlackApiError, SlackClientError, OSError, HTTPException) as exc:
+            raise DeliveryUncertain(
+                f"channel {name}: part {part + 1} may have been posted, and reading the channel "
+                f"back failed ({exc}); it needs the channels:history scope and a channel id; "
+                "look in the channel, then run `midlist digest --resend` to post it"
+            ) from exc
+        return None
+
+    return find
+
+
+def _api_error(name: str, exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    code = str(response.get("error", "unknown_error")) if response is not None else "unknown_error"
+    status = getattr(response, "status_code", None)
+    if status == 429:
+        wait = _retry_after(getattr(response, "headers", None))
+        return DeliveryError(
+            f"channel {name}: Slack is rate-limiting and asked to wait {wait:.0f}s; "
+            "left to the next scheduled run"
+        )
     hint = _PERMANENT.get(code)
     if hint is None:
         where = f"HTTP {status}, " if status and status != 200 else ""
@@ -315,14 +302,28 @@ def _webhook_poster(name: str, cfg: SlackChannel, url: str) -> Poster:
     )
 
     def post(
-        message: SlackMessage, _ts: str | None, _channel: str | None
+        message: SlackMessage, _ts: str | None, _channel: str | None, _part: int
     ) -> tuple[str | None, str | None]:
         try:
             response = client.send(
                 text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
             )
-        except (SlackClientError, URLError, OSError) as exc:
-            raise DeliveryError(f"channel {name}: cannot reach the Slack webhook: {exc}") from exc
+        except URLError as exc:  # raised while sending: Slack never got the request
+            raise DeliveryError(
+                f"channel {name}: cannot reach the Slack webhook: {exc.reason}"
+            ) from exc
+        except SlackClientError as exc:  # refused by slack-sdk before anything was sent
+            raise DeliveryError(f"channel {name}: {exc}", retryable=False) from exc
+        except (OSError, HTTPException) as exc:  # sent, and the answer never came
+            raise DeliveryUncertain(
+                f"channel {name}: the webhook did not answer ({type(exc).__name__}: {exc})"
+            ) from exc
+        if response.status_code == 429:
+            wait = _retry_after(response.headers)
+            raise DeliveryError(
+                f"channel {name}: Slack is rate-limiting and asked to wait {wait:.0f}s; "
+                "left to the next scheduled run"
+            )
         if response.status_code != 200:
             body = (response.body or "").strip()[:200]
             if response.status_code in (400, 403, 404, 410):

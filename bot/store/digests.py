@@ -244,6 +244,31 @@ class DigestRepo:
             ).scalar()
         return from_db(found)
 
+    def previous_sent(self, niche: str, channel: str, day: str) -> DigestRecord | None:
+        """The latest sent digest of this niche and channel for a day before `day`."""
+        with self._store.connect() as conn:
+            row = conn.execute(
+                select(digests)
+                .where(
+                    digests.c.niche == niche,
+                    digests.c.channel == channel,
+                    digests.c.day < day,
+                    digests.c.status == "sent",
+                )
+                .order_by(digests.c.day.desc())
+                .limit(1)
+            ).first()
+        return _record(row) if row is not None else None
+
+    def uncertain(self) -> list[DigestRecord]:
+        """Unsent digests a channel may have taken without confirming (their progress says so),
+        oldest first: `midlist status` lists them, `midlist digest --resend` sends them again."""
+        with self._store.connect() as conn:
+            rows = conn.execute(
+                select(digests).where(digests.c.status == "failed").order_by(digests.c.day)
+            )
+            return [r for r in map(_record, rows) if "uncertain" in r.progress]
+
 
 def _key(niche: str, channel: str, day: str) -> tuple[Any, ...]:
     return (digests.c.niche == niche, digests.c.channel == channel, digests.c.day == day)

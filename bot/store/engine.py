@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from bot.errors import StoreError
 
 BUSY_TIMEOUT_SECONDS = 10
+CONNECT_TIMEOUT_SECONDS = 10  # PostgreSQL; `?connect_timeout=N` in the URL overrides it
 # Execution options of a connection whose transaction writes: `conn.execution_options(**WRITE)`.
 WRITE = {"midlist_write": True}
 _KEPT = "this write was rolled back; everything stored before it is kept"
@@ -26,16 +27,29 @@ def make_engine(url: str, busy_seconds: float = BUSY_TIMEOUT_SECONDS) -> Engine:
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url)
-    except (SQLAlchemyError, ImportError) as exc:
-        hint = ""
-        if isinstance(exc, ImportError) and "psycopg" in str(exc):
-            hint = "; install the PostgreSQL driver with `pip install 'midlist[postgres]'`"
-        raise StoreError(f"{redacted(url)}: not a usable storage.url: {exc}{hint}") from exc
+        parsed = make_url(url)
+        options: dict[str, Any] = {}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # A server that takes the connection but never answers would hang every command.
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        engine = create_engine(url, **options)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"{redacted(url)}: not a usable storage.url: {_why(exc)}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", lambda conn, _record: _sqlite_connect(conn, busy_seconds))
         event.listen(engine, "begin", _sqlite_begin)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", lambda conn, _record: _pg_connect(conn, busy_seconds))
     return engine
+
+
+def _pg_connect(dbapi_conn: Any, busy_seconds: float) -> None:
+    """A wait for another session's lock ends after the busy timeout, as on SQLite; without
+    it a process hung mid-transaction would make every later write wait forever."""
+    cur = dbapi_conn.cursor()
+    cur.execute(f"SET lock_timeout = {max(1, int(busy_seconds * 1000))}")
+    cur.close()
+    dbapi_conn.commit()  # a SET in a transaction rolled back later would be undone
 
 
 def _sqlite_connect(dbapi_conn: Any, busy_seconds: float) -> None:
@@ -62,7 +76,8 @@ def store_failure(
     text = str(getattr(exc, "orig", exc)).lower()
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
     where = redacted(url)
-    if "database is locked" in text or "database is busy" in text:
+    # 55P03: PostgreSQL's lock_timeout ran out waiting for another session's lock.
+    if "database is locked" in text or "database is busy" in text or sqlstate == "55P03":
         return StoreError(
             f"{where}: the store is locked: another process held it for over "
             f"{busy_seconds:g} s; {_KEPT}. Run again when it is done"
@@ -72,6 +87,23 @@ def store_failure(
             f"{where}: the disk holding the store is full; {_KEPT}. Free space and run again"
         )
     return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be opened here (its form, or its driver is not installed), without
+    connecting; None when it can. For `midlist check`, so a missing driver shows before a run."""
+    try:
+        dialect = make_url(url).get_dialect()
+        dialect.import_dbapi()
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        return f"{redacted(url)}: not a usable storage.url: {_why(exc)}"
+    return None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ImportError) and "psycopg" in str(exc):
+        return f"{exc}; install the PostgreSQL driver with `pip install 'midlist[postgres]'`"
+    return str(exc)
 
 
 def redacted(url: str) -> str:

@@ -85,20 +85,16 @@ class PaperRepo:
                 lost = [r["id"] for r in fresh if r["id"] not in inserted]
                 if lost:  # another writer inserted them since we looked: merge with theirs
                     stored.update(self._rows(lost, conn))
+            changing = [p for p in chunk if p in stored and _merged(latest[p], stored[p])]
+            if changing:  # read again, locked: merge with what is there when we write
+                stored.update(self._rows(changing, conn, lock=True))
             updates: list[dict[str, Any]] = []
             for pid in chunk:
                 row = stored.get(pid)
                 if row is None:
                     continue
-                incoming, old = latest[pid], _paper(row)
-                if _older(incoming, old):
-                    counts.unchanged += 1
-                    continue
-                values = _row(_merge(old, incoming))
-                if (values["content_hash"], values["announced"]) == (
-                    row.content_hash,
-                    from_db(row.announced),
-                ):
+                values = _merged(latest[pid], row)
+                if values is None:
                     counts.unchanged += 1
                     continue
                 updates.append({**values, "last_seen": stamp})
@@ -179,8 +175,13 @@ class PaperRepo:
         with self._store.connect() as conn:
             return list(conn.execute(query).scalars())
 
-    def _rows(self, ids: Sequence[str], conn: Connection) -> dict[str, Any]:
-        return {row.id: row for row in conn.execute(select(papers).where(papers.c.id.in_(ids)))}
+    def _rows(self, ids: Sequence[str], conn: Connection, *, lock: bool = False) -> dict[str, Any]:
+        """The stored rows; with `lock`, locked until this transaction ends (PostgreSQL; SQLite
+        has one writer at a time), so another writer cannot replace what an update merges with."""
+        query = select(papers).where(papers.c.id.in_(ids)).order_by(papers.c.id)
+        if lock:
+            query = query.with_for_update()
+        return {row.id: row for row in conn.execute(query)}
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -311,6 +312,18 @@ class PaperRepo:
 
 
 # ---- row <-> Paper ----------------------------------------------------------------------------
+
+
+def _merged(incoming: Paper, row: Any) -> dict[str, Any] | None:
+    """The row's new column values with `incoming` merged in; None when nothing would change
+    (an older version, or the same content)."""
+    old = _paper(row)
+    if _older(incoming, old):
+        return None
+    values = _row(_merge(old, incoming))
+    if (values["content_hash"], values["announced"]) == (row.content_hash, from_db(row.announced)):
+        return None
+    return values
 
 
 def _older(incoming: Paper, stored: Paper) -> bool:

@@ -180,17 +180,27 @@ _V2_TIMES = {
 def _v3_aware_times(conn: Connection) -> None:
     """Version 3: papers.announced, aware UTC in every time column, and the leadership lease.
 
-    Version 2 added `claimed_at` as a naive `timestamp` on PostgreSQL; its values were UTC. On
+    Migrating to version 2 added `claimed_at` as a naive `timestamp` on PostgreSQL (its values
+    were UTC); a database created at version 2 has it as `timestamptz` already. On
     SQLite the old naive text ('2026-01-01 08:00:00.000000', UTC) becomes ISO with '+00:00'.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("ALTER TABLE papers ADD COLUMN announced TIMESTAMP WITH TIME ZONE"))
-        conn.execute(
+        # Only a database migrated to version 2 has the naive column; one created at version 2
+        # has it aware already, and `AT TIME ZONE` would then shift it by the session's zone.
+        kind = conn.execute(
             text(
-                "ALTER TABLE digests ALTER COLUMN claimed_at TYPE TIMESTAMP WITH TIME ZONE "
-                "USING claimed_at AT TIME ZONE 'UTC'"
+                "SELECT data_type FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = 'digests' AND column_name = 'claimed_at'"
             )
-        )
+        ).scalar()
+        if kind == "timestamp without time zone":
+            conn.execute(
+                text(
+                    "ALTER TABLE digests ALTER COLUMN claimed_at TYPE TIMESTAMP WITH TIME ZONE "
+                    "USING claimed_at AT TIME ZONE 'UTC'"
+                )
+            )
     else:
         conn.execute(text("ALTER TABLE papers ADD COLUMN announced VARCHAR(32)"))
         for table, columns in _V2_TIMES.items():
@@ -238,6 +248,8 @@ def migrate(
             conn.execution_options(**WRITE)
             with conn.begin():
                 if conn.dialect.name == "postgresql":
+                    # Wait for another process's migration however long it takes.
+                    conn.execute(text("SET LOCAL lock_timeout = 0"))
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
                 version = current_version(conn)
                 _check(version, latest)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, ConfigFile, run_cli
+from tests.sources.test_http import raw_server, trickle
 
 
 @pytest.fixture
@@ -80,3 +81,30 @@ def test_a_full_disk_is_one_line(config: Path) -> None:
         )
     assert result.returncode == 1
     assert result.stderr == "Error: No space left on device\n"
+
+
+def test_a_library_warning_with_a_traceback_is_one_line_without_verbose(
+    config_file: ConfigFile,
+) -> None:
+    """A feed cut off in the middle of its headers: urllib3 logs a warning with its exception;
+    without -v that is one line, not a traceback."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"X" * 40
+    with raw_server(trickle(head[:17], head[17:], 0.1, [])) as (url, _):
+        config = config_file(
+            sources={
+                "arxiv": {"enabled": False},
+                "feeds": [
+                    {"name": "slow", "url": url, "kind": "blog", "timeout_seconds": 1, "retries": 0}
+                ],
+            }
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config), "collect"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert "took longer than 1 s" in result.stdout
+    assert "Traceback" not in result.stderr and "  File " not in result.stderr

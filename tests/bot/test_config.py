@@ -284,3 +284,29 @@ def test_absurd_timeouts_are_config_errors(tmp_path: Path, value: str, expected:
 )
 def test_huge_numbers_are_config_errors_naming_the_key(tmp_path: Path, text: str, key: str) -> None:
     assert f"{key}: " in error_for(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgresql+pg8000://team:pw-123456@db/midlist", "No module named 'pg8000'"),
+        ("nosuchdb://x", "Can't load plugin"),
+    ],
+)
+def test_check_fails_on_a_storage_url_whose_driver_is_missing(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    """A driver that is not installed shows at `check`, not at the first run."""
+    path = tmp_path / "config.yaml"
+    path.write_text(f"storage:\n  url: '{url}'\n", encoding="utf-8")
+    result = run_cli(path, "check")
+    assert result.exit_code == 1
+    assert "not a usable storage.url" in result.output and expected in result.output
+    assert "pw-123456" not in result.output
+
+
+def test_check_passes_a_postgresql_url_with_the_driver_installed(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("storage:\n  url: postgresql+psycopg://team@db/midlist\n", encoding="utf-8")
+    result = run_cli(path, "check")
+    assert result.exit_code == 0, result.output

@@ -6,6 +6,7 @@ import io
 import json
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from sqlalchemy import func, select
 
 from bot.config import Niche, Settings, parse_settings
 from bot.deliver.render import md_escape, render_markdown, safe_url
-from bot.digest import Digest, build_digest, clip, send_digests, short_authors
+from bot.digest.build import build_digest, clip, short_authors
+from bot.digest.send import send_digests
+from bot.models import Digest
 from bot.store import Store
 from bot.store.schema import deliveries, digests, runs
 from ranking.models import Pick, Ranking
@@ -51,24 +54,25 @@ def many_papers(n: int, start: int = 2000) -> list[Paper]:
 
 
 class ListRanker:
-    """Stands in for bot.rank: picks the given papers in order, minus what the channel has had."""
+    """Stands in for bot.rank: picks the candidates in the given order, minus what is excluded."""
 
-    def __init__(self, papers: Sequence[Paper], candidates: int = 412, pool: int = 58):
+    def __init__(self, papers: Sequence[Paper], pool: int = 58):
         self.papers = {p.id: p for p in papers}
         self.order = [p.id for p in papers]
-        self.candidates, self.pool = candidates, pool
-        self.calls: list[tuple[datetime | None, set[str]]] = []
+        self.pool = pool
+        self.calls: list[tuple[set[str], set[str]]] = []
 
     def __call__(
-        self, niche: Niche, since: datetime | None, exclude: Collection[str]
+        self, niche: Niche, ids: Collection[str] | None, exclude: Collection[str]
     ) -> tuple[Ranking, dict[str, Paper]]:
-        self.calls.append((since, set(exclude)))
-        ids = [pid for pid in self.order if pid not in exclude][: niche.size]
+        candidates = [pid for pid in self.order if ids is None or pid in ids]
+        self.calls.append((set(candidates), set(exclude)))
+        chosen = [pid for pid in candidates if pid not in exclude][: niche.size]
         picks = tuple(
             Pick(pid, 0.5, 15 + i, reasons=("matches 'state space model'", f"percentile {15 + i}"))
-            for i, pid in enumerate(ids)
+            for i, pid in enumerate(chosen)
         )
-        return Ranking(picks, self.pool, self.candidates if self.order else 0), self.papers
+        return Ranking(picks, self.pool if candidates else 0, len(candidates)), self.papers
 
 
 def settings_for(store: Store, channels: dict[str, Any], size: int = 7, **niche: Any) -> Settings:
@@ -90,7 +94,12 @@ def settings_for(store: Store, channels: dict[str, Any], size: int = 7, **niche:
     )
 
 
-def stored(store: Store, papers: Sequence[Paper]) -> Sequence[Paper]:
+ANNOUNCED = datetime(2026, 11, 18, tzinfo=UTC)  # the day before DAY
+
+
+def stored(store: Store, papers: Sequence[Paper], announced: datetime = ANNOUNCED) -> list[Paper]:
+    """Papers as a collector stores them: arriving now, announced on `announced`."""
+    papers = [replace(p, announced=p.announced or announced) for p in papers]
     store.papers.upsert(papers)
     return papers
 
@@ -124,7 +133,7 @@ def test_build_digest_states_its_basis_and_describes_each_pick() -> None:
         {PLAIN: [mention, second, listing]},
         categories=["cs.LG", "cs.AI"],
     )
-    assert digest.basis == "4 picks from 412 new cs.LG / cs.AI papers (58 on-niche), band 15-40%"
+    assert digest.basis == "4 picks from 4 new cs.LG / cs.AI papers (58 on-niche), band 15-40%"
     assert digest.title == "midlist · ssm · 2026-11-19"
     item = {i.paper_id: i for i in digest.items}
     assert item[UNICODE].authors == "Zoë Müller, Håkon Ødegård, 李 雷 et al. (5 authors)"
@@ -244,23 +253,30 @@ def test_sent_digest_is_delivered_queued_and_logged_together(store: Store) -> No
     ]
 
 
-def test_next_day_never_repeats_a_delivered_paper(store: Store) -> None:
+def test_next_day_takes_only_papers_that_arrived_since_and_never_repeats_one(
+    store: Store,
+) -> None:
     papers = stored(store, fixture_papers())
     settings = settings_for(store, {"out": {"type": "console"}}, size=2)
-    ranker = ListRanker(papers)
+    ranker = ListRanker(papers + many_papers(2))
     send_digests(settings, store, today=DAY, ranker=ranker, console=io.StringIO())
+    # overnight: two new papers, and a new version of one already delivered
+    fresh = stored(store, many_papers(2), announced=ANNOUNCED + timedelta(days=1))
+    stored(store, [replace(papers[0], version=2, announced=ANNOUNCED + timedelta(days=1))])
     report = send_digests(
-        settings, store, today=date(2026, 11, 20), ranker=ranker, console=io.StringIO()
+        settings, store, today=DAY + timedelta(days=1), ranker=ranker, console=io.StringIO()
     )
     assert report.outcomes[0].digest is not None
-    assert report.outcomes[0].digest.paper_ids == [LATEX, PLAIN]
-    since, exclude = ranker.calls[1]
+    assert report.outcomes[0].digest.paper_ids == [p.id for p in fresh]
+    assert ranker.calls[0][0] == {p.id for p in papers}
+    candidates, exclude = ranker.calls[1]
+    assert candidates == {p.id for p in fresh}  # arrived since yesterday's digest, nothing else
     assert exclude == {HOSTILE, UNICODE}
-    assert since is not None and since <= datetime.now(UTC)
 
 
 def test_empty_day_is_sent_as_a_plain_note(store: Store) -> None:
-    stored(store, fixture_papers())  # papers from earlier days, none new today
+    # papers announced long ago (a bulk import of history): none is new today
+    stored(store, fixture_papers(), announced=ANNOUNCED - timedelta(days=60))
     settings = settings_for(store, {"out": {"type": "console"}})
     out = io.StringIO()
     report = send_digests(settings, store, today=DAY, ranker=ListRanker([]), console=out)
@@ -342,7 +358,9 @@ def test_dry_run_shows_what_would_be_sent_and_records_nothing(store: Store) -> N
         settings, store, today=DAY, ranker=ListRanker(papers), dry_run=True, console=out
     )
     assert report.outcomes[0].status == "dry-run"
-    assert report.outcomes[0].detail.startswith("# midlist · ssm · 2026-11-19\n\n2 picks from 412")
+    assert report.outcomes[0].detail.startswith(
+        "# midlist · ssm · 2026-11-19\n\n2 picks from 4 new"
+    )
     assert out.getvalue() == ""
     assert (count(store, digests), count(store, deliveries), count(store, runs)) == (0, 0, 0)
 
@@ -364,7 +382,7 @@ def test_cli_digest_sends_and_then_reports_already_sent(
     first = run_cli(config, *args)
     assert first.exit_code == 0, first.output
     assert first.stdout == render_markdown(digest)
-    assert "ssm -> out: sent 2 picks from 412" in first.stderr
+    assert "ssm -> out: sent 2 picks from 4 new" in first.stderr
     second = run_cli(config, *args)
     assert second.exit_code == 0 and second.stdout == ""
     assert "ssm -> out: already-sent" in second.stderr
@@ -390,9 +408,10 @@ def _runs(store: Store) -> list[Any]:
 
 
 def test_a_failing_ranker_fails_the_channel_without_raising(store: Store) -> None:
-    def broken(niche: Niche, since: datetime | None, exclude: Collection[str]) -> Any:
+    def broken(niche: Niche, ids: Collection[str], exclude: Collection[str]) -> Any:
         raise RuntimeError("index is missing; run midlist collect")
 
+    stored(store, fixture_papers())
     settings = settings_for(store, {"out": {"type": "console"}})
     report = send_digests(settings, store, today=DAY, ranker=broken, console=io.StringIO())
     assert [(o.status, o.detail) for o in report.outcomes] == [
@@ -469,13 +488,13 @@ def test_a_digest_that_failed_yesterday_is_sent_before_today(store: Store, tmp_p
     report = send_digests(fixed, store, today=DAY + timedelta(days=1), ranker=ranker)
     assert [(o.status, o.digest.day) for o in report.outcomes if o.digest] == [
         ("sent", "2026-11-19"),
-        ("sent", "2026-11-20"),
+        ("nothing-new", "2026-11-20"),  # nothing arrived after the 19th's digest was built
     ]
     assert sorted(p.name for p in tmp_path.glob("ssm-*.md")) == [
         "ssm-2026-11-19.md",
         "ssm-2026-11-20.md",
     ]
-    assert store.digests.delivered_ids("archive") == {HOSTILE, UNICODE}
+    assert store.digests.delivered_ids("archive") == {HOSTILE}
 
 
 def test_papers_the_user_already_saved_or_skipped_are_not_picked(store: Store) -> None:
@@ -517,3 +536,84 @@ def test_an_empty_store_is_an_error_that_says_what_to_do(store: Store) -> None:
     assert "no papers yet: run `midlist collect`" in report.outcomes[0].detail
     assert out.getvalue() == ""
     assert store.digests.get("ssm", "out", DAY.isoformat()) is None  # nothing recorded to resend
+
+
+# ---- the real ranker: new means arrived since the last digest and announced lately ------------
+
+TOPICS = {
+    "ssm": ("Selective state space model for long sequences {n}", "state space model scan"),
+    "bio": ("Protein folding with contact maps {n}", "protein folding residues"),
+}
+
+
+FIELDS = (
+    "speech recognition with noisy microphones",
+    "genomics pipelines and sequencing reads",
+    "weather forecasting over oceans",
+    "robot locomotion on rough terrain",
+    "music generation from symbolic scores",
+    "financial time series and volatility",
+    "video understanding of sports matches",
+    "traffic prediction in dense cities",
+    "legal document retrieval",
+    "chemistry reaction yield estimation",
+    "satellite imagery of crops",
+)
+
+
+def topical(topic: str, start: int, n: int, announced: datetime) -> list[Paper]:
+    title, words = TOPICS[topic]
+    return [
+        Paper(
+            id=f"2511.{start + i:05d}",
+            title=title.format(n=start + i),
+            abstract=f"We study {words} for {FIELDS[i % len(FIELDS)]}: {FIELDS[(i * 7 + 3) % len(FIELDS)]}.",
+            authors=("A. Author",),
+            url=f"https://arxiv.org/abs/2511.{start + i:05d}",
+            published=announced - timedelta(days=3),
+            announced=announced,
+        )
+        for i in range(n)
+    ]
+
+
+def real_settings(store: Store, tmp_path: Path, keywords: list[str]) -> Settings:
+    base = settings_for(store, {"out": {"type": "console"}}, size=20, band="top")
+    storage = base.storage.model_copy(update={"index_dir": str(tmp_path / "index")})
+    niche = base.niches[0].model_copy(update={"keywords": keywords})
+    return base.model_copy(update={"storage": storage, "niches": [niche]})
+
+
+def test_real_ranker_picks_only_on_niche_papers_announced_lately_and_new_since_the_last(
+    store: Store, tmp_path: Path
+) -> None:
+    imported = topical("ssm", 100, 30, ANNOUNCED - timedelta(days=90))  # history: not news
+    fresh = topical("ssm", 200, 5, ANNOUNCED)
+    store.papers.upsert(imported + fresh + topical("bio", 300, 20, ANNOUNCED))
+    settings = real_settings(store, tmp_path, ["state space model"])
+    first = send_digests(settings, store, today=DAY, console=io.StringIO())
+    assert [o.status for o in first.outcomes] == ["sent"]
+    assert first.outcomes[0].digest is not None
+    assert sorted(first.outcomes[0].digest.paper_ids) == [p.id for p in fresh]
+    assert first.outcomes[0].digest.candidates == 25  # what arrived and was announced lately
+
+    # the next day: one more on-niche paper, and a new version of one delivered yesterday
+    later = topical("ssm", 400, 1, ANNOUNCED + timedelta(days=1))
+    store.papers.upsert(later + [replace(fresh[0], version=2, announced=later[0].announced)])
+    second = send_digests(settings, store, today=DAY + timedelta(days=1), console=io.StringIO())
+    assert second.outcomes[0].digest is not None
+    assert second.outcomes[0].digest.paper_ids == [later[0].id]
+
+
+def test_real_ranker_tells_nothing_arrived_from_nothing_matched(
+    store: Store, tmp_path: Path
+) -> None:
+    store.papers.upsert(topical("bio", 300, 30, ANNOUNCED))
+    out = io.StringIO()
+    settings = real_settings(store, tmp_path, ["state space model"])
+    report = send_digests(settings, store, today=DAY, console=out)
+    assert [o.status for o in report.outcomes] == ["nothing-new"]
+    assert "30 new cs.LG / cs.AI papers arrived, but none matched this niche" in out.getvalue()
+    quiet = send_digests(settings, store, today=DAY + timedelta(days=1), console=out)
+    assert [o.status for o in quiet.outcomes] == ["nothing-new"]
+    assert "Nothing new today: no papers arrived since the last digest" in out.getvalue()

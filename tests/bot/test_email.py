@@ -3,8 +3,10 @@ HTML digest rendered by headless Chromium."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from email import message_from_bytes, policy
@@ -20,11 +22,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from bot.config import EmailChannel
 from bot.deliver.mailer import send_email
 from bot.deliver.render import render_html
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, DeliveryUncertain
 from bot.store import Store
 from tests.bot.test_digest import DAY, ListRanker, fixture_papers, settings_for, stored
 from tests.bot.test_slack import digest_of
 from tests.browser import ink_rows, run_chromium
+from tests.conftest import ConfigFile, run_cli
 
 USER, PASSWORD = "reader", "s3cret-pass"
 # aiosmtpd warns that AUTH without TLS is unsafe: true, and fine for a server on 127.0.0.1
@@ -42,6 +45,7 @@ class Inbox:
         self.envelopes: list[Any] = []
         self.data_attempts = 0
         self.fail_next = 0
+        self.confirm_after = 0.0  # take the next message, then answer its end of DATA this late
         self.logins: list[tuple[str, bytes]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
@@ -51,6 +55,8 @@ class Inbox:
             return "451 4.3.0 Mailbox busy, try again later"
         self.envelopes.append(envelope)
         self.received.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        late, self.confirm_after = self.confirm_after, 0.0
+        await asyncio.sleep(late)
         return "250 OK"
 
     def authenticate(
@@ -204,12 +210,76 @@ def test_unreachable_server_is_a_retryable_delivery_error() -> None:
     assert caught.value.retryable is True
 
 
-def send_digests_to(store: Store, channel: dict[str, Any], papers: Any) -> Any:
-    from bot.digest import send_digests
+def send_digests_to(store: Store, channel: dict[str, Any], papers: Any, **flags: Any) -> Any:
+    from bot.digest.send import send_digests
 
-    return send_digests(
-        settings_for(store, {"mail": channel}), store, today=DAY, ranker=ListRanker(papers)
-    )
+    settings = settings_for(store, {"mail": channel})
+    return send_digests(settings, store, today=DAY, ranker=ListRanker(papers), **flags)
+
+
+# ---- a server that answers late, or never stops greeting -----------------------------------------
+
+
+def test_a_late_confirmation_of_the_data_is_uncertain_and_not_resent_without_the_user(
+    store: Store, smtp: tuple[Inbox, int]
+) -> None:
+    inbox, port = smtp
+    papers = stored(store, fixture_papers())
+    channel = email_channel(port, data_timeout_seconds=0.5)
+    inbox.confirm_after = 2.0
+    for _ in range(2):  # the first run, then the daemon's retry: neither mails it again
+        report = send_digests_to(store, channel, papers)
+        assert [o.status for o in report.outcomes] == ["uncertain"]
+        assert "midlist digest --resend" in report.outcomes[0].detail
+        assert len(inbox.received) == 1
+    [record] = store.digests.uncertain()
+    assert "no answer after the end of DATA" in record.progress["uncertain"]
+    resent = send_digests_to(store, channel, papers, resend=True)
+    assert [o.status for o in resent.outcomes] == ["sent"]
+    assert len(inbox.received) == 2  # on the user's word, with the same Message-ID
+    assert inbox.received[0]["Message-ID"] == inbox.received[1]["Message-ID"]
+    assert store.digests.uncertain() == []
+
+
+def test_replies_other_than_the_data_one_wait_the_reply_timeout_not_the_connect_timeout(
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, port = smtp
+    inbox.confirm_after = 1.0  # longer than the connect timeout, shorter than the DATA timeout
+    cfg = EmailChannel.model_validate(email_channel(port, timeout_seconds=0.5))
+    progress: dict[str, Any] = {}
+    send_email("mail", cfg, digest_of(fixture_papers()), progress, lambda p: None)
+    assert progress["sent"] is True and len(inbox.received) == 1
+
+
+def test_an_endless_greeting_fails_at_the_reply_deadline(tmp_path: Path) -> None:
+    """`220-` continuation lines forever: each line arrives well within any per-read timeout, so
+    only a deadline for the whole reply ends it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def greet_forever() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"220-still greeting you\r\n")
+                except OSError:
+                    return
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=greet_forever, daemon=True)
+    thread.start()
+    port = server.getsockname()[1]
+    cfg = EmailChannel.model_validate(email_channel(port, reply_timeout_seconds=1, retries=0))
+    try:
+        with pytest.raises(DeliveryError, match="no complete reply within 1s") as caught:
+            send_email("mail", cfg, digest_of(fixture_papers()), {}, lambda p: None)
+        assert not isinstance(caught.value, DeliveryUncertain)  # nothing was sent
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        server.close()
 
 
 # ---- the HTML in a real browser ---------------------------------------------------------------
@@ -253,3 +323,30 @@ def test_a_sent_email_is_not_sent_again_when_marking_it_sent_failed(
     send_email("mail", cfg, digest_of(fixture_papers()), progress, lambda p: saved.append(dict(p)))
     send_email("mail", cfg, digest_of(fixture_papers()), dict(saved[-1]), lambda p: None)
     assert len(inbox.received) == 1
+
+
+def test_status_lists_an_uncertain_mail_and_the_cli_resends_it_on_request(
+    store: Store, smtp: tuple[Inbox, int], config_file: ConfigFile
+) -> None:
+    inbox, port = smtp
+    stored(store, fixture_papers())
+    config = config_file(
+        niches=[{"name": "ssm", "keywords": ["state space model"], "channels": ["mail"]}],
+        channels={"mail": email_channel(port, data_timeout_seconds=0.5)},
+    )
+    record = store.digests.record(
+        "ssm", "mail", DAY.isoformat(), digest_of(fixture_papers()).to_json()
+    )
+    assert record.status == "pending"
+    inbox.confirm_after = 2.0
+    day = ["digest", "--date", DAY.isoformat()]
+    first = run_cli(config, *day)
+    assert first.exit_code == 1 and "ssm -> mail: uncertain" in first.stderr
+    status = run_cli(config, "status")
+    assert status.exit_code == 0
+    assert "Maybe delivered" in status.stdout and "2026-11-19 ssm -> mail" in status.stdout
+    assert "midlist digest --resend" in status.stdout
+    resent = run_cli(config, *day, "--resend")
+    assert resent.exit_code == 0 and "ssm -> mail: sent" in resent.stderr
+    assert len(inbox.received) == 2
+    assert "Maybe delivered" not in run_cli(config, "status").stdout

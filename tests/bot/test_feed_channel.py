@@ -15,8 +15,9 @@ import pytest
 
 from bot.config import FeedChannel, load_settings
 from bot.deliver.feed import entry_id, write_feed
-from bot.digest import Digest, send_digests
+from bot.digest.send import send_digests
 from bot.errors import ConfigError
+from bot.models import Digest
 from bot.store import Store
 from tests.bot.test_digest import DAY, HOSTILE, ListRanker, fixture_papers, settings_for, stored
 from tests.bot.test_slack import digest_of
@@ -36,11 +37,12 @@ def parsed(path: Path) -> Any:
 
 
 def test_each_digest_appends_its_picks_newest_first(store: Store, tmp_path: Path) -> None:
-    papers = stored(store, fixture_papers())
+    papers = fixture_papers()
     path = tmp_path / "feeds" / "{niche}.xml"
     settings = feed_settings(store, path)
     ranker = ListRanker(papers)
-    for day in (DAY, date(2026, 11, 20)):
+    for day, arriving in ((DAY, papers[:2]), (date(2026, 11, 20), papers[2:4])):
+        stored(store, arriving)  # a digest takes what arrived since the one before
         report = send_digests(settings, store, today=day, ranker=ranker, console=io.StringIO())
         assert [o.status for o in report.outcomes] == ["sent"]
     feed = parsed(tmp_path / "feeds" / "ssm.xml")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import pytest
 
 from bot.config import FileChannel, parse_settings
 from bot.deliver.files import write_file
-from bot.digest import Digest
 from bot.errors import ConfigError
+from bot.models import Digest
+from tests.conftest import ROOT
 
 DIGEST = Digest(niche="ssm", day="2026-11-19", basis="nothing new", note="Nothing new today.")
 
@@ -54,3 +57,62 @@ def test_a_configured_mode_wins(tmp_path: Path, umask: None, given: object, expe
 def test_a_bad_mode_names_the_key(given: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=rf"channels\.out\.mode: .*{problem}"):
         parse_settings({"channels": {"out": {"type": "file", "path": "d.md", "mode": given}}})
+
+
+FULL = """
+import resource, signal, sys
+from pathlib import Path
+from bot.config import FileChannel
+from bot.deliver.files import write_file
+from bot.errors import DeliveryError
+from tests.bot.test_files import DIGEST
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+cfg = FileChannel(type="file", path=str(Path(sys.argv[1]) / "{niche}-{date}.md"))
+try:
+    write_file("out", cfg, DIGEST)
+except DeliveryError as exc:
+    print(exc)
+"""
+
+
+def test_a_write_that_fails_half_way_leaves_no_temp_file(tmp_path: Path) -> None:
+    """The file system refuses the rest of the digest (a full disk, a file size limit)."""
+    result = subprocess.run(
+        [sys.executable, "-c", FULL, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.startswith("channel out: cannot write "), result.stdout + result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+FULL_FEED = """
+import resource, signal, sys
+from pathlib import Path
+from bot.config import FeedChannel
+from bot.deliver.feed import write_feed
+from bot.errors import DeliveryError
+from tests.bot.test_files import DIGEST
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
+cfg = FeedChannel(type="feed", path=str(Path(sys.argv[1]) / "{niche}.xml"))
+try:
+    write_feed("reader", cfg, DIGEST)
+except DeliveryError as exc:
+    print(exc)
+"""
+
+
+def test_a_feed_write_that_fails_half_way_leaves_no_temp_file(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FULL_FEED, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.startswith("channel reader: cannot write "), result.stdout + result.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

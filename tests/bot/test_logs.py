@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.logs import MASK, RedactSecrets
+from bot.config import load_settings
+from bot.logs import MASK, RedactSecrets, redact
 from bot.store import Store
+from tests import pg
 from tests.bot.test_digest import DAY, fixture_papers, stored
 from tests.bot.test_email import PASSWORD, email_channel, smtp, smtp_server
 from tests.conftest import ROOT, ConfigFile
@@ -159,3 +161,46 @@ def test_filter_rewrites_args_exceptions_and_keeps_every_record() -> None:
     assert "very-secret-value" not in text
     assert f"sending {MASK}" in text
     assert "RuntimeError: failed with ***" in text
+
+
+def test_a_database_password_the_url_pattern_misses_is_masked_once_configured(
+    config_file: ConfigFile,
+) -> None:
+    """`/` and `:` are allowed raw in a SQLAlchemy URL's password; the URL pattern stops there,
+    so the loaded config's password is masked as a configured secret."""
+    password = "s3cr/et:pw-99"
+    url = f"postgresql+psycopg://team:{password}@127.0.0.1:9/midlist"
+    line = f"connecting to {url}"
+    assert password in RedactSecrets().redact(line)  # the pattern alone misses it
+    load_settings(config_file(storage={"url": url}))
+    assert password not in redact(line) and MASK in redact(line)
+
+
+def test_verbose_runs_on_postgresql_print_no_database_password(
+    config_file: ConfigFile, pg_server: pg.PgServer
+) -> None:
+    """The storage URL carries a password (one the URL pattern alone would miss): no `-v` run
+    shows it, SQLAlchemy's and psycopg's own loggers included."""
+    name = pg_server.new_database()
+    password = "db/pass:word-77"
+    url = f"postgresql+psycopg://{pg.USER}:{password}@127.0.0.1:{pg_server.port}/{name}"
+    try:
+        store = Store(url)
+        stored(store, fixture_papers())
+        store.close()
+        config = config_file(storage={"url": url})
+        results = [
+            run(config, *args)
+            for args in (
+                ["digest", "--date", DAY.isoformat()],
+                ["query", "state space model"],
+                ["status"],
+                ["check", "--json"],
+            )
+        ]
+        assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+        output = "".join(r.stdout + r.stderr for r in results)
+        assert "INFO bot.rank" in output  # verbose logging really ran
+        assert password not in output and "db%2Fpass" not in output
+    finally:
+        pg_server.drop_database(name)

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
+from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.config import Niche, SlackChannel
 from bot.deliver.slack import MAX_BLOCKS, escape, render_messages, send_slack
-from bot.digest import Digest, build_digest, send_digests
+from bot.digest.build import build_digest
+from bot.digest.send import send_digests
 from bot.errors import DeliveryError
+from bot.models import Digest
 from bot.store import Store
 from sources.models import Mention, Paper
 from tests.bot.test_digest import (
+    ANNOUNCED,
     DAY,
     HOSTILE,
     ListRanker,
@@ -87,7 +95,7 @@ def test_short_queue_is_one_message_with_buttons_and_a_fallback(
     [message] = slack.messages
     assert message.channel == "C0PAPERS" and message.thread_ts is None
     assert message.text.startswith(
-        "midlist · ssm · 2026-11-19: 4 picks from 412 cs.LG / cs.AI papers"
+        "midlist · ssm · 2026-11-19: 4 picks from 4 new cs.LG / cs.AI papers"
     )
     assert button_values([message]) == [f"ssm|{p.id}" for p in papers]
     actions = [b for b in message.blocks if b["type"] == "actions"]
@@ -98,6 +106,7 @@ def test_short_queue_is_one_message_with_buttons_and_a_fallback(
     ]
     record = store.digests.get("ssm", "team", DAY.isoformat())
     assert record is not None and record.progress == {
+        "send_id": record.progress["send_id"],
         "ts": message.ts,
         "channel_id": "C0PAPERS",
         "parts_sent": 1,
@@ -260,7 +269,7 @@ def test_webhook_refusal_is_a_clear_permanent_error(slack: FakeSlack) -> None:
 
 
 def test_empty_day_posts_a_plain_note(store: Store, slack: FakeSlack) -> None:
-    stored(store, fixture_papers())  # papers from earlier days, none new today
+    stored(store, fixture_papers(), announced=ANNOUNCED - timedelta(days=60))  # none new today
     report = send_digests(
         settings_for(store, {"team": bot_channel(slack)}), store, today=DAY, ranker=ListRanker([])
     )
@@ -293,3 +302,136 @@ def test_a_niche_name_pings_nobody_in_any_part_of_a_long_queue() -> None:
     for message in messages:
         assert "<!" not in message.text
         assert "&lt;!channel&gt; &amp; co" in message.text
+
+
+# ---- answers that never came: posted at most once ---------------------------------------------
+
+
+def test_a_post_slack_took_but_answered_late_is_found_in_history_not_posted_again(
+    store: Store, slack: FakeSlack
+) -> None:
+    papers = stored(store, many_papers(15))
+    settings = settings_for(store, {"team": bot_channel(slack, timeout_seconds=1)}, size=15)
+    slack.slow_posts, slack.answer_after = 1, 2.5  # the summary is taken, its answer is late
+    first = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert [o.status for o in first.outcomes] == ["uncertain"]
+    assert "may have been posted" in first.outcomes[0].detail
+    assert len(slack.messages) == 1
+    assert slack.messages[0].metadata is not None
+    assert slack.messages[0].metadata["event_type"] == "midlist_digest"
+    assert [r.day for r in store.digests.uncertain()] == [DAY.isoformat()]
+
+    second = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert [o.status for o in second.outcomes] == ["sent"]
+    assert slack.history_reads == 1
+    # the summary once, then its two thread replies under it
+    assert len(slack.messages) == 3
+    assert [m.thread_ts for m in slack.messages[1:]] == [slack.messages[0].ts] * 2
+    assert store.digests.uncertain() == []
+
+
+def test_a_thread_reply_answered_late_is_looked_for_in_the_thread(
+    store: Store, slack: FakeSlack
+) -> None:
+    papers = stored(store, many_papers(15))
+    settings = settings_for(store, {"team": bot_channel(slack, timeout_seconds=1)}, size=15)
+    slack.fail_after = 1  # the summary gets through
+    send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    slack.fail_after, slack.slow_posts, slack.answer_after = None, 1, 2.5
+    assert send_digests(settings, store, today=DAY).outcomes[0].status == "uncertain"
+    assert send_digests(settings, store, today=DAY).outcomes[0].status == "sent"
+    assert [m.metadata["event_payload"]["part"] for m in slack.messages if m.metadata] == [0, 1, 2]
+
+
+def test_a_webhook_post_answered_late_waits_for_resend(store: Store, slack: FakeSlack) -> None:
+    papers = stored(store, fixture_papers())
+    hook = {**webhook_channel(slack), "timeout_seconds": 1}
+    settings = settings_for(store, {"hook": hook})
+    slack.slow_posts, slack.answer_after = 1, 2.5
+    for _ in range(2):  # the first run, then the daemon's retry: neither posts it again
+        report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+        assert [o.status for o in report.outcomes] == ["uncertain"]
+        assert "midlist digest --resend" in report.outcomes[0].detail
+        assert len(slack.messages) == 1
+    resent = send_digests(settings, store, today=DAY, resend=True)
+    assert [o.status for o in resent.outcomes] == ["sent"]
+    assert len(slack.messages) == 2  # on the user's word
+    assert store.digests.uncertain() == []
+
+
+def test_progress_waits_out_a_store_locked_right_after_slack_took_the_post(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    """Another process write-locks the database while Slack's answer is on its way: saving the
+    progress waits for the lock instead of calling a delivered digest failed."""
+    db = tmp_path / "locked.db"
+    store = Store(f"sqlite:///{db}", busy_seconds=0.5)
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"team": bot_channel(slack)})
+    holders: list[subprocess.Popen[str]] = []
+
+    def lock_the_store() -> None:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", LOCK_HOLDER, str(db), "3"], stdout=subprocess.PIPE, text=True
+        )
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        holders.append(holder)
+
+    slack.on_accept = lock_the_store
+    report = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    slack.on_accept = None
+    for holder in holders:
+        holder.communicate(timeout=30)  # waits, and closes its pipe
+    assert [h.returncode for h in holders] == [0]
+    assert [o.status for o in report.outcomes] == ["sent"]
+    assert len(slack.messages) == 1
+    record = store.digests.get("ssm", "team", DAY.isoformat())
+    assert record is not None and record.status == "sent" and record.progress["parts_sent"] == 1
+    again = send_digests(settings, store, today=DAY, ranker=ListRanker(papers))
+    assert [o.status for o in again.outcomes] == ["already-sent"] and len(slack.messages) == 1
+    store.close()
+
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+# ---- rate limits and errors only the user can fix --------------------------------------------
+
+
+def test_a_retry_after_beyond_the_cap_fails_the_attempt_at_once(slack: FakeSlack) -> None:
+    slack.rate_limit_next, slack.retry_after = 1, 86400
+    cfg = SlackChannel.model_validate(bot_channel(slack))
+    with pytest.raises(DeliveryError, match="asked to wait 86400s; left to the next scheduled run"):
+        send_slack("team", cfg, digest_of(fixture_papers()), {}, lambda p: None)
+    assert slack.requests == 1 and slack.messages == []
+
+
+def test_a_retry_after_given_as_an_http_date_is_honoured(slack: FakeSlack) -> None:
+    slack.rate_limit_next, slack.retry_after = 1, formatdate(time.time() - 5, usegmt=True)
+    cfg = SlackChannel.model_validate(bot_channel(slack))
+    send_slack("team", cfg, digest_of(fixture_papers()), {}, lambda p: None)
+    assert slack.requests == 2 and len(slack.messages) == 1
+
+
+def test_a_permanent_error_is_not_retried_until_the_channel_config_changes(
+    store: Store, slack: FakeSlack
+) -> None:
+    papers = stored(store, fixture_papers())
+    wrong = settings_for(store, {"team": bot_channel(slack, channel="#nowhere")})
+    first = send_digests(wrong, store, today=DAY, ranker=ListRanker(papers))
+    assert "channel_not_found" in first.outcomes[0].detail
+    asked = slack.requests
+    again = send_digests(wrong, store, today=DAY, resume_only=True)
+    assert [o.status for o in again.outcomes] == ["failed"]
+    assert "not tried again until channels.team changes" in again.outcomes[0].detail
+    assert slack.requests == asked  # Slack was not asked again
+    fixed = settings_for(store, {"team": bot_channel(slack)})
+    assert send_digests(fixed, store, today=DAY).outcomes[0].status == "sent"
+    assert len(slack.messages) == 1

@@ -414,3 +414,132 @@ def test_a_row_stored_before_aware_times_is_unchanged_when_seen_again(store: Sto
         conn.execute(papers.update().values(content_hash=legacy))
     counts = store.papers.upsert([paper(updated=T1)])
     assert (counts.updated, counts.unchanged) == (0, 1)
+
+
+def test_a_version_2_database_created_fresh_keeps_its_claim_time(pg_server: pg.PgServer) -> None:
+    """Created at version 2 (not migrated to it), `claimed_at` was already `timestamptz`: the
+    upgrade must not read it as naive UTC and shift it by the session's zone (Asia/Tokyo)."""
+    name = pg_server.new_database()
+    url = pg_server.url(name)
+    engine = create_engine(url)
+    script = (FIXTURES / "schema" / "v2.postgresql.sql").read_text()
+    script = script.replace("claimed_at TIMESTAMP,", "claimed_at TIMESTAMP WITH TIME ZONE,")
+    try:
+        with engine.begin() as conn:
+            for statement in script.split(";\n"):
+                lines = [line for line in statement.splitlines() if not line.startswith("--")]
+                if "".join(lines).strip():
+                    conn.execute(text("\n".join(lines)))
+            conn.execute(
+                text(
+                    "INSERT INTO digests (niche, channel, day, status, payload, progress,"
+                    " attempts, created_at, claimed_at) VALUES ('ssm', 'out', '2026-11-20',"
+                    " 'pending', '{}', '{}', 1, '2026-11-20 08:30:00+00', '2026-11-20 08:30:00+00')"
+                )
+            )
+        engine.dispose()
+        store = Store(url)
+        record = store.digests.get("ssm", "out", "2026-11-20")
+        store.close()
+        assert record is not None
+        assert record.claimed_at == datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
+    finally:
+        engine.dispose()
+        pg_server.drop_database(name)
+
+
+def test_two_writers_updating_one_paper_at_once_keep_the_newest_version(
+    pg_server: pg.PgServer,
+) -> None:
+    """Two processes both read version 1, then update in turn: the one holding version 2 must
+    not overwrite the version 3 the other just committed (a row read for update is locked)."""
+    import threading
+    import time
+
+    name = pg_server.new_database()
+    stores = [Store(pg_server.url(name)) for _ in range(3)]
+    holder, newer, older = stores
+    try:
+        holder.papers.upsert([paper(version=1, title="v1")])
+
+        def blocked() -> int:
+            with holder.connect() as conn:
+                return int(
+                    conn.execute(
+                        text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                            " AND datname = current_database()"
+                        )
+                    ).scalar_one()
+                )
+
+        def wait_for(count: int) -> None:
+            deadline = time.monotonic() + 30
+            while blocked() < count:
+                assert time.monotonic() < deadline, "the writer never reached the row lock"
+                time.sleep(0.05)
+
+        with holder.begin() as lock:  # holds the row, as a third writer mid-transaction would
+            lock.execute(text("SELECT id FROM papers FOR UPDATE"))
+            writers = [
+                threading.Thread(
+                    target=newer.papers.upsert, args=([paper(version=3, title="v3")],)
+                ),
+                threading.Thread(
+                    target=older.papers.upsert, args=([paper(version=2, title="v2")],)
+                ),
+            ]
+            writers[0].start()
+            wait_for(1)  # the v3 writer queues first, so it commits first
+            writers[1].start()
+            wait_for(2)  # both writers wait on the row
+        for writer in writers:
+            writer.join(timeout=60)
+        kept = holder.papers.get("2405.00001")
+        assert kept is not None and (kept.version, kept.title) == (3, "v3")
+    finally:
+        for store in stores:
+            store.close()
+        pg_server.drop_database(name)
+
+
+def test_a_postgresql_store_locked_past_the_timeout_is_one_line_not_a_hang(
+    pg_server: pg.PgServer,
+) -> None:
+    """Another session holds the queue table (a hung process mid-transaction): a write gives up
+    after the busy timeout with the same one-line error as on SQLite, instead of waiting forever."""
+    import psycopg
+
+    name = pg_server.new_database()
+    store = Store(pg_server.url(name), busy_seconds=0.5)
+    try:
+        store.papers.upsert([paper("2405.00001")])
+        with psycopg.connect(
+            f"host=127.0.0.1 port={pg_server.port} user={pg.USER} dbname={name}"
+        ) as other:
+            other.execute("LOCK TABLE queue IN EXCLUSIVE MODE")
+            with pytest.raises(StoreError) as caught:
+                store.queue.mark("ssm", "2405.00001", "saved")
+        message = str(caught.value)
+        assert "\n" not in message
+        assert "the store is locked: another process held it for over 0.5 s" in message
+        assert store.queue.list() == []
+        store.queue.mark("ssm", "2405.00001", "saved")  # the lock is gone: the write goes through
+        assert [item.paper.id for item in store.queue.list()] == ["2405.00001"]
+    finally:
+        store.close()
+        pg_server.drop_database(name)
+
+
+def test_a_database_server_that_never_answers_is_a_one_line_error_not_a_hang() -> None:
+    """It takes the connection and says nothing (a wedged server or proxy): opening the store
+    gives up after the connect timeout."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        with pytest.raises(StoreError, match="cannot open the database") as caught:
+            Store(f"postgresql+psycopg://midlist:pw-123456@127.0.0.1:{port}/midlist")
+    assert "\n" not in str(caught.value) and "pw-123456" not in str(caught.value)

@@ -3,14 +3,18 @@
 It checks the bearer token, enforces Block Kit limits (50 blocks, 3000-character sections,
 150-character headers, a non-empty `text` fallback), answers errors in Slack's shapes
 (`{"ok": false, "error": "..."}` for the Web API, a plain-text body with a 4xx status for
-webhooks) and can be told to rate-limit (429 + Retry-After), fail with a 5xx, or fail after N
-posts. Every accepted message is kept in `messages` for tests to read.
+webhooks) and can be told to rate-limit (429 + Retry-After), fail with a 5xx, fail after N
+posts, or accept a post and answer only after a delay (`slow_posts`, `answer_after`), as a
+Slack under load does. Every accepted message is kept in `messages`, with its metadata, and
+`conversations.history` / `conversations.replies` serve them back like Slack (metadata only
+with `include_all_metadata`, newest first, thread replies only from `replies`).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +32,7 @@ class Posted:
     text: str
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -35,10 +40,16 @@ class FakeSlack:
     messages: list[Posted] = field(default_factory=list)
     requests: int = 0
     rate_limit_next: int = 0  # answer this many requests with 429 + Retry-After first
-    retry_after: int = 1
+    retry_after: int | str = 1  # seconds, or an HTTP date
     server_errors_next: int = 0  # then this many with 503
     fail_after: int | None = None  # accept this many messages, then answer internal_error
     error: str | None = None  # answer every post with this Slack error code
+    slow_posts: int = 0  # accept this many posts, answering each only after `answer_after`
+    answer_after: float = 0.0
+    on_accept: Any = (
+        None  # called (in the server thread) after a post is accepted, before answering
+    )
+    history_reads: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -80,7 +91,39 @@ class FakeSlack:
                 return self._webhook(body)
             if path == "/api/chat.postMessage":
                 return self._post_message(headers, body)
+            if path in ("/api/conversations.history", "/api/conversations.replies"):
+                return self._read_back(path, headers, body)
             return 404, {}, _api_error("unknown_method")
+
+    def _read_back(
+        self, path: str, headers: dict[str, str], query: dict[str, Any]
+    ) -> tuple[int, dict[str, str], str]:
+        if headers.get("authorization") != f"Bearer {TOKEN}":
+            return 200, {}, _api_error("invalid_auth")
+        channel = CHANNELS.get(str(query.get("channel")))
+        if channel is None:
+            return 200, {}, _api_error("channel_not_found")
+        self.history_reads += 1
+        if path.endswith("replies"):
+            ts = query.get("ts")
+            found = [m for m in self.messages if m.ts == ts or m.thread_ts == ts]
+        else:
+            oldest = float(query.get("oldest") or 0)
+            found = [m for m in self.messages if m.thread_ts is None and float(m.ts) > oldest]
+            found.reverse()  # newest first
+        with_meta = str(query.get("include_all_metadata")).lower() in ("1", "true")
+        messages = [
+            {
+                "type": "message",
+                "ts": m.ts,
+                "text": m.text,
+                **({"thread_ts": m.thread_ts} if m.thread_ts else {}),
+                **({"metadata": m.metadata} if with_meta and m.metadata else {}),
+            }
+            for m in found
+            if m.channel == channel
+        ]
+        return 200, {}, json.dumps({"ok": True, "messages": messages, "has_more": False})
 
     def _post_message(
         self, headers: dict[str, str], body: dict[str, Any]
@@ -100,8 +143,11 @@ class FakeSlack:
         thread_ts = body.get("thread_ts")
         if thread_ts and not any(m.ts == thread_ts and m.thread_ts is None for m in self.messages):
             return 200, {}, _api_error("thread_not_found")
-        ts = f"1700000000.{len(self.messages) + 1:06d}"
-        self.messages.append(Posted(channel, ts, body["text"], body["blocks"], thread_ts))
+        ts = f"{_now_ts():.0f}.{len(self.messages) + 1:06d}"
+        metadata = body.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        self.messages.append(Posted(channel, ts, body["text"], body["blocks"], thread_ts, metadata))
         return (
             200,
             {},
@@ -109,6 +155,19 @@ class FakeSlack:
                 {"ok": True, "channel": channel, "ts": ts, "message": {"text": body["text"]}}
             ),
         )
+
+    def after_answer(self, path: str, status: int, text: str) -> None:
+        """What happens between Slack accepting a post and its answer reaching the client."""
+        posted = path in ("/api/chat.postMessage", WEBHOOK_PATH)
+        if not (posted and status == 200 and (text == "ok" or text.startswith('{"ok": true'))):
+            return
+        if self.on_accept is not None:
+            self.on_accept()
+        with self._lock:
+            slow = self.slow_posts > 0
+            self.slow_posts -= 1 if slow else 0
+        if slow:
+            time.sleep(self.answer_after)
 
     def _webhook(self, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
         if self.error:
@@ -163,6 +222,10 @@ def block_problems(body: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _now_ts() -> float:
+    return time.time()
+
+
 def _api_error(code: str) -> str:
     return json.dumps({"ok": False, "error": code})
 
@@ -175,9 +238,23 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(raw or "{}")
             else:
                 body = {k: v[0] for k, v in parse_qs(raw).items()}
+            self._reply(self.path, body)
+
+        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+            path, _, query = self.path.partition("?")
+            self._reply(path, {k: v[0] for k, v in parse_qs(query).items()})
+
+        def _reply(self, path: str, body: dict[str, Any]) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, text = fake.answer(self.path, headers, body)
+            status, extra, text = fake.answer(path, headers, body)
+            fake.after_answer(path, status, text)
             data = text.encode("utf-8")
+            try:
+                self._send(status, extra, text, data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a test of late answers)
+
+        def _send(self, status: int, extra: dict[str, str], text: str, data: bytes) -> None:
             self.send_response(status)
             ctype = "application/json" if text.startswith("{") else "text/plain"
             self.send_header("Content-Type", f"{ctype}; charset=utf-8")
