@@ -19,8 +19,8 @@ run: install
 	$(BIN)/midlist --config $(CONFIG) run --once
 
 # Set up (including headless Chromium for the email screenshot tests and a PostgreSQL server
-# binary for the store tests) and run every test.
-test: install browser postgres
+# binary for the store tests), run the linters and type checker, then every test.
+test: install browser postgres lint
 	$(BIN)/pytest
 
 # Debian's chromium renders the HTML digest in tests; installing it needs root (as in CI).
@@ -41,9 +41,14 @@ bench: install
 	$(BIN)/python bench/ranking.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/tune_speed.py
+	$(BIN)/python bench/classics.py
 
+# ruff for style, mypy for types: strict on the pure packages, the default checks on bot/.
 lint: install
 	$(BIN)/ruff check bot sources ranking tests bench
+	$(BIN)/ruff format --check bot sources ranking tests bench
+	$(BIN)/mypy --strict sources ranking
+	$(BIN)/mypy bot
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

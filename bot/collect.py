@@ -2,16 +2,21 @@
 
 A source's papers, mentions and new cursor land together or not at all, so a collect killed
 half-way leaves the store as the last finished source left it. A source that fails is
-logged in the run table with its reason and the others carry on. Last, arXiv ids that other
-sources only linked to (placeholders) are filled in through the arXiv API.
+logged in the run table with its reason and the others carry on. Then arXiv ids that other
+sources only linked to (placeholders) are filled in through the arXiv API, and last citation
+counts are refreshed for the papers that matter (`bot.citations`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, SecretStr
 
 from bot.config import Feed, RedditSource, Settings
 from bot.errors import ConfigError
@@ -21,9 +26,12 @@ from sources.base import Collector
 from sources.errors import SourceError
 from sources.models import Batch
 
+S = TypeVar("S")
+
 logger = logging.getLogger(__name__)
 
 LOOKUP = "arxiv-lookup"
+CITATIONS = "citations"
 _MISSING_SHOWN = 5  # unknown ids named in a note; the rest are counted
 
 
@@ -70,39 +78,29 @@ def reddit_collector(conf: RedditSource) -> Collector:
 
     if not (conf.client_id and conf.client_secret):
         raise ConfigError("sources.reddit: client_id and client_secret must both be set")
-    return RedditCollector(
-        RedditSpec(
-            client_id=conf.client_id.get_secret_value(),
-            client_secret=conf.client_secret.get_secret_value(),
-            user_agent=conf.user_agent,
-            base_url=conf.base_url,
-            auth_url=conf.auth_url,
-            subreddits=tuple(conf.subreddits),
-            thread_pattern=conf.thread_pattern,
-            extra_searches=tuple(conf.extra_searches),
-            lookback_days=conf.lookback_days,
-            replace_more_limit=conf.replace_more_limit,
-            timeout_seconds=conf.timeout_seconds,
-            retries=conf.retries,
-            max_bytes=conf.max_bytes,
-        )
-    )
+    return RedditCollector(spec_from(RedditSpec, conf))
 
 
 def feed_collector(conf: Feed) -> Collector:
     from sources.feeds import FeedCollector, FeedSpec
 
-    return FeedCollector(
-        FeedSpec(
-            name=conf.name,
-            url=conf.url,
-            kind=conf.kind,
-            announce_types=tuple(conf.announce_types),
-            timeout_seconds=conf.timeout_seconds,
-            max_bytes=conf.max_bytes,
-            retries=conf.retries,
-        )
-    )
+    return FeedCollector(spec_from(FeedSpec, conf))
+
+
+def spec_from(spec: type[S], conf: BaseModel) -> S:
+    """A collector's spec from its config model: the fields they share, by name.
+
+    Secrets are unwrapped and lists become tuples, since specs are plain frozen dataclasses;
+    a spec field the config does not set keeps the spec's default."""
+    values: dict[str, Any] = {}
+    for name in (f.name for f in dataclasses.fields(spec)):  # type: ignore[arg-type]
+        if name not in type(conf).model_fields:
+            continue
+        value = getattr(conf, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        values[name] = tuple(value) if isinstance(value, list) else value
+    return spec(**values)
 
 
 def build_collectors(settings: Settings) -> list[Collector]:
@@ -122,6 +120,8 @@ def source_names(settings: Settings, collectors: list[Collector] | None = None) 
     names = [c.name for c in (collectors if collectors is not None else build_collectors(settings))]
     if settings.sources.arxiv.enabled:
         names.append(LOOKUP)
+    if settings.sources.citations.enabled:
+        names.append(CITATIONS)
     return names
 
 
@@ -155,6 +155,10 @@ def collect_all(
         arxiv = next((c for c in collectors if isinstance(c, ArxivCollector)), None)
         looker = arxiv or arxiv_collector(settings)
         report.sources.append(_run(store, LOOKUP, lambda: _fill_placeholders(looker, store)))
+    if CITATIONS in wanted:
+        from bot.citations import refresh
+
+        report.sources.append(_run(store, CITATIONS, lambda: refresh(settings, store)))
     return report
 
 

@@ -34,6 +34,7 @@ from bot.cron import parse_cron
 from bot.errors import ConfigError
 from bot.logs import remember_secrets, remember_url_password
 from sources.ids import parse_arxiv_id
+from sources.proceedings import venue_key
 
 CONFIG_ENV = "MIDLIST_CONFIG"
 DEFAULT_PATHS = (Path("config.yaml"), Path("~/.config/midlist/config.yaml"))
@@ -141,10 +142,24 @@ class Feed(Model):
     retries: int = Field(2, ge=0, le=100)
 
 
+class CitationsSource(Model):
+    """Semantic Scholar citation counts for the papers that matter (see bot/citations.py)."""
+
+    enabled: bool = False
+    base_url: str = "https://api.semanticscholar.org/graph/v1"
+    api_key: Secret = None
+    refresh_days: float = Field(7.0, gt=0, le=3650)
+    delay_seconds: float = Field(1.0, ge=0, le=3600)  # between requests; S2 allows ~1 a second
+    timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    retries: int = Field(4, ge=0, le=100)
+    max_papers: int = Field(5000, ge=1, le=1_000_000)  # looked up per run, most important first
+
+
 class Sources(Model):
     arxiv: ArxivSource = ArxivSource()
     reddit: RedditSource = RedditSource()
     feeds: list[Feed] = []
+    citations: CitationsSource = CitationsSource()
 
     @field_validator("feeds")
     @classmethod
@@ -167,6 +182,22 @@ class Niche(Model):
     channels: list[str] = []
     schedule: str | None = None  # cron; overrides schedule.digest for this niche
     lookback_days: int | None = Field(None, ge=1, le=365)  # overrides digest.lookback_days
+    order: Literal["relevance", "citations", "mentions"] = "relevance"
+    venues: list[str] = []  # venue keys (neurips, icml, ...): only papers listed there
+    years: tuple[int, int] | None = None  # inclusive, by the year listed or published
+
+    @field_validator("venues")
+    @classmethod
+    def _venues(cls, venues: list[str]) -> list[str]:
+        keys = [venue_key(v) for v in venues]
+        if any(not k for k in keys):
+            raise ValueError(f"venue names need letters or digits, got {venues!r}")
+        return list(dict.fromkeys(keys))
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _years(cls, value: Any) -> Any:
+        return parse_years(value)
 
     @field_validator("name")
     @classmethod
@@ -209,6 +240,28 @@ class Niche(Model):
                 raise ValueError(f"{seed!r} is not an arXiv id like 2312.00752")
             keys.append(parsed.base)
         return keys
+
+
+def parse_years(value: Any) -> tuple[int, int] | None:
+    """[1987, 1997], "1987-1997" or 1995 -> (first, last); raises ValueError saying what is wrong."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value, value]
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.split("-")]
+        if len(parts) == 1:
+            parts = parts * 2
+        value = [int(p) if p.isdigit() else p for p in parts]
+    ok = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and 1000 <= value[0] <= value[1] <= 9999
+    )
+    if not ok:
+        raise ValueError(f"expected two years like [1987, 1997] (first <= last), got {value!r}")
+    return (int(value[0]), int(value[1]))
 
 
 class SlackChannel(Model):

@@ -128,7 +128,8 @@ def _bib_entry(key: str, p: Paper) -> str:
     ]
     if p.published:
         fields.append(("year", str(p.published.year)))
-        fields.append(("month", p.published.strftime("%b").lower()))
+        if p.source != "proceedings":  # a proceedings list knows the year only
+            fields.append(("month", p.published.strftime("%b").lower()))
     if p.is_arxiv:
         fields += [("eprint", escape.bibtex_verbatim(p.id)), ("archivePrefix", "arXiv")]
         if p.categories:

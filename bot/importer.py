@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
+from bot import proceedings
 from bot.errors import MidlistError, StoreError
 from bot.store import Store
 from sources.errors import ParseError
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 
 BATCH = 2000
 MAX_BAD_KEPT = 1000  # bad lines remembered for the report; the count goes on past this
+_HEAD = 4096  # bytes looked at to tell the kind of file
+_EXPECTED = (
+    "Expected the Kaggle arxiv-metadata-oai-snapshot file: one JSON object per line "
+    "(.json or .jsonl, optionally .gz or .zip), or a proceedings list"
+)
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
 # What a damaged compressed file raises part-way through.
@@ -49,6 +55,7 @@ class ImportReport:
     unchanged: int = 0
     bad: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason), first few
     bad_lines: int = 0  # every bad line, including those past MAX_BAD_KEPT
+    unit: str = "line"  # what the numbers in `bad` count: lines, or records of a JSON array
 
     @property
     def papers(self) -> int:
@@ -71,37 +78,50 @@ def import_snapshot(
     progress: Progress | None = None,
     batch_size: int = BATCH,
 ) -> ImportReport:
-    """Import every good line of `path`: `.json`/`.jsonl`, plain, gzip or Kaggle's one-file zip."""
+    """Import every good line of `path`: `.json`/`.jsonl`, plain, gzip or Kaggle's one-file zip.
+
+    A proceedings list (JSON lines or a JSON array, see `bot.proceedings`) is told from its
+    content and imported with its venues and citation counts the same way.
+    """
     path = Path(path)
     report = ImportReport()
-    batch: list[Paper] = []
+    batch: list[Any] = []
     total = path.stat().st_size if path.is_file() else 0
-    with _open_lines(path) as (lines, position):
+    with _open_lines(path) as (lines, position, head):
+        kind = proceedings.detect(head)
+        parse: Callable[[Any], Any] = proceedings.parser(path, kind) if kind else parse_line
+        flush = _guarded(proceedings.flush if kind else _flush)
+        items: Iterator[Any] = lines
+        if kind == proceedings.ARRAY:
+            records, refused = proceedings.array_records(path, lines)
+            if refused:
+                raise ImportFileError(f"{path}: {refused}. {_EXPECTED}")
+            items, report.unit = iter(records), "record"
         line_number = 0
         try:
-            for line_number, line in enumerate(lines, start=1):
-                line = (
-                    line.strip()
-                )  # a truncated line reads "unterminated", not "control character"
-                if not line:
-                    continue
+            for line_number, line in enumerate(items, start=1):
+                if isinstance(line, bytes):
+                    # a truncated line reads "unterminated", not "control character"
+                    line = line.strip()
+                    if not line:
+                        continue
                 try:
-                    batch.append(parse_line(line))
+                    batch.append(parse(line))
                 except ParseError as exc:
                     _bad(report, line_number, exc.reason)
                     continue
                 if len(batch) >= batch_size:
-                    _flush(store, batch, report)
+                    flush(store, batch, report)
                     if progress:
                         progress(position(), total)
         except _DAMAGED as exc:
-            _flush(store, batch, report)  # keep what was read before the damage
+            flush(store, batch, report)  # keep what was read before the damage
             raise ImportFileError(
                 f"{path}: unreadable after line {line_number:,} ({exc}); the {report.papers:,} "
                 "papers before it are stored. Fetch the file again and re-run: the import "
                 "is idempotent"
             ) from exc
-        _flush(store, batch, report)
+        flush(store, batch, report)
         if progress:
             progress(total, total)
     log.info("imported %s: %s", path, report.summary())
@@ -111,17 +131,26 @@ def import_snapshot(
 def _flush(store: Store, batch: list[Paper], report: ImportReport) -> None:
     if not batch:
         return
-    try:
-        counts = store.papers.upsert(batch)
-    except StoreError as exc:
-        raise StoreError(
-            f"{exc}; the {report.papers:,} papers before this batch are stored. Re-run the "
-            "import to add the rest: it is idempotent"
-        ) from exc
+    counts = store.papers.upsert(batch)
     report.new += counts.new
     report.updated += counts.updated
     report.unchanged += counts.unchanged
     batch.clear()
+
+
+def _guarded(flush: Callable[[Store, list[Any], ImportReport], None]) -> Callable[..., None]:
+    """A batch the database refuses says what is stored already and how to finish."""
+
+    def write(store: Store, batch: list[Any], report: ImportReport) -> None:
+        try:
+            flush(store, batch, report)
+        except StoreError as exc:
+            raise StoreError(
+                f"{exc}; the {report.papers:,} papers before this batch are stored. Re-run the "
+                "import to add the rest: it is idempotent"
+            ) from exc
+
+    return write
 
 
 def _bad(report: ImportReport, line_number: int, reason: str) -> None:
@@ -132,8 +161,9 @@ def _bad(report: ImportReport, line_number: int, reason: str) -> None:
 
 
 @contextmanager
-def _open_lines(path: Path) -> Iterator[tuple[Iterator[bytes], Callable[[], int]]]:
-    """Binary lines of the (maybe compressed) file, and how far into the file on disk we are.
+def _open_lines(path: Path) -> Iterator[tuple[Iterator[bytes], Callable[[], int], bytes]]:
+    """Binary lines of the (maybe compressed) file, how far into the file on disk we are, and
+    its first bytes (what kind of file it is).
 
     Compression is told by the file's first bytes, not its name, so a `.json` that is really
     gzip still works and a `.gz` that is not gives a clear message. A zip (Kaggle's download
@@ -154,11 +184,11 @@ def _open_lines(path: Path) -> Iterator[tuple[Iterator[bytes], Callable[[], int]
         if magic.startswith(_ZIP_MAGIC):
             stream = _zip_member(path, raw)
         elif magic.startswith(_GZIP_MAGIC):
-            stream = gzip.GzipFile(fileobj=raw)
+            stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw))  # a BufferedIOBase, read alike
         else:
             stream = raw
-        _sniff(path, stream)
-        yield iter(stream), raw.tell
+        head = _sniff(path, stream)
+        yield iter(stream), raw.tell, head
     finally:
         raw.close()
 
@@ -178,24 +208,20 @@ def _zip_member(path: Path, raw: BinaryIO) -> BinaryIO:
         raise ImportFileError(f"{path}: not a readable zip archive ({exc})") from exc
 
 
-def _sniff(path: Path, stream: BinaryIO) -> None:
-    """Refuse a file whose first line is not a JSON object, before a single row is written."""
+def _sniff(path: Path, stream: BinaryIO) -> bytes:
+    """The first bytes; refuses a file that starts with neither a JSON object nor an array
+    (proceedings lists), before a single row is written."""
     try:
-        head = stream.peek(512)[:512] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+        head = stream.peek(_HEAD)[:_HEAD] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
     except _DAMAGED as exc:
         raise ImportFileError(f"{path}: not a readable compressed file ({exc})") from exc
     start = head.lstrip()[:1]
-    if not head.strip() or start == b"{":
-        return
+    if not head.strip() or start in (b"{", b"["):
+        return head
     if start == b"<":
         kind = "an HTML or XML page (a failed download?)"
-    elif start == b"[":
-        kind = "one JSON array; midlist reads JSON lines, one object per line"
     elif b"ustar" in head or b"\0" in head:
         kind = "binary (a tar archive?); unpack it and import the .json file inside"
     else:
         kind = "not JSON lines"
-    raise ImportFileError(
-        f"{path}: {kind}. Expected the Kaggle arxiv-metadata-oai-snapshot file: "
-        "one JSON object per line (.json or .jsonl, optionally .gz or .zip)"
-    )
+    raise ImportFileError(f"{path}: {kind}. {_EXPECTED}")

@@ -40,6 +40,7 @@ class DigestItem:
     reasons: tuple[str, ...] = ()
     mentions: tuple[MentionNote, ...] = ()
     percentile: float | None = None
+    citations: int | None = None  # the paper's citation count, when known
 
 
 @dataclass(frozen=True, slots=True)

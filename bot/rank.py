@@ -22,7 +22,9 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
+from bot.classics import Scope
 from bot.config import Niche, Settings
 from bot.store import Store, redacted
 from ranking import NicheProfile, Ranking, TfidfIndex, build, rank
@@ -64,10 +66,18 @@ def rank_niche(
     limit: int | None = None,
     exclude_ids: Collection[str] = (),
     ids: Collection[str] | None = None,
+    order: str = "relevance",
+    scope: Scope | None = None,
 ) -> tuple[Ranking, dict[str, Paper]]:
-    """Rank the stored papers for a niche (only those in `ids` when given); the Paper objects
-    of the picks come along."""
+    """Rank the stored papers for a niche; the Paper objects of the picks come along.
+
+    Only papers among `ids` (when given) and in `scope` (venues, years) are ranked; `order`
+    orders the pool (relevance, citations, mentions)."""
     index = update_index(settings, store)
+    scope = scope or Scope()
+    allowed = scope.ids(store)
+    if ids is not None:
+        allowed = set(ids) if allowed is None else allowed & set(ids)
     ranking = rank(
         index,
         profile,
@@ -75,9 +85,22 @@ def rank_niche(
         mentions=store.papers.mention_counts(),
         since=_epoch(since) if since else None,
         exclude_ids=exclude_ids,
-        ids=ids,
+        ids=allowed,
+        order=order,
+        popularity=store.citations.popularity(),
+        scope=scope.label(),
     )
     return ranking, store.papers.get_many([p.paper_id for p in ranking.picks])
+
+
+class NicheOptions(TypedDict):
+    order: str
+    scope: Scope
+
+
+def niche_options(niche: Niche) -> NicheOptions:
+    """The niche's `order` and venue/year scope, as keyword arguments of rank_niche."""
+    return {"order": niche.order, "scope": Scope.of(niche)}
 
 
 def rank_papers(
@@ -168,9 +191,13 @@ def _load(directory: Path, store: Store) -> TfidfIndex | None:
         log.info("index at %s belongs to another database; rebuilding it", directory)
         return None
     try:
-        datetime.fromisoformat(index.extra["watermark"])
+        watermark = datetime.fromisoformat(index.extra["watermark"])
     except (KeyError, TypeError, ValueError):
         log.warning("index at %s has no readable watermark; rebuilding it", directory)
+        return None
+    merged = store.citations.last_merge()
+    if merged is not None and merged > watermark:  # merged duplicates left the store
+        log.info("papers were merged into their arXiv ids since the index was built; rebuilding it")
         return None
     return index
 

@@ -4,8 +4,11 @@
    least POOL_RATIO of the reference relevance, the mean of the REFERENCE best candidates. The
    pool therefore grows with the niche: a broad niche has many papers close to its best ones,
    a narrow niche few. A fixed top-k, or "any keyword overlap", would not.
-2. Order. Within the pool, mainstream = relevance * (1 + MENTION_BOOST * log2(1 + mentions)):
-   a paper people discuss moves towards the top (percentile 0), a quiet one sinks.
+2. Order. Within the pool, by default mainstream = relevance * (1 + MENTION_BOOST *
+   log2(1 + mentions)): a paper people discuss moves towards the top (percentile 0), a quiet
+   one sinks. `order="citations"` orders the pool by citation count instead (unknown counts
+   last), `order="mentions"` by mentions; ties break on relevance. The pool itself is still
+   chosen by relevance, so [15, 40] becomes "the 15-40% most-cited papers of this niche".
 3. Band. A paper at position i of a pool of N sits at percentile 100 * i / N. Picks are spread
    evenly over the band [lo, hi); if that is not enough (small pool, papers already delivered,
    near-duplicates), the nearest positions outside the band fill up, so `limit` picks come back
@@ -28,6 +31,7 @@ POOL_RATIO = 0.5
 REFERENCE = 10
 MENTION_BOOST = 0.5
 DUPLICATE = 0.8
+ORDERS = ("relevance", "citations", "mentions")
 
 
 def pool(scores: Scores) -> np.ndarray:
@@ -51,23 +55,53 @@ def select(
     limit: int,
     mentions: Mapping[str, int] | None = None,
     exclude_ids: Collection[str] = (),
+    order: str = "relevance",
+    popularity: Mapping[str, int] | None = None,
+    scope: str = "",
 ) -> Ranking:
+    """The band picks; `popularity` (citation counts) orders the pool when `order` says so,
+    `scope` names the papers ranked in the reasons ("NeurIPS 1987-1997")."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
     mentions = mentions or {}
+    popularity = popularity or {}
     members = pool(scores)
     ids = scores.ids
     n = len(members)
     if n == 0 or limit <= 0:
         return Ranking(picks=(), pool_size=n, candidates=len(scores.candidates))
     counts = np.array([mentions.get(ids[r], 0) for r in members], dtype=np.float64)
-    mainstream = scores.relevance[members] * (1 + MENTION_BOOST * np.log2(1 + counts))
-    order = np.lexsort((np.array([ids[r] for r in members]), -mainstream))
-    members, counts = members[order], counts[order]
+    cited = np.array([popularity.get(ids[r], -1) for r in members], dtype=np.float64)
+    relevance = scores.relevance[members]
+    names = np.array([ids[r] for r in members])
+    if order == "citations":
+        ordering = np.lexsort((names, -relevance, -cited))
+    elif order == "mentions":
+        ordering = np.lexsort((names, -relevance, -counts))
+    else:
+        mainstream = relevance * (1 + MENTION_BOOST * np.log2(1 + counts))
+        ordering = np.lexsort((names, -mainstream))
+    members, counts, cited = members[ordering], counts[ordering], cited[ordering]
     excluded = set(exclude_ids)
     eligible = [p for p in _visit_order(n, profile.band, limit) if ids[members[p]] not in excluded]
     chosen = _diverse(scores, members, eligible, limit)
     chosen.sort()
     top = scores.relevance[members].max()
-    picks = tuple(_pick(profile, scores, members[p], p, n, int(counts[p]), top) for p in chosen)
+    picks = tuple(
+        _pick(
+            profile,
+            scores,
+            members[p],
+            p,
+            n,
+            int(counts[p]),
+            top,
+            citations=None if cited[p] < 0 else int(cited[p]),
+            order=order,
+            scope=scope,
+        )
+        for p in chosen
+    )
     return Ranking(picks=picks, pool_size=n, candidates=len(scores.candidates))
 
 
@@ -129,6 +163,10 @@ def _pick(
     pool_size: int,
     mentions: int,
     top: float,
+    *,
+    citations: int | None = None,
+    order: str = "relevance",
+    scope: str = "",
 ) -> Pick:
     present = set(scores.vectors[row].indices.tolist())
     matched = tuple(p for p, ph in scores.phrases.items() if ph.own and present.issuperset(ph.own))
@@ -151,7 +189,18 @@ def _pick(
         sim = float(scores.seed_similarity[row])
         if sim >= 0.1 or not matched:
             reasons.append(f"similar to the seed papers (cosine {sim:.2f})")
-    reasons.append(f"percentile {percentile:.0f} of a {pool_size}-paper pool")
+    if order == "relevance":
+        reasons.append(f"percentile {percentile:.0f} of a {pool_size}-paper pool")
+        if citations is not None:
+            reasons.append(f"cited {_times(citations)}")
+    else:
+        what = f"{scope} papers" if scope else "papers"
+        standing = f"percentile {percentile:.0f} of {pool_size} {what} on this niche"
+        if order == "citations":
+            cited = f"cited {_times(citations)}" if citations is not None else "citations unknown"
+            reasons.append(f"{cited}, {standing}")
+        else:
+            reasons.append(standing)
     if mentions:
         reasons.append(f"discussed by {mentions} {'person' if mentions == 1 else 'people'}")
     return Pick(
@@ -161,4 +210,9 @@ def _pick(
         reasons=tuple(reasons),
         matched_terms=matched,
         mentions=mentions,
+        citations=citations,
     )
+
+
+def _times(n: int | None) -> str:
+    return "once" if n == 1 else f"{n} times"

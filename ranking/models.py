@@ -24,6 +24,7 @@ class Pick:
     reasons: tuple[str, ...] = ()  # human-readable: matched terms, percentile, mentions
     matched_terms: tuple[str, ...] = field(default=())
     mentions: int = 0
+    citations: int | None = None  # citation count when known (the largest any source gives)
 
 
 @dataclass(frozen=True, slots=True)

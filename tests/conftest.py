@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
 
-_LEAKY = ("MIDLIST_", "SLACK_", "REDDIT_", "SMTP_", "praw_")
+_LEAKY = ("MIDLIST_", "SLACK_", "REDDIT_", "SMTP_", "praw_", "S2_")
 
 
 @pytest.fixture(autouse=True)

@@ -88,8 +88,5 @@ def test_bot_outside_the_store_has_no_import_cycle() -> None:
     assert cycle(outside) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the store's repositories still import Store back for their type hints"
-)
 def test_bot_has_no_import_cycle() -> None:
     assert cycle(import_graph("bot")) == []

@@ -66,6 +66,7 @@ COMMAND_MODULES = {
     "status": "run",
     "queue": "queue",
     "export": "export",
+    "syllabus": "syllabus",
     "serve": "serve",
 }
 
@@ -86,6 +87,8 @@ class MidlistGroup(click.Group):
             raise  # usage errors and Ctrl-C: click prints those itself
         except MidlistError as exc:
             fail(ctx, exc, str(exc))
+        except BrokenPipeError:  # `midlist status | head -1`: the reader has all it wanted,
+            raise  # and click exits quietly
         except OSError as exc:  # disk full, permission denied, ... outside any handled path
             where = f" ({exc.filename})" if exc.filename else ""
             fail(ctx, exc, f"{exc.strerror or exc}{where}")

@@ -1,4 +1,5 @@
-"""`midlist import FILE`: seed the store with years of arXiv history from a Kaggle snapshot."""
+"""`midlist import FILE`: seed the store with years of arXiv history (a Kaggle snapshot) or with
+proceedings lists (venues, years and citation counts)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ SHOWN_BAD = 10  # bad lines listed without --verbose
 @click.argument("file", type=click.Path(path_type=Path))
 @pass_app
 def import_(app: App, file: Path) -> None:
-    """Bulk-load a Kaggle arxiv-metadata-oai-snapshot FILE (.json/.jsonl, .gz, or its .zip).
+    """Bulk-load a Kaggle arxiv-metadata-oai-snapshot FILE (.json/.jsonl, .gz, or its .zip),
+    or a proceedings list (JSON lines, or a paperlists JSON array like nips1987.json).
 
     Safe to re-run: papers already stored count as unchanged, newer versions update them.
     Bad lines are reported with their line numbers and skipped.
@@ -54,8 +56,8 @@ def import_(app: App, file: Path) -> None:
     click.echo(report.summary())
     shown = report.bad if app.verbose else report.bad[:SHOWN_BAD]
     for line_number, reason in shown:
-        click.echo(f"  line {line_number:,}: {reason}")
+        click.echo(f"  {report.unit} {line_number:,}: {reason}")
     hidden = report.bad_lines - len(shown)
     if hidden:
         more = "midlist -v import shows all" if not app.verbose else "only the first ones are kept"
-        click.echo(f"  ... and {hidden:,} more bad lines ({more})")
+        click.echo(f"  ... and {hidden:,} more bad {report.unit}s ({more})")

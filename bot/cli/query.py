@@ -11,11 +11,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.classics import Scope
 from bot.cli import App, cli, pass_app
+from bot.config import parse_years
 from bot.errors import MidlistError
 from bot.escape import dumps, terminal
-from bot.rank import DEFAULT_LIMIT, profile_for, rank_niche, rank_papers
+from bot.rank import DEFAULT_LIMIT, niche_options, profile_for, rank_niche, rank_papers
 from ranking import NicheProfile, Ranking
+from ranking.band import ORDERS
 from sources.ids import paper_url
 from sources.models import Paper
 
@@ -49,6 +52,19 @@ _UNITS = {
     metavar="NAME",
     help="Use a configured niche (its keywords, exclusions, seeds, band).",
 )
+@click.option(
+    "--order",
+    type=click.Choice(ORDERS),
+    help="Order the pool by relevance (default), citations or mentions before taking the band.",
+)
+@click.option(
+    "--venue",
+    "venues",
+    multiple=True,
+    metavar="NAME",
+    help="Only papers listed at this venue (repeatable): neurips, icml, ...",
+)
+@click.option("--years", metavar="FIRST-LAST", help="Only papers of these years, e.g. 1987-1997.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.option("--live", is_flag=True, help="Ask the arXiv API instead of the local store.")
 @pass_app
@@ -59,6 +75,9 @@ def query(
     limit: int | None,
     since: str | None,
     niche_name: str | None,
+    order: str | None,
+    venues: tuple[str, ...],
+    years: str | None,
     as_json: bool,
     live: bool,
 ) -> None:
@@ -68,8 +87,14 @@ def query(
     with quoted phrases ('"selective scan" mamba').
     """
     phrases = parse_keywords(keywords)
+    scope = Scope.parse(venues, parse_year_span(years) if years else None)
     if niche_name:
         niche = app.settings.niche(niche_name)
+        configured = niche_options(niche)
+        order = order or configured["order"]
+        scope = Scope(
+            scope.venues or configured["scope"].venues, scope.years or configured["scope"].years
+        )
         base = profile_for(niche, app.store)
         profile = NicheProfile(
             base.name,
@@ -98,11 +123,20 @@ def query(
             profile.skipped,
         )
     cutoff = parse_since(since) if since else None
+    check_venues(app, scope)
 
     if live:
         ranking, papers = _live(app, profile, limit, cutoff)
     else:
-        ranking, papers = rank_niche(app.settings, app.store, profile, since=cutoff, limit=limit)
+        ranking, papers = rank_niche(
+            app.settings,
+            app.store,
+            profile,
+            since=cutoff,
+            limit=limit,
+            order=order or "relevance",
+            scope=scope,
+        )
 
     console = Console(highlight=False, width=min(Console().width, WIDTH))
     if as_json:
@@ -145,6 +179,32 @@ def parse_band(text: str) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2))
 
 
+def check_venues(app: App, scope: Scope) -> None:
+    """An unknown venue is a typo or a list not imported yet: say which venues the store has."""
+    unknown = scope.unknown_venues(app.store) if scope.venues else []
+    if unknown:
+        known = ", ".join(sorted(app.store.citations.venues())) or "none yet"
+        raise MidlistError(
+            f"no papers listed at {', '.join(unknown)} (venues in the store: {known}); "
+            "import a proceedings list with `midlist import FILE`"
+        )
+    if scope and not scope.ids(app.store):
+        raise MidlistError(
+            f"no stored papers are from {scope.label()}; widen --years or --venue, or import "
+            "the proceedings of those years with `midlist import FILE`"
+        )
+
+
+def parse_year_span(text: str) -> tuple[int, int]:
+    try:
+        span = parse_years(text.strip())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--years") from None
+    if span is None:
+        raise click.BadParameter("expected two years like 1987-1997", param_hint="--years")
+    return span
+
+
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     now = now or datetime.now(UTC)
     m = _SPAN.match(text.lower())
@@ -180,6 +240,7 @@ def as_records(ranking: Ranking, papers: dict[str, Paper]) -> list[dict[str, obj
                 "reasons": list(pick.reasons),
                 "matched_terms": list(pick.matched_terms),
                 "mentions": pick.mentions,
+                "citations": pick.citations,
                 "published": paper.published.date().isoformat()
                 if paper and paper.published
                 else None,

@@ -10,12 +10,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bot.classics import Scope
 from bot.cli import App, cli, pass_app
 from bot.config import (
     ConsoleChannel,
     EmailChannel,
     FeedChannel,
     FileChannel,
+    Niche,
     Settings,
     SlackChannel,
 )
@@ -91,12 +93,19 @@ def summary(settings: Settings) -> Table:
         )
     for feed in settings.sources.feeds:
         table.add_row("feed", f"{feed.name} ({feed.kind})")
+    citations = settings.sources.citations
+    if citations.enabled:
+        key = ", API key set" if citations.api_key else ""
+        table.add_row(
+            "citations",
+            f"Semantic Scholar, each count refreshed after {citations.refresh_days:g} days{key}",
+        )
     for niche in settings.niches:
         band = "top" if niche.band == "top" else f"{niche.band[0]}-{niche.band[1]}%"
         table.add_row(
             "niche",
             f"{niche.name}: {len(niche.keywords)} keywords, {len(niche.seeds)} seeds, band {band}, "
-            f"{niche.size} a day -> {', '.join(niche.channels) or 'no channel'}",
+            f"{niche.size} a day -> {', '.join(niche.channels) or 'no channel'}" + _classics(niche),
         )
     for name, channel in settings.channels.items():
         table.add_row("channel", f"{name}: {_describe(channel)}")
@@ -106,6 +115,13 @@ def summary(settings: Settings) -> Table:
         f"digest '{settings.schedule.digest}' ({settings.timezone})",
     )
     return table
+
+
+def _classics(niche: Niche) -> str:
+    """`; by citations, NeurIPS 1987-1997` for a niche ordered or scoped otherwise than by default."""
+    parts = [f"by {niche.order}"] if niche.order != "relevance" else []
+    label = Scope.of(niche).label()
+    return "; " + ", ".join(parts + [label]) if parts or label else ""
 
 
 def _describe(

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import calendar
 import fcntl
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ import feedparser
 from feedgen.feed import FeedGenerator
 
 from bot.config import FeedChannel
+from bot.deliver.files import replace_file
 from bot.deliver.render import safe_url
 from bot.errors import DeliveryError
 from bot.models import Digest, DigestItem
@@ -61,7 +60,6 @@ def write_feed(name: str, cfg: FeedChannel, digest: Digest, now: datetime | None
     """Append the digest's picks to the niche's feed; an entry already there is not repeated."""
     path = feed_path(cfg, digest.niche)
     when = now or datetime.now(UTC)
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _locked(path):
@@ -73,14 +71,8 @@ def write_feed(name: str, cfg: FeedChannel, digest: Digest, now: datetime | None
             fresh = [_entry(digest, item, when) for item in digest.items]
             entries = [e for e in fresh if e.id not in known] + old
             text = _render(cfg, digest.niche, entries[: cfg.max_entries], when)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "wb") as out:
-                out.write(text)
-            os.chmod(tmp, 0o644)  # a feed is meant to be read, by a web server too
-            os.replace(tmp, path)
+            replace_file(path, text, 0o644)  # a feed is meant to be read, by a web server too
     except OSError as exc:
-        if tmp is not None:  # a full disk: no half-written temp file stays behind
-            Path(tmp).unlink(missing_ok=True)
         raise DeliveryError(f"channel {name}: cannot write {path}: {exc.strerror or exc}") from exc
     return path
 

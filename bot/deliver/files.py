@@ -31,19 +31,28 @@ def write_file(name: str, cfg: FileChannel, digest: Digest) -> Path:
     0644 by default), so teammates can read a digest written to a shared directory."""
     path = digest_path(cfg, digest)
     text = render_html(digest) if cfg.format == "html" else render_markdown(digest)
-    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            os.fchmod(out.fileno(), cfg.mode if cfg.mode is not None else 0o666 & ~_umask())
-        os.replace(tmp, path)
+        replace_file(path, text.encode("utf-8"), cfg.mode)
     except OSError as exc:
-        if tmp is not None:  # a full disk: no half-written temp file stays behind
-            Path(tmp).unlink(missing_ok=True)
         raise DeliveryError(f"channel {name}: cannot write {path}: {exc.strerror or exc}") from exc
     return path
+
+
+def replace_file(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write `data` to a temporary file beside `path` and rename it over `path`.
+
+    A reader never sees half a file, and a failed write (a full disk) leaves no temporary file
+    behind. The file gets `mode`, else what `open` would give it (0666 less the umask)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            os.fchmod(out.fileno(), mode if mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _umask() -> int:

@@ -33,7 +33,13 @@ def build_digest(
     matched the niche, or the channel has had every match."""
     mentions = mentions or {}
     items = tuple(
-        _item(papers[pick.paper_id], pick.reasons, pick.percentile, mentions.get(pick.paper_id, []))
+        _item(
+            papers[pick.paper_id],
+            pick.reasons,
+            pick.percentile,
+            mentions.get(pick.paper_id, []),
+            citations=pick.citations,
+        )
         for pick in ranking.picks
         if pick.paper_id in papers
     )[: niche.size]
@@ -70,7 +76,12 @@ def build_digest(
 
 
 def _item(
-    paper: Paper, reasons: Sequence[str], percentile: float, found: list[Mention]
+    paper: Paper,
+    reasons: Sequence[str],
+    percentile: float,
+    found: list[Mention],
+    *,
+    citations: int | None = None,
 ) -> DigestItem:
     return DigestItem(
         paper_id=paper.id,
@@ -81,6 +92,7 @@ def _item(
         reasons=tuple(clip(r, 200) for r in reasons),
         mentions=mention_notes(found),
         percentile=percentile,
+        citations=citations,
     )
 
 

@@ -278,7 +278,13 @@ def _store_ranker(settings: Settings, store: Store) -> Ranker:
 
         profile = rank.profile_for(niche, store)
         return rank.rank_niche(
-            settings, store, profile, ids=ids, limit=niche.size, exclude_ids=exclude
+            settings,
+            store,
+            profile,
+            ids=ids,
+            limit=niche.size,
+            exclude_ids=exclude,
+            **rank.niche_options(niche),
         )
 
     return run

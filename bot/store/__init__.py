@@ -8,63 +8,35 @@ API takes or returns is aware UTC.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cached_property
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bot.errors import StoreError
 from bot.store import schema
+from bot.store.citations import CitationRepo
+from bot.store.db import Database
 from bot.store.digests import DigestRepo
-from bot.store.engine import BUSY_TIMEOUT_SECONDS, WRITE, make_engine, redacted, store_failure
+from bot.store.engine import BUSY_TIMEOUT_SECONDS, redacted, store_failure
 from bot.store.leases import LeaseRepo
 from bot.store.papers import PaperRepo
 from bot.store.queue import QueueRepo
 from bot.store.state import StateRepo
 
 
-class Store:
+class Store(Database):
+    """The database and its repositories, one per concern."""
+
     def __init__(self, url: str, *, busy_seconds: float = BUSY_TIMEOUT_SECONDS):
-        """`busy_seconds`: how long a SQLite write waits for another process's write to end."""
-        self.url = url
-        self._busy = busy_seconds
-        self.engine = make_engine(url, busy_seconds)
+        super().__init__(url, busy_seconds=busy_seconds)
         self._migrate()
         self.papers = PaperRepo(self)
         self.state = StateRepo(self)
-        self.digests = DigestRepo(self)
-        self.queue = QueueRepo(self)
+        self.queue = QueueRepo(self, self.papers)
+        self.digests = DigestRepo(self, self.queue)
         self.leases = LeaseRepo(self)
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """One write transaction: all of it lands, or none of it does.
-
-        A store locked past the busy timeout or a full disk is a one-line StoreError."""
-        try:
-            with self.engine.connect() as conn:
-                conn.execution_options(**WRITE)
-                with conn.begin():
-                    yield conn
-        except DBAPIError as exc:
-            mapped = store_failure(self.url, exc, self._busy)
-            if mapped is None:
-                raise
-            raise mapped from exc
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
-
-    def close(self) -> None:
-        self.engine.dispose()
+        self.citations = CitationRepo(self)
 
     @cached_property
     def store_id(self) -> str:

@@ -11,17 +11,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, case, literal, or_, select
 
 from bot.errors import StoreError
+from bot.store.db import Database
 from bot.store.engine import insert_for
+from bot.store.queue import QueueRepo
 from bot.store.schema import deliveries, digests
 from bot.store.times import from_db, now
-
-if TYPE_CHECKING:
-    from bot.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +43,21 @@ CLAIM_EXPIRES = timedelta(minutes=30)  # far longer than any send with all its r
 
 
 class DigestRepo:
-    def __init__(self, store: Store):
-        self._store = store
+    def __init__(self, db: Database, queue: QueueRepo):
+        self._db = db
+        self._queue = queue  # a sent digest queues its papers in the same transaction
 
     def delivered_ids(self, channel: str, *, except_digest: int | None = None) -> set[str]:
         """Papers this channel has received; `except_digest` leaves out one digest's own papers."""
         query = select(deliveries.c.paper_id).where(deliveries.c.channel == channel)
         if except_digest is not None:
             query = query.where(deliveries.c.digest_id != except_digest)
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             return {r[0] for r in conn.execute(query)}
 
     def unsent(self, channel: str, day: str) -> list[DigestRecord]:
         """The day's digests for a channel that are recorded but not yet sent (pending or failed)."""
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(digests).where(
                     digests.c.channel == channel, digests.c.day == day, digests.c.status != "sent"
@@ -67,7 +67,7 @@ class DigestRepo:
 
     def unsent_days(self, niche: str, channel: str, after: str, before: str) -> list[str]:
         """Days in (after, before) whose digest for this niche and channel is still unsent."""
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(digests.c.day)
                 .where(
@@ -82,7 +82,7 @@ class DigestRepo:
             return [r[0] for r in rows]
 
     def get(self, niche: str, channel: str, day: str) -> DigestRecord | None:
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             row = conn.execute(
                 select(digests).where(
                     digests.c.niche == niche, digests.c.channel == channel, digests.c.day == day
@@ -97,7 +97,7 @@ class DigestRepo:
 
         A record already there is kept as it is (another process may be sending it), unless
         `force`: then it is replaced, but only while nobody holds a live claim on it."""
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             self._insert(conn, niche, channel, day, payload)
             if force:
                 conn.execute(
@@ -123,7 +123,7 @@ class DigestRepo:
         if it is unsent (or `force`) and unclaimed (or its claim is older than `stale_after`).
         Returns the stored record (which may hold another process's payload: send that one) and
         whether this process won the claim. A sent digest is never claimed again without `force`."""
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             self._insert(conn, niche, channel, day, payload)
             values: dict[str, Any] = {"claimed_at": now()}
             if force:
@@ -147,7 +147,7 @@ class DigestRepo:
 
         One atomic UPDATE, so the daemon and a manual `midlist digest` never both send it. A claim
         older than `stale_after` belongs to a process that died and is taken over."""
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             result = conn.execute(
                 digests.update()
                 .where(
@@ -173,16 +173,25 @@ class DigestRepo:
         return found
 
     def save_progress(self, digest_id: int, progress: dict[str, Any]) -> None:
-        """Written after every partial send (a Slack thread reply), so a retry resumes there."""
-        with self._store.begin() as conn:
+        """Written after every partial send (a Slack thread reply), so a retry resumes there.
+
+        It also renews the sender's claim: a long send that keeps making progress is never
+        taken for a dead one and sent again by another process."""
+        with self._db.begin() as conn:
             conn.execute(
                 digests.update()
                 .where(digests.c.id == digest_id)
-                .values(progress=json.dumps(progress))
+                .values(
+                    progress=json.dumps(progress),
+                    claimed_at=case(
+                        (digests.c.claimed_at.is_(None), None),
+                        else_=literal(now(), digests.c.claimed_at.type),
+                    ),
+                )
             )
 
     def mark_failed(self, digest_id: int, error: str) -> None:
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             conn.execute(
                 digests.update()
                 .where(digests.c.id == digest_id)
@@ -197,7 +206,7 @@ class DigestRepo:
     def mark_sent(self, digest_id: int, niche: str, channel: str, paper_ids: Sequence[str]) -> None:
         """Sent, delivered and queued: all three land together or not at all."""
         stamp = now()
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             conn.execute(
                 digests.update()
                 .where(digests.c.id == digest_id)
@@ -226,27 +235,11 @@ class DigestRepo:
                     for p in ids
                 ],
             )
-            self._store.queue.enqueue(niche, ids, conn)
-
-    def last_sent_before(self, niche: str, channel: str, day: str) -> datetime | None:
-        """When the previous day's digest was built: papers after it are today's 'new'."""
-        with self._store.connect() as conn:
-            found = conn.execute(
-                select(digests.c.created_at)
-                .where(
-                    digests.c.niche == niche,
-                    digests.c.channel == channel,
-                    digests.c.day < day,
-                    digests.c.status == "sent",
-                )
-                .order_by(digests.c.day.desc())
-                .limit(1)
-            ).scalar()
-        return from_db(found)
+            self._queue.enqueue(niche, ids, conn)
 
     def previous_sent(self, niche: str, channel: str, day: str) -> DigestRecord | None:
         """The latest sent digest of this niche and channel for a day before `day`."""
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             row = conn.execute(
                 select(digests)
                 .where(
@@ -263,7 +256,7 @@ class DigestRepo:
     def uncertain(self) -> list[DigestRecord]:
         """Unsent digests a channel may have taken without confirming (their progress says so),
         oldest first: `midlist status` lists them, `midlist digest --resend` sends them again."""
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(digests).where(digests.c.status == "failed").order_by(digests.c.day)
             )

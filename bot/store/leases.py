@@ -11,16 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import case, literal, or_, select
 
+from bot.store.db import Database
 from bot.store.engine import insert_for
 from bot.store.schema import leases
 from bot.store.times import aware, now
-
-if TYPE_CHECKING:
-    from bot.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +35,14 @@ class Lease:
 
 
 class LeaseRepo:
-    def __init__(self, store: Store):
-        self._store = store
+    def __init__(self, db: Database):
+        self._db = db
 
     def acquire(self, name: str, holder: str, host: str, pid: int, ttl: timedelta) -> bool:
         """Take the lease, or renew it if `holder` has it; False while another holder's is live."""
         stamp = now()
         values = {"holder": holder, "host": host, "pid": pid, "heartbeat_at": stamp}
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             inserted = conn.execute(
                 insert_for(conn, leases)
                 .values(name=name, acquired_at=stamp, expires_at=stamp + ttl, **values)
@@ -72,11 +69,11 @@ class LeaseRepo:
 
     def release(self, name: str, holder: str) -> None:
         """Give the lease up at once (a clean stop), if `holder` still has it."""
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))
 
     def get(self, name: str) -> Lease | None:
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             row = conn.execute(select(leases).where(leases.c.name == name)).first()
         if row is None:
             return None

@@ -7,18 +7,16 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, literal, select
 
+from bot.store.db import Database
 from bot.store.engine import insert_for
 from bot.store.schema import mentions, papers
 from bot.store.times import from_db, now, to_db
 from sources.ids import is_arxiv_key, paper_url
 from sources.models import Mention, Paper
-
-if TYPE_CHECKING:
-    from bot.store import Store
 
 _CHUNK = 500  # ids per IN (...) query: well under every backend's parameter limit
 _UPDATED = [c.name for c in papers.columns if c.name not in ("first_seen",)]
@@ -42,8 +40,8 @@ class UpsertCounts:
 
 
 class PaperRepo:
-    def __init__(self, store: Store):
-        self._store = store
+    def __init__(self, db: Database):
+        self._db = db
 
     # ---- writes ---------------------------------------------------------------------------
 
@@ -54,7 +52,7 @@ class PaperRepo:
         same paper at the same moment is no error: the row it wrote is merged with ours instead.
         `first_seen` is written only by the insert that creates a row."""
         if conn is None:
-            with self._store.begin() as own:
+            with self._db.begin() as own:
                 return self.upsert(batch, own)
         latest: dict[str, Paper] = {}
         for paper in batch:
@@ -108,7 +106,7 @@ class PaperRepo:
 
         A sighting already recorded (by this or another process) is skipped, not an error."""
         if conn is None:
-            with self._store.begin() as own:
+            with self._db.begin() as own:
                 return self.add_mentions(found, own)
         found = list(found)
         if not found:
@@ -172,7 +170,7 @@ class PaperRepo:
         )
         if after is not None:
             query = query.where(papers.c.first_seen > after)
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             return list(conn.execute(query).scalars())
 
     def _rows(self, ids: Sequence[str], conn: Connection, *, lock: bool = False) -> dict[str, Any]:
@@ -191,7 +189,7 @@ class PaperRepo:
 
     def get_many(self, ids: Sequence[str]) -> dict[str, Paper]:
         out: dict[str, Paper] = {}
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = list(ids[start : start + _CHUNK])
                 for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))):
@@ -201,7 +199,7 @@ class PaperRepo:
     def existing_ids(self, ids: Iterable[str], conn: Connection | None = None) -> set[str]:
         ids = list(ids)
         if conn is None:
-            with self._store.connect() as own:
+            with self._db.connect() as own:
                 return self.existing_ids(ids, own)
         out: set[str] = set()
         for start in range(0, len(ids), _CHUNK):
@@ -215,7 +213,7 @@ class PaperRepo:
         """arXiv ids seen only as links so far, newest first: their metadata is still to be looked up.
 
         Newest first, so ids arXiv never heard of (typos) sink instead of blocking the new ones."""
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(papers.c.id)
                 .where(papers.c.abstract == "", papers.c.version.is_(None))
@@ -225,7 +223,7 @@ class PaperRepo:
             return [r[0] for r in rows if is_arxiv_key(r[0])]
 
     def count(self) -> int:
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             return conn.execute(select(func.count()).select_from(papers)).scalar_one()
 
     def iter_all(self, since: datetime | None = None, batch: int = 5000) -> Iterator[Paper]:
@@ -234,7 +232,7 @@ class PaperRepo:
         if since is not None:
             cutoff = to_db(since)
             query = query.where((papers.c.published >= cutoff) | (papers.c.first_seen >= cutoff))
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             result = conn.execution_options(yield_per=batch).execute(query)
             for row in result:
                 yield _paper(row)
@@ -242,7 +240,7 @@ class PaperRepo:
     def mention_counts(self) -> dict[str, int]:
         """Distinct people (or sources) that mentioned each paper; a popularity signal."""
         who = func.coalesce(mentions.c.who, mentions.c.source + ":" + mentions.c.external_id)
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(mentions.c.paper_id, func.count(func.distinct(who))).group_by(
                     mentions.c.paper_id
@@ -252,7 +250,7 @@ class PaperRepo:
 
     def mentions_of(self, ids: Sequence[str]) -> dict[str, list[Mention]]:
         out: dict[str, list[Mention]] = {}
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             for start in range(0, len(ids), _CHUNK):
                 chunk = list(ids[start : start + _CHUNK])
                 rows = conn.execute(
@@ -286,11 +284,11 @@ class PaperRepo:
         query = select(
             papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories, date
         ).order_by(date, papers.c.id)
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             if ids is not None:
                 for start in range(0, len(ids), _CHUNK):
-                    part = conn.execute(query.where(papers.c.id.in_(ids[start : start + _CHUNK])))
-                    yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in part]
+                    rows = conn.execute(query.where(papers.c.id.in_(ids[start : start + _CHUNK])))
+                    yield [(r[0], r[1], r[2], r[3], from_db(r[4])) for r in rows]
                 return
             result = conn.execution_options(yield_per=chunk).execute(query)
             for part in result.partitions(chunk):
@@ -305,7 +303,7 @@ class PaperRepo:
             .where(papers.c.first_seen >= to_db(since))
             .order_by(papers.c.first_seen.desc())
         )
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             result = conn.execution_options(yield_per=chunk).execute(query)
             for part in result.partitions(chunk):
                 yield [r[0] for r in part]

@@ -9,20 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select
 
 from bot.errors import MidlistError
+from bot.store.db import Database
 from bot.store.engine import insert_for
+from bot.store.papers import PaperRepo
 from bot.store.schema import queue
 from bot.store.times import from_db, now
 from sources.ids import parse_arxiv_id
 from sources.links import canonical, doi_key
 from sources.models import Paper
-
-if TYPE_CHECKING:
-    from bot.store import Store
 
 STATES = ("queued", "saved", "read", "skipped")
 
@@ -47,11 +45,12 @@ class QueueItem:
 
 
 class QueueRepo:
-    def __init__(self, store: Store):
-        self._store = store
+    def __init__(self, db: Database, papers: PaperRepo):
+        self._db = db
+        self._papers = papers  # a queued paper must be stored
 
     def states(self, niche: str) -> dict[str, str]:
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(queue.c.paper_id, queue.c.state).where(queue.c.niche == niche)
             )
@@ -60,7 +59,7 @@ class QueueRepo:
     def enqueue(self, niche: str, paper_ids: Iterable[str], conn: Connection | None = None) -> int:
         """Add delivered papers as `queued`; a paper already in the queue keeps its state."""
         if conn is None:
-            with self._store.begin() as own:
+            with self._db.begin() as own:
                 return self.enqueue(niche, paper_ids, own)
         ids = sorted(set(paper_ids))
         if not ids:
@@ -88,8 +87,8 @@ class QueueRepo:
         if state not in STATES:
             raise QueueError(f"unknown state {state!r}; use one of {', '.join(STATES)}")
         key = normalise_id(paper_id)
-        with self._store.begin() as conn:
-            if not self._store.papers.existing_ids([key], conn):
+        with self._db.begin() as conn:
+            if not self._papers.existing_ids([key], conn):
                 raise QueueError(
                     f"no paper {key!r} in the store; collect or import it first "
                     "(`midlist collect`), or check the id with `midlist queue list`"
@@ -121,9 +120,9 @@ class QueueRepo:
             query = query.where(queue.c.niche == niche)
         if states:
             query = query.where(queue.c.state.in_(list(states)))
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = list(conn.execute(query))
-        papers = self._store.papers.get_many([r.paper_id for r in rows])
+        papers = self._papers.get_many([r.paper_id for r in rows])
         return [
             QueueItem(r.niche, r.state, from_db(r.updated_at), papers[r.paper_id])
             for r in rows
@@ -135,7 +134,7 @@ class QueueRepo:
         query = select(queue.c.state, func.count()).group_by(queue.c.state)
         if niche is not None:
             query = query.where(queue.c.niche == niche)
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             found = {state: n for state, n in conn.execute(query)}
         return {state: found.get(state, 0) for state in STATES}
 

@@ -156,6 +156,36 @@ queue = Table(
     Index("ix_queue_state", "niche", "state"),
 )
 
+# Where a paper appeared (proceedings lists): venue key (`neurips`), year, status (Oral, Poster).
+listings = Table(
+    "listings",
+    metadata,
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("venue", String(64), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("status", String(64)),
+    Index("ix_listings_venue_year", "venue", "year"),
+)
+
+# Citation counts per paper and source (`gs` shipped with proceedings lists, `s2` Semantic Scholar).
+citations = Table(
+    "citations",
+    metadata,
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("fetched_at", UTCDateTime(), nullable=False),
+)
+
+# Ids a merged duplicate had (`doi:...`, an ACL page) -> the arXiv paper it became.
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("alias", String(255), primary_key=True),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 
 # MIGRATIONS[i] upgrades a database at version i + 1 to version i + 2. A new database is
 # built from `metadata` directly and stamped with SCHEMA_VERSION, so `metadata` always
@@ -216,7 +246,17 @@ def _v3_aware_times(conn: Connection) -> None:
     _lease_table(MetaData()).create(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v2_digest_claims, _v3_aware_times]
+def _v4_citations(conn: Connection) -> None:
+    """Version 4: venue listings, citation counts and the aliases of merged duplicates."""
+    for table in (listings, citations, aliases):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v2_digest_claims,
+    _v3_aware_times,
+    _v4_citations,
+]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 # Serialises schema changes between processes opening one PostgreSQL database at once.

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, select
 
+from bot.store.db import Database
 from bot.store.engine import insert_for
 from bot.store.schema import runs, source_state
 from bot.store.times import from_db, now
-
-if TYPE_CHECKING:
-    from bot.store import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +25,11 @@ class Run:
 
 
 class StateRepo:
-    def __init__(self, store: Store):
-        self._store = store
+    def __init__(self, db: Database):
+        self._db = db
 
     def get(self, source: str) -> dict[str, str]:
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(source_state.c.key, source_state.c.value).where(
                     source_state.c.source == source
@@ -43,7 +40,7 @@ class StateRepo:
     def put(self, source: str, values: dict[str, str], conn: Connection | None = None) -> None:
         """Replace the given keys; written in the caller's transaction with the papers they describe."""
         if conn is None:
-            with self._store.begin() as own:
+            with self._db.begin() as own:
                 return self.put(source, values, own)
         if not values:
             return None
@@ -62,12 +59,12 @@ class StateRepo:
         return None
 
     def start_run(self, kind: str, target: str) -> int:
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             insert = runs.insert().values(kind=kind, target=target, started_at=now(), detail="")
             return int(conn.execute(insert.returning(runs.c.id)).scalar_one())
 
     def finish_run(self, run_id: int, ok: bool, detail: str = "") -> None:
-        with self._store.begin() as conn:
+        with self._db.begin() as conn:
             conn.execute(
                 runs.update()
                 .where(runs.c.id == run_id)
@@ -79,14 +76,14 @@ class StateRepo:
         newest = select(func.max(runs.c.id)).group_by(runs.c.kind, runs.c.target)
         if kind:
             newest = newest.where(runs.c.kind == kind)
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(runs).where(runs.c.id.in_(newest)).order_by(runs.c.kind, runs.c.target)
             )
             return [_run(r) for r in rows]
 
     def recent_failures(self, limit: int = 10) -> list[Run]:
-        with self._store.connect() as conn:
+        with self._db.connect() as conn:
             rows = conn.execute(
                 select(runs).where(runs.c.ok.is_(False)).order_by(runs.c.id.desc()).limit(limit)
             )

@@ -83,6 +83,24 @@ def test_a_full_disk_is_one_line(config: Path) -> None:
     assert result.stderr == "Error: No space left on device\n"
 
 
+def test_a_reader_that_stops_early_is_not_an_error(config: Path) -> None:
+    """`midlist status | head -1`: the pipe closes under the writer, which exits quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a byte is written
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "--config", str(config), "status"],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")
+
+
 def test_a_library_warning_with_a_traceback_is_one_line_without_verbose(
     config_file: ConfigFile,
 ) -> None:

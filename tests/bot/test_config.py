@@ -32,9 +32,52 @@ def error_for(tmp_path: Path, text: str) -> str:
 def test_example_config_loads_with_its_variables_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-value")
     settings = load_settings(ROOT / "config.example.yaml")
-    assert [n.name for n in settings.niches] == ["ssm"]
+    assert [n.name for n in settings.niches] == ["ssm", "connectionism"]
     assert set(settings.channels) == {"console", "team-slack", "me-email", "archive", "reader"}
     assert settings.niches[0].band == (15, 40)
+    classics = settings.niches[1]
+    assert (classics.venues, classics.years, classics.order) == (
+        ["neurips"],
+        (1987, 1997),
+        "citations",
+    )
+    assert settings.sources.citations.enabled and settings.sources.citations.api_key is None
+
+
+@pytest.mark.parametrize(
+    ("niche", "error"),
+    [
+        (
+            "years: [1997, 1987]",
+            "niches[0].years: expected two years like [1987, 1997] (first <= last), got [1997, 1987]",
+        ),
+        (
+            "years: 1987-97",
+            "niches[0].years: expected two years like [1987, 1997] (first <= last), got [1987, 97]",
+        ),
+        ("venues: ['---']", "niches[0].venues: venue names need letters or digits, got ['---']"),
+        ("order: stars", "niches[0].order: Input should be 'relevance', 'citations' or 'mentions'"),
+    ],
+)
+def test_classics_keys_are_checked(tmp_path: Path, niche: str, error: str) -> None:
+    text = f"niches:\n  - name: a\n    keywords: [x]\n    {niche}\n"
+    assert error_for(tmp_path, text) == f"{tmp_path / 'config.yaml'}: {error}"
+
+
+def test_years_and_venues_read_in_every_spelling(tmp_path: Path) -> None:
+    text = "niches:\n  - name: a\n    keywords: [x]\n    venues: [NeurIPS, nips, ICML]\n    years: 1995\n"
+    niche = load_settings(write(tmp_path, text)).niches[0]
+    assert (niche.venues, niche.years) == (["neurips", "icml"], (1995, 1995))
+
+
+def test_citations_api_key_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("S2_API_KEY", "s2-secret")
+    text = "sources:\n  citations:\n    enabled: true\n    api_key: ${S2_API_KEY:-}\n"
+    settings = load_settings(write(tmp_path, text))
+    assert settings.sources.citations.api_key.get_secret_value() == "s2-secret"
+    assert "s2-secret" not in repr(settings)
 
 
 def test_defaults_for_a_minimal_config(tmp_path: Path) -> None:

@@ -14,7 +14,8 @@ from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, ins
 
 from bot.errors import StoreError
 from bot.store import Store, schema
-from bot.store.schema import papers
+from bot.store.digests import CLAIM_EXPIRES
+from bot.store.schema import digests, papers
 from sources.models import Mention, Paper
 from tests import pg
 from tests.conftest import FIXTURES
@@ -328,6 +329,19 @@ def test_a_stale_claim_is_taken_over_and_force_resends_a_sent_digest(store: Stor
     # A forced resend does not take a digest another process is sending right now.
     again, won_again = store.digests.record_and_claim("ssm", "out", "2026-11-20", "{}", force=True)
     assert not won_again and again.payload == '{"new": 1}'
+
+
+def test_progress_renews_the_claim_so_a_long_send_is_not_taken_over(store: Store) -> None:
+    record, _ = store.digests.record_and_claim("ssm", "out", "2026-11-20", "{}")
+    with store.begin() as conn:  # the claim is as old as a stale one would be
+        conn.execute(
+            digests.update().values(claimed_at=datetime.now(UTC) - CLAIM_EXPIRES - timedelta(1))
+        )
+    store.digests.save_progress(record.id, {"parts": 1})  # ...but the sender is still at work
+    assert not store.digests.claim(record.id)
+    store.digests.mark_failed(record.id, "boom")
+    store.digests.save_progress(record.id, {"parts": 1})  # an unclaimed digest stays unclaimed
+    assert store.digests.claim(record.id)
 
 
 # ---- failures a user can act on -------------------------------------------------------------
