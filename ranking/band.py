@@ -115,7 +115,7 @@ def _diverse(scores: Scores, members: np.ndarray, eligible: list[int], limit: in
     while start < len(eligible) and len(chosen) < limit:
         batch = eligible[: start + window]
         rows = members[batch]
-        sims = (scores.vectors[rows] @ scores.vectors[rows].T).toarray()
+        sims = scores.vectors[rows].gram()
         at = {p: i for i, p in enumerate(batch)}
         taken = [at[p] for p in chosen]
         for i in range(start, len(batch)):

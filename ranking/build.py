@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from ranking.features import Analyzer, Features
 from ranking.index import TfidfIndex
-from ranking.segment import Segment, id_array, id_hashes
+from ranking.segment import Segment, id_array, id_hashes, spans
 
 log = logging.getLogger(__name__)
 
@@ -135,18 +135,21 @@ class ColdBuilder:
         pos = row = 0
         for chunk, (spilled, size) in enumerate(zip(self._spilled, self._sizes, strict=True)):
             f = _read(spilled)
-            cols = np.searchsorted(vocab, f.keys)
-            m = len(cols)
+            m = len(f.keys)
             if m:
-                by_col = np.argsort(cols, kind="stable")  # rows stay ascending within a column
+                by_col, cols = _by_column(vocab, f.keys)
                 grouped = cols[by_col]
                 starts = np.flatnonzero(np.concatenate([[True], grouped[1:] != grouped[:-1]]))
                 lengths = np.diff(np.append(starts, m))
                 rank = np.arange(m) - np.repeat(starts, lengths)
                 post_rows[fill[grouped] + rank] = f.rows[by_col] + row
                 fill[grouped[starts]] += lengths
-                del by_col, grouped, rank
-                order = np.argsort(f.rows.astype(np.int64) * len(vocab) + cols)
+                del grouped, rank
+                # (row, column) order: a stable sort by row of the column order (a radix sort
+                # when a chunk's rows fit in 16 bits)
+                local = f.rows[by_col].astype(np.int16 if size <= 2**15 else np.int32)
+                order = by_col[np.argsort(local, kind="stable")]
+                del by_col, local
                 indices.write(pos, cols[order].astype(np.int32))
                 counts.write(pos, f.counts[order])
             np.cumsum(np.bincount(f.rows, minlength=size), out=indptr[row + 1 : row + size + 1])
@@ -191,6 +194,23 @@ class ColdBuilder:
     def abort(self) -> None:
         if self._spill_dir is not None:
             shutil.rmtree(self._spill_dir, ignore_errors=True)
+
+
+def _by_column(vocab: npt.NDArray[np.uint64], keys: npt.NDArray[np.uint64]) -> tuple[Any, Any]:
+    """(positions of a chunk's entries ordered by column, stably; each entry's column).
+
+    A chunk's entries come grouped by feature (rows ascending within one), so only the first
+    key of each run is looked up, in sorted order (a search over the whole vocabulary in random
+    order is most of pass two), and the runs, not the entries, are sorted by column."""
+    m = len(keys)
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    lengths = np.diff(np.append(starts, m))
+    distinct = keys[starts]
+    by_key = np.argsort(distinct)
+    run_cols = np.empty(len(distinct), np.int64)
+    run_cols[by_key] = np.searchsorted(vocab, distinct[by_key])
+    runs = np.argsort(run_cols, kind="stable")
+    return spans(starts[runs], lengths[runs]), np.repeat(run_cols, lengths)
 
 
 def _array(out: Path | None, name: str, size: int, dtype: Any) -> Any:

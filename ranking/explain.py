@@ -174,7 +174,7 @@ def _uses(scores: Scores, positions: npt.NDArray[np.integer], keywords: tuple[st
         found = scores.phrases.get(phrase)
         cols = list(found.own) if found is not None else []
         if cols:
-            out[:, j] = np.asarray((block[:, cols] > 0).sum(axis=1)).ravel() > 0
+            out[:, j] = (block.columns(cols) > 0).any(axis=1)
     return out
 
 
@@ -198,7 +198,7 @@ def _exclusions(
         if not cols or block is None:
             out.append(ExclusionEffect(phrase, bool(cols), 0, 0))
             continue
-        hit = np.asarray((block[:, cols] > 0).sum(axis=1)).ravel() == len(cols)
+        hit = (block.columns(cols) > 0).all(axis=1)
         removed = np.flatnonzero(hit)
         out.append(
             ExclusionEffect(

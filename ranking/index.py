@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from ranking.features import Analyzer, phrase_keys, word_key
+from ranking.rows import Rows
 from ranking.segment import Segment, from_rows, merge, spans
 from ranking.text import keyword_words
 
@@ -160,9 +160,11 @@ class TfidfIndex:
     def tag_prior(self) -> npt.NDArray[np.float64]:
         """Share of live papers carrying each tag."""
         counts = np.zeros(len(self.tags), np.float64)
-        for seg, live in self._segment_masks():
-            lengths, tag_ids = seg.tags_of(np.flatnonzero(live))
-            counts += np.bincount(tag_ids, minlength=len(self.tags))
+        for seg, dead in zip(self.segments, self.dead, strict=True):
+            # every row's tags, then the few replaced rows' taken back: no per-row gather
+            counts += np.bincount(np.asarray(seg.tag_ids), minlength=len(self.tags))
+            if len(dead):
+                counts -= np.bincount(seg.tags_of(dead)[1], minlength=len(self.tags))
         return counts / max(len(self), 1)
 
     # ---- lookups ---------------------------------------------------------------------------
@@ -285,7 +287,11 @@ class TfidfIndex:
             at = np.flatnonzero(seg_of == s)
             yield s, at, rows[at] - self.bases[s]
 
-    def vectors(self, rows: Sequence[int] | I64) -> sp.csr_matrix:
+    def vectors(self, rows: Sequence[int] | I64) -> Any:
+        """`row_vectors` as a scipy.sparse.csr_matrix (for feedback and tools)."""
+        return self.row_vectors(rows).to_scipy()
+
+    def row_vectors(self, rows: Sequence[int] | I64) -> Rows:
         """l2-normalised tf-idf rows (float64), one per given row, columns = feature columns."""
         rows = np.asarray(rows, dtype=np.int64)
         lengths = np.zeros(len(rows), np.int64)
@@ -312,28 +318,33 @@ class TfidfIndex:
         norms = np.sqrt(sums)
         norms[norms == 0] = 1
         data /= np.repeat(norms, lengths)
-        return sp.csr_matrix((data, indices, indptr), shape=(len(rows), self.n_features))
+        return Rows(data, indices, indptr, self.n_features)
 
-    def tag_rows(self, rows: Sequence[int] | I64) -> sp.csr_matrix:
+    def tag_rows(self, rows: Sequence[int] | I64) -> Any:
+        """`tag_matrix` as a scipy.sparse.csr_matrix (for feedback and tools)."""
+        return self.tag_matrix(rows).to_scipy()
+
+    def tag_matrix(self, rows: Sequence[int] | I64) -> Rows:
         """Binary rows x tags (arXiv categories) of the given rows."""
         rows = np.asarray(rows, dtype=np.int64)
         lengths = np.zeros(len(rows), np.int64)
-        found: dict[int, Any] = {}
+        parts: list[tuple[I64, I64, Any]] = []
         for s, at, local in self._by_segment(rows):
             seg_lengths, tag_ids = self.segments[s].tags_of(local)
             lengths[at] = seg_lengths
-            bounds = np.concatenate([[0], np.cumsum(seg_lengths)])
-            for j, i in enumerate(at.tolist()):
-                found[i] = tag_ids[bounds[j] : bounds[j + 1]]
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        indices = np.concatenate([found[i] for i in range(len(rows))] or [np.zeros(0, np.int16)])
-        data = np.ones(len(indices), np.float64)
-        matrix = sp.csr_matrix(
-            (data, indices.astype(np.int32), indptr), shape=(len(rows), len(self.tags))
+            parts.append((at, seg_lengths, tag_ids))
+        starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        tags = np.zeros(int(starts[-1]), np.int64)
+        for at, seg_lengths, tag_ids in parts:
+            tags[spans(starts[at], seg_lengths)] = tag_ids
+        width = max(len(self.tags), 1)
+        # a tag listed twice counts once; columns ascending within a row
+        pairs = np.unique(np.repeat(np.arange(len(rows), dtype=np.int64), lengths) * width + tags)
+        owner, cols = np.divmod(pairs, width)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=len(rows)))])
+        return Rows(
+            np.ones(len(cols)), cols.astype(np.int32), indptr.astype(np.int64), len(self.tags)
         )
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
-        return matrix
 
     # ---- growth ----------------------------------------------------------------------------
 
@@ -404,12 +415,6 @@ class TfidfIndex:
     def _forget(self) -> None:
         for name in ("bases", "live", "_dead_df", "tag_prior", "row_of"):
             self.__dict__.pop(name, None)
-
-    def _segment_masks(self) -> Iterable[tuple[Segment, npt.NDArray[np.bool_]]]:
-        for seg, dead in zip(self.segments, self.dead, strict=True):
-            live = np.ones(len(seg), dtype=bool)
-            live[dead] = False
-            yield seg, live
 
     # ---- persistence -----------------------------------------------------------------------
 

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from ranking.index import Phrase, TfidfIndex
 from ranking.models import NicheProfile
+from ranking.rows import Rows
+from ranking.rows import centroid as _centroid
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Scores:
     rows: npt.NDArray[np.int64]
     relevance: npt.NDArray[np.float64]
     ids: list[str]
-    vectors: sp.csr_matrix  # their l2-normalised tf-idf rows
+    vectors: Rows  # their l2-normalised tf-idf rows
     phrases: dict[str, Phrase]  # keyword phrase -> its columns
     seed_similarity: npt.NDArray[np.float64] | None
     unknown_keywords: tuple[str, ...]
@@ -93,7 +94,7 @@ def score(
     found = [index.postings(c) for p in known for c in phrases[p].own]
     seed_rows = np.array(sorted(index.rows_of(profile.seeds).values()), dtype=np.int64)
     missing = tuple(s for s in profile.seeds if s not in index.rows_of(profile.seeds))
-    centroid = _centroid(index.vectors(seed_rows)) if len(seed_rows) else None
+    centroid = _centroid(index.row_vectors(seed_rows)) if len(seed_rows) else None
     if centroid is not None:
         strongest = np.argsort(-centroid.data, kind="stable")[:SEED_FEATURES]
         found += [index.postings(int(c)) for c in centroid.indices[strongest]]
@@ -101,28 +102,28 @@ def score(
     if rows is not None:
         cand = np.intersect1d(cand, rows)
     cand = np.setdiff1d(cand, seed_rows)  # the user has them already
-    x = index.vectors(cand)
+    x = index.row_vectors(cand)
     allowed = np.ones(len(cand), dtype=bool)
     for phrase in profile.exclude:
         cols = index.phrase(phrase).own
         if cols:
-            allowed &= ~(_columns(x, cols) > 0).all(axis=1)
+            allowed &= ~(x.columns(cols) > 0).all(axis=1)
 
     keyword = np.zeros(len(cand))
     has_phrase = np.zeros(len(cand), dtype=bool)
     for phrase in known:
         own, words = phrases[phrase].own, phrases[phrase].words
-        own_match = _columns(x, own).sum(axis=1) / len(own)
+        own_match = x.columns(own).sum(axis=1) / len(own)
         value = own_match.copy()
         if len(words) > 1:
-            value += weights.words * _columns(x, words).sum(axis=1) / len(words)
+            value += weights.words * x.columns(words).sum(axis=1) / len(words)
         keyword += _saturated(value, allowed, weights.saturation)
         has_phrase |= own_match > 0
     keyword /= max(len(profile.keywords), 1)
 
     seed_sim = None
     if centroid is not None:
-        seed_sim = (x @ centroid.T).toarray().ravel()
+        seed_sim = x.dot_row(centroid)
     is_candidate = allowed & has_phrase
     if seed_sim is not None:
         is_candidate |= allowed & (seed_sim >= weights.seed_floor)
@@ -132,7 +133,7 @@ def score(
     if len(ic) and keyword[ic].max() > 0:
         best = _top(keyword, is_candidate, weights.expansion_docs, ids)
         core = _centroid(x[best])
-        relevance[ic] += weights.expansion * _scaled((x[ic] @ core.T).toarray().ravel())
+        relevance[ic] += weights.expansion * _scaled(x[ic].dot_row(core))
         home = _home_categories(index, cand[best], cand[ic])
         relevance[ic] += weights.categories * _scaled(home)
     if seed_sim is not None and len(ic):
@@ -158,33 +159,6 @@ def score(
     )
 
 
-def _columns(x: sp.csr_matrix, cols: Sequence[int]) -> npt.NDArray[np.float64]:
-    """Dense len(rows) x len(cols) values of the given columns.
-
-    Found by one pass over the stored entries: scipy's column slicing builds a map as wide as
-    the vocabulary on every call."""
-    wanted, position = np.unique(np.asarray(cols, dtype=np.int64), return_inverse=True)
-    found = np.zeros((x.shape[0], len(wanted)))
-    hit = np.flatnonzero(np.isin(x.indices, wanted))
-    rows = np.searchsorted(x.indptr, hit, side="right") - 1
-    found[rows, np.searchsorted(wanted, x.indices[hit])] = x.data[hit]
-    out: npt.NDArray[np.float64] = found[:, position]
-    return out
-
-
-def _centroid(x: sp.csr_matrix) -> sp.csr_matrix:
-    """The unit-length mean of the rows (a 1 x features sparse row; empty when all zero).
-
-    Summed over the rows' own columns: a dense row as wide as the vocabulary would cost more
-    than the whole query."""
-    cols, at = np.unique(x.indices, return_inverse=True)
-    sums = np.bincount(at, weights=x.data, minlength=len(cols))
-    norm = float(np.sqrt(np.square(sums).sum()))
-    data = sums / norm if norm > 0 else sums
-    indptr = np.array([0, len(cols)])
-    return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(1, x.shape[1]))
-
-
 def _home_categories(
     index: TfidfIndex, best: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
@@ -197,9 +171,9 @@ def _home_categories(
     if not index.tags or not len(best):
         return np.zeros(len(rows))
     prior = index.tag_prior
-    share = np.asarray(index.tag_rows(best).mean(axis=0)).ravel()
+    share = index.tag_matrix(best).column_means()
     weight = np.clip(share * np.log((share + 1e-3) / (prior + 1e-3)), 0.0, None)
-    return np.asarray(index.tag_rows(rows) @ weight).ravel()
+    return index.tag_matrix(rows).dot_dense(weight)
 
 
 def _feedback(
