@@ -29,7 +29,7 @@ from bot.config import Niche, Settings
 from bot.store import Store, redacted
 from ranking import NicheProfile, Ranking, TfidfIndex, build, rank
 from ranking.build import Batch, build_from
-from ranking.index import IndexError_, exists
+from ranking.manifest import IndexCorrupt, exists
 from ranking.text import document
 from sources.models import Paper
 
@@ -184,7 +184,7 @@ def _load(directory: Path, store: Store) -> TfidfIndex | None:
         return None
     try:
         index = TfidfIndex.load(directory)
-    except IndexError_ as exc:
+    except IndexCorrupt as exc:
         log.warning("%s; rebuilding it", exc)
         return None
     if index.extra.get("store") != store_identity(store):

@@ -14,12 +14,8 @@ them), then the rows of those candidates. See ranking.segment for the files.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -29,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ranking import manifest
 from ranking.features import Analyzer, phrase_keys, word_key
 from ranking.rows import Rows
 from ranking.segment import Segment, from_rows, merge, spans
@@ -36,16 +33,11 @@ from ranking.text import keyword_words
 
 log = logging.getLogger(__name__)
 
-FORMAT = 5
 MERGE_RATIO = 4  # merge the newest segments while the older one is under 4x the newer
 MERGE_MAX_ROWS = 250_000  # never rewrite a segment larger than this on a daily add
 I64 = npt.NDArray[np.int64]
 MIN_DF = (2, 3)  # papers a word, a phrase must appear in to count in a paper's length
 SMALL_CORPUS = 500  # below this every word and phrase counts: pruning would leave nothing
-
-
-class IndexError_(Exception):
-    """The stored index cannot be read; rebuilding it from the store fixes this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,56 +412,9 @@ class TfidfIndex:
 
     def save(self, directory: str | os.PathLike[str]) -> None:
         """Write new segments, then swap the manifest in: a reader never sees half an index."""
-        target = Path(directory)
-        target.mkdir(parents=True, exist_ok=True)
-        for seg in self.segments:
-            if not seg.name or not (target / seg.name).is_dir():
-                name = f"seg-{uuid.uuid4().hex[:12]}"
-                seg.save(target / name)
-                seg.name = name
-        manifest = {
-            "format": FORMAT,
-            "segments": [seg.name for seg in self.segments],
-            "dead": [d.tolist() for d in self.dead],
-            "tags": self.tags,
-            "extra": self.extra,
-        }
-        fd, tmp = tempfile.mkstemp(prefix=".meta-", dir=target)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(manifest, file)
-        os.replace(tmp, target / "meta.json")
-        keep = {seg.name for seg in self.segments}
-        for path in target.glob("seg-*"):
-            if path.name not in keep:
-                shutil.rmtree(path, ignore_errors=True)
+        manifest.write(Path(directory), self.segments, self.dead, self.tags, self.extra)
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> TfidfIndex:
-        path = Path(directory)
-        for attempt in range(3):  # a writer may merge segments away between manifest and files
-            try:
-                return cls._load(path)
-            except IndexError_:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    @classmethod
-    def _load(cls, path: Path) -> TfidfIndex:
-        try:
-            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-            if not isinstance(meta, dict):
-                raise ValueError("meta.json is not an object")
-            if meta.get("format") != FORMAT:
-                raise IndexError_(f"{path}: index format {meta.get('format')}, expected {FORMAT}")
-            segments = [Segment.load(path / name) for name in meta["segments"]]
-            dead = [np.array(d, dtype=np.int64) for d in meta["dead"]]
-            if len(dead) != len(segments):
-                raise ValueError("its manifest disagrees with its segments")
-            return cls(segments, list(meta["tags"]), dead, dict(meta.get("extra", {})))
-        except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
-            raise IndexError_(f"{path}: cannot read the ranking index ({exc})") from exc
-
-
-def exists(directory: str | os.PathLike[str]) -> bool:
-    return (Path(directory) / "meta.json").is_file()
+        found = manifest.read(Path(directory))
+        return cls(found.segments, found.tags, found.dead, found.extra)

@@ -11,7 +11,8 @@ from sklearn.feature_extraction.text import TfidfTransformer
 
 from ranking import NicheProfile, build, rank
 from ranking.build import Batch, build_from
-from ranking.index import IndexError_, TfidfIndex
+from ranking.index import TfidfIndex
+from ranking.manifest import IndexCorrupt
 from ranking.text import document, terms
 from sources.models import Paper
 from tests.ranking.corpus import corpus, topic_papers
@@ -188,7 +189,7 @@ def test_a_streamed_build_on_disk_equals_one_in_memory(tmp_path: Path) -> None:
 def test_load_of_a_broken_index_says_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / "meta.json").write_text("{not json")
-    with pytest.raises(IndexError_, match="cannot read the ranking index"):
+    with pytest.raises(IndexCorrupt, match="cannot read the ranking index"):
         TfidfIndex.load(tmp_path / "index")
 
 
