@@ -130,6 +130,8 @@ def _send_one(
                 return DigestOutcome(name, channel, "dry-run", render_markdown(digest), digest)
             if record is None or force:
                 record = store.digests.record(*job.key, digest.to_json(), force=force)
+                # Another process may have recorded the day first: what is stored is what is sent.
+                digest = Digest.from_json(record.payload)
             progress = dict(record.progress)
             halted = progress.pop("halted", None)
             if halted and halted.get("config") == fingerprint(cfg):

@@ -239,6 +239,29 @@ def test_twice_a_day_sends_once_and_force_resends(store: Store) -> None:
     assert count(store, digests) == 1
 
 
+def test_a_digest_another_process_recorded_first_is_the_one_sent(store: Store) -> None:
+    """Two builds of one day race to record it: the loser sends what the winner stored."""
+    papers = stored(store, fixture_papers())
+    settings = settings_for(store, {"out": {"type": "console"}}, size=1)
+    theirs = build_digest(
+        settings.niches[0], DAY, *ListRanker(papers[1:])(settings.niches[0], None, ())
+    )
+
+    class Racing(ListRanker):
+        def __call__(
+            self, niche: Niche, ids: Collection[str] | None, exclude: Collection[str]
+        ) -> tuple[Ranking, dict[str, Paper]]:
+            store.digests.record("ssm", "out", DAY.isoformat(), theirs.to_json())  # the other one
+            return super().__call__(niche, ids, exclude)
+
+    out = io.StringIO()
+    report = send_digests(settings, store, today=DAY, ranker=Racing(papers), console=out)
+    assert [o.status for o in report.outcomes] == ["sent"]
+    assert theirs.paper_ids != [papers[0].id]  # this process's own build would have sent papers[0]
+    assert store.digests.delivered_ids("out") == set(theirs.paper_ids)
+    assert theirs.items[0].title in out.getvalue()
+
+
 @pytest.mark.backends  # the digest ledger, on SQLite and PostgreSQL
 def test_sent_digest_is_delivered_queued_and_logged_together(store: Store) -> None:
     papers = stored(store, fixture_papers())
