@@ -21,17 +21,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-# Whole escape sequences first, so no half of one is left behind: CSI (`ESC [ ... final`),
-# OSC/DCS/PM/APC/SOS strings (terminated by BEL or ST, or running to the end), then any other
-# two-character ESC sequence; the 8-bit C1 forms of CSI and OSC too.
-_SEQUENCES = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
-    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[ -/]*[0-~]?"
-)
+from sources.sanitize import clean_text
+
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CONTROLS = re.compile(rf"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
-_CONTROLS_ONE_LINE = re.compile(rf"[\x00-\x1f\x7f-\x9f{_BIDI}]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
@@ -60,14 +52,11 @@ _URL_UNSAFE = re.compile(rf"[\s<>\"'()|\\`{{}}\x00-\x1f\x7f-\x9f{_BIDI}]")
 def clean(text: str, *, one_line: bool = False) -> str:
     """`text` without escape sequences, controls, bidi overrides or lone surrogates.
 
-    Newlines and tabs stay unless `one_line`, where they become spaces; a lone surrogate (which
-    no encoder accepts) becomes U+FFFD.
+    The sources' cleaning step (stored text has had it already; this is for anything else),
+    plus carriage returns, which would let a line overwrite itself on a terminal. Newlines and
+    tabs stay unless `one_line`, where they become spaces; a lone surrogate becomes U+FFFD.
     """
-    text = _SURROGATE.sub("\ufffd", text)
-    text = _SEQUENCES.sub("", text)
-    if one_line:
-        return _CONTROLS_ONE_LINE.sub(lambda m: " " if m.group(0) in "\t\n\r" else "", text)
-    return _CONTROLS.sub("", text)
+    return clean_text(text, multiline=not one_line).replace("\r", "")
 
 
 def terminal(text: str) -> str:
