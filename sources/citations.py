@@ -26,8 +26,6 @@ from sources.http import (
     Clock,
     HttpClient,
     Policy,
-    Retryable,
-    retry_after_seconds,
 )
 from sources.ids import is_arxiv_key, parse_arxiv_id
 from sources.links import doi_key
@@ -133,16 +131,14 @@ class CitationClient:
 
         def once() -> Answer:
             self.requests += 1
-            response, _ = self.http.session.fetch(
-                "POST", url, params={"fields": FIELDS}, json={"ids": ids}, headers=headers
+            return self.http.request_once(
+                "POST",
+                url,
+                params={"fields": FIELDS},
+                json={"ids": ids},
+                headers=headers,
+                why=_error_text,
             )
-            status = response.status_code
-            if status == 429 or status >= 500:
-                after = retry_after_seconds(
-                    response.headers.get("Retry-After"), self.http.clock.now()
-                )
-                raise Retryable(f"HTTP {status}{_error_text(response.content)}", after)
-            return Answer(status, response.content, response.url, response.headers)
 
         papers = f"{len(ids)} paper" + ("" if len(ids) == 1 else "s")
         answer = self.http.call(once, f"look up {papers} at {url}")

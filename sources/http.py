@@ -289,13 +289,28 @@ class HttpClient:
         truncate: bool = False,
     ) -> Answer:
         """One GET, unpaced and unretried (run it inside `call`); 429 and 5xx raise Retryable."""
+        return self.request_once("GET", url, params=params, headers=headers, truncate=truncate)
+
+    def request_once(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        truncate: bool = False,
+        why: Callable[[bytes], str] = lambda body: "",
+    ) -> Answer:
+        """One request, unpaced and unretried (run it inside `call`); 429 and 5xx raise
+        Retryable, described by `why(body)` after the status when the API explains itself."""
         response, truncated = self.session.fetch(
-            "GET", url, params=params, headers=dict(headers or {}), truncate=truncate
+            method, url, params=params, headers=dict(headers or {}), json=json, truncate=truncate
         )
         status = response.status_code
         if status == 429 or status >= 500:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"), self.clock.now())
-            raise Retryable(f"HTTP {status}", retry_after)
+            raise Retryable(f"HTTP {status}{why(response.content)}", retry_after)
         return Answer(status, response.content, response.url, response.headers, truncated)
 
     def call(self, step: Callable[[], T], what: str) -> T:
