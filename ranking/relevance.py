@@ -48,7 +48,7 @@ class Weights:
     saturation: float = 0.75  # quantile of a phrase's matches that counts as a full match
     expansion: float = 1.0
     expansion_docs: int = 10  # best keyword matches that define the niche's core
-    categories: float = 0.5  # 0 ranks on text alone
+    categories: float = 0.75  # 0 ranks on text alone
     seed_floor: float = 0.15  # cosine to the seeds that makes a paper a candidate without keywords
     feedback: float = 0.3
 
