@@ -11,7 +11,6 @@ so no array the length of the whole token stream is ever sorted or held twice.
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 import shutil
 import tempfile
@@ -27,7 +26,7 @@ import numpy.typing as npt
 
 from ranking.features import Analyzer, Features
 from ranking.index import TfidfIndex
-from ranking.segment import Segment, id_array, id_hashes, spans
+from ranking.segment import Segment, id_array, id_hashes, release, spans
 
 log = logging.getLogger(__name__)
 
@@ -249,9 +248,7 @@ class _Sequential:
 def _release(array: Any) -> None:
     """Write a memory-mapped array's dirty pages out and drop them from this process's RSS."""
     array.flush()
-    raw = getattr(array, "_mmap", None)
-    if raw is not None and hasattr(mmap, "MADV_DONTNEED"):
-        raw.madvise(mmap.MADV_DONTNEED)
+    release(array)
 
 
 def _read(spilled: Features | Path) -> Features:

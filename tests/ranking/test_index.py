@@ -13,6 +13,7 @@ from ranking import NicheProfile, build, rank
 from ranking.build import Batch, build_from
 from ranking.index import TfidfIndex
 from ranking.manifest import IndexCorrupt
+from ranking.segment import ROWS_AT_ONCE
 from ranking.text import document, terms
 from sources.models import Paper
 from tests.ranking.corpus import corpus, topic_papers
@@ -158,6 +159,20 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     rows = np.arange(index.rows_total)
     assert loaded.ids_of(rows) == index.ids_of(rows)
     assert (loaded.vectors(rows) != index.vectors(rows)).nnz == 0
+
+
+def test_rows_read_from_disk_in_many_batches_equal_those_in_memory(tmp_path: Path) -> None:
+    """A mapped segment gathers rows ROWS_AT_ONCE at a time and releases their pages between
+    batches; the rows come back whole and in the order asked for."""
+    papers = [p for topic in ("ssm", "robot", "auction") for p in topic_papers(topic, 250)]
+    index = _build(papers)
+    index.save(tmp_path / "index")
+    loaded = TfidfIndex.load(tmp_path / "index")
+    assert isinstance(loaded.segments[0].indices, np.memmap)
+    rows = np.random.default_rng(7).permutation(len(papers))
+    assert len(rows) > 2 * ROWS_AT_ONCE
+    one_by_one = sp.vstack([index.vectors([r]) for r in rows.tolist()]).tocsr()
+    assert (loaded.vectors(rows) != one_by_one).nnz == 0
 
 
 def test_a_streamed_build_on_disk_equals_one_in_memory(tmp_path: Path) -> None:
