@@ -1,9 +1,9 @@
 """Glue between the store and the ranker: keep the persisted index in step, rank a niche.
 
 The index lives in `storage.index_dir`. Each call brings it up to date with the store before
-ranking: papers first seen (or published) since the index's watermark are appended as a new
-segment, and papers that were only placeholders (a link seen, metadata not yet looked up) are
-re-indexed once their abstract arrives; both cost what is added, never the whole corpus. Since
+ranking: papers first seen since the index's watermark are appended as a new segment, and so
+are papers changed since then (a new version, a placeholder whose abstract arrived) whose text
+the index does not hold as it now is; both cost what is added, never the whole corpus. Since
 weights are computed from document-frequency counts at query time, the picks are those a cold
 build of the same store would give. The index is built from scratch (streaming, in chunks) on
 first use, by `midlist index --rebuild`, when it cannot be read, when it belongs to another
@@ -135,15 +135,13 @@ def update_index(
         index = None if rebuild else _load(directory, store)
         if index is None:
             return _rebuild(directory, store, started, progress)
-        placeholders = set(index.extra.get("placeholders", "").split())
-        filled = [p for p in store.papers.get_many(sorted(placeholders)).values() if p.abstract]
         total = store.papers.count()
         if total < len(index):
             log.info("the store holds fewer papers than the index; rebuilding it")
             return _rebuild(directory, store, started, progress)
+        watermark = datetime.fromisoformat(index.extra["watermark"])
         fresh: list[Row] = []
-        if total > len(index):  # only then can anything be new: papers are never deleted
-            watermark = datetime.fromisoformat(index.extra["watermark"])
+        if total > len(index):  # only then can a paper be missing: papers are never deleted
             need = total - len(index)
             missing: list[str] = []
             for recent in store.papers.index_ids(since=watermark):  # newest first, ids only
@@ -155,16 +153,35 @@ def update_index(
             if len(index) + len(fresh) < total:  # committed behind the watermark (a long import)
                 log.info("the store holds papers the index missed; rebuilding it")
                 return _rebuild(directory, store, started, progress)
-        if not fresh and not filled:
+        changed = _changed(index, store, watermark, skip={r[0] for r in fresh})
+        if not fresh and not changed:
             return index
-        added = fresh + [_row(p) for p in filled]
-        batch = _batch(added)
+        batch = _batch(fresh + changed)
         index.add(batch.ids, batch.docs, batch.dates, batch.tags)
-        waiting = (placeholders - {p.id for p in filled}) | {r[0] for r in fresh if not r[2]}
-        _stamp(index, store, started, waiting)
+        _stamp(index, store, started)
         index.save(directory)
-        log.info("index: added %d papers (%d in all)", len(added), len(index))
+        log.info(
+            "index: added %d papers and %d changed ones (%d in all)",
+            len(fresh),
+            len(changed),
+            len(index),
+        )
         return index
+
+
+def _changed(index: TfidfIndex, store: Store, since: datetime, skip: set[str]) -> list[Row]:
+    """Papers updated since `since` that the index holds with other text, date or categories."""
+    rows = [
+        r
+        for chunk in store.papers.index_rows(updated_since=since)
+        for r in chunk
+        if r[0] not in skip
+    ]
+    if not rows:
+        return []
+    batch = _batch(rows)
+    held = index.holds(batch.ids, batch.docs, batch.dates, batch.tags)
+    return [r for r, same in zip(rows, held.tolist(), strict=True) if not same]
 
 
 @contextmanager
@@ -207,11 +224,9 @@ def _rebuild(
 ) -> TfidfIndex:
     """A cold build streamed from the store in chunks, written beside the old index, swapped in."""
     total = store.papers.count()
-    waiting: set[str] = set()
 
     def batches() -> Iterator[Batch]:
         for rows in store.papers.index_rows(chunk=CHUNK):
-            waiting.update(r[0] for r in rows if not r[2])
             yield _batch(rows)
 
     def report(done: int) -> None:
@@ -219,7 +234,7 @@ def _rebuild(
             progress(done, total)
 
     index = build_from(batches(), directory, report)
-    _stamp(index, store, started, waiting)
+    _stamp(index, store, started)
     index.save(directory)
     log.info("index: built from %d papers", len(index))
     return index
@@ -244,12 +259,8 @@ def _row(paper: Paper) -> Row:
     )
 
 
-def _stamp(index: TfidfIndex, store: Store, started: datetime, waiting: set[str]) -> None:
-    index.extra.update(
-        store=store_identity(store),
-        watermark=(started - _CLOCK_SLACK).isoformat(),
-        placeholders=" ".join(sorted(waiting)),
-    )
+def _stamp(index: TfidfIndex, store: Store, started: datetime) -> None:
+    index.extra.update(store=store_identity(store), watermark=(started - _CLOCK_SLACK).isoformat())
 
 
 def _paper_date(paper: Paper) -> int:

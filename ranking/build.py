@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from ranking.features import Analyzer, Features
 from ranking.index import TfidfIndex
-from ranking.segment import Segment, id_array, id_hashes, release, spans
+from ranking.segment import Segment, id_array, id_hashes, release, spans, text_hashes
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class ColdBuilder:
         self._spilled: list[Features | Path] = []
         self._sizes: list[int] = []
         self.ids: list[str] = []
+        self.text_hashes: list[npt.NDArray[np.uint64]] = []
         self.dates: list[int] = []
         self.tag_rows: list[list[int]] = []
         self._df_keys = np.zeros(0, np.uint64)
@@ -80,6 +81,7 @@ class ColdBuilder:
             self._spilled.append(features)
         self._sizes.append(len(batch.ids))
         self.ids.extend(batch.ids)
+        self.text_hashes.append(text_hashes(batch.docs, batch.dates, batch.tags))
         self.dates.extend(int(d) for d in batch.dates)
         for paper_tags in batch.tags:
             self.tag_rows.append([self._tag(t) for t in paper_tags])
@@ -166,6 +168,7 @@ class ColdBuilder:
             ids=id_arr,
             id_order=id_order,
             id_hash=id_hashes(self.ids),
+            text_hash=np.concatenate([np.zeros(0, np.uint64), *self.text_hashes]),
             dates=np.asarray(self.dates, np.int64),
             indptr=indptr,
             indices=indices.close(),
@@ -182,7 +185,15 @@ class ColdBuilder:
         )
         if out is not None:
             _release(post_rows)
-            for field in ("ids", "id_order", "id_hash", "dates", "indptr", "post_cols"):
+            for field in (
+                "ids",
+                "id_order",
+                "id_hash",
+                "text_hash",
+                "dates",
+                "indptr",
+                "post_cols",
+            ):
                 np.save(out / f"{field}.npy", getattr(segment, field))
             for field in ("post_ptr", "tag_ptr", "tag_ids", "vocab_keys", "vocab_cols"):
                 np.save(out / f"{field}.npy", getattr(segment, field))

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from ranking import manifest
 from ranking.features import Analyzer, phrase_keys, word_key
 from ranking.rows import Rows
-from ranking.segment import Segment, from_rows, merge, spans
+from ranking.segment import Segment, from_rows, merge, spans, text_hashes
 from ranking.text import keyword_words
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,26 @@ class TfidfIndex:
                 out[i] = name.decode()
         return out
 
+    def holds(
+        self,
+        ids: Sequence[str],
+        docs: Sequence[str],
+        dates: Sequence[int],
+        tags: Sequence[Sequence[str]] | None = None,
+    ) -> npt.NDArray[np.bool_]:
+        """Whether each paper is indexed with exactly this text, date and categories: False for
+        a paper the index lacks and for one whose new version (or filled-in abstract) it lacks."""
+        wanted = text_hashes(docs, dates, tags)
+        found = self.rows_of(ids)
+        at = np.array([i for i, pid in enumerate(ids) if pid in found], np.int64)
+        rows = np.array([found[ids[i]] for i in at.tolist()], np.int64)
+        stored = np.zeros(len(rows), np.uint64)
+        for s, where, local in self._by_segment(rows):
+            stored[where] = np.asarray(self.segments[s].text_hash)[local]
+        out = np.zeros(len(ids), dtype=bool)
+        out[at] = stored == wanted[at]
+        return out
+
     def dates_of(self, rows: I64) -> I64:
         out = np.zeros(len(rows), np.int64)
         for s, at, local in self._by_segment(rows):
@@ -372,9 +392,12 @@ class TfidfIndex:
             replaced = [r for r in seg.find(ids).values() if self.live[base + r]]
             if replaced:
                 self.dead[s] = np.union1d(self.dead[s], np.array(replaced, np.int64))
+        kept_dates = [dates[i] for i in order]
+        kept_tags = [tags[i] for i in order] if tags is not None else None
         segment = from_rows(
             ids,
-            np.asarray([dates[i] for i in order], np.int64),
+            text_hashes([docs[i] for i in order], kept_dates, kept_tags),
+            np.asarray(kept_dates, np.int64),
             features.rows,
             cols[inverse].astype(np.int32),
             features.counts,

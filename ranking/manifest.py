@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from ranking.segment import Segment
 
-FORMAT = 5
+FORMAT = 6  # 6: a text hash per row
 _ATTEMPTS = 3
 
 

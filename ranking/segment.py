@@ -10,7 +10,8 @@ appending costs what is appended. Inside a segment:
 - postings, CSC by feature: `post_cols` (int32, ascending), `post_ptr` (int64), `post_rows`
   (int32 local rows, ascending): which papers contain a feature, read without a scan;
 - per paper: `ids` (bytes), `dates` (int64 epoch seconds), `tags` (arXiv categories as int16
-  ids in `tag_ptr`/`tag_ids`) and `id_hash` (a stable hash of the id, for id-seeded sampling);
+  ids in `tag_ptr`/`tag_ids`), `id_hash` (a stable hash of the id, for id-seeded sampling) and
+  `text_hash` (of what was indexed: text, date, categories; a new version shows as a change);
 - `vocab_keys` / `vocab_cols`: the feature keys this segment introduced and their columns.
 Arrays are plain .npy files, memory-mapped on load.
 """
@@ -35,6 +36,7 @@ ARRAYS = (
     "ids",
     "id_order",
     "id_hash",
+    "text_hash",
     "dates",
     "indptr",
     "indices",
@@ -57,6 +59,7 @@ class Segment:
     ids: npt.NDArray[np.bytes_]
     id_order: I32  # argsort of ids: id -> row by binary search
     id_hash: npt.NDArray[np.uint64]
+    text_hash: npt.NDArray[np.uint64]
     dates: I64
     indptr: I64
     indices: I32
@@ -105,7 +108,7 @@ class Segment:
         """Raise ValueError when the arrays do not describe the same papers."""
         n = len(self.dates)
         if not (
-            len(self.ids) == len(self.id_order) == len(self.id_hash) == n
+            len(self.ids) == len(self.id_order) == len(self.id_hash) == len(self.text_hash) == n
             and len(self.indptr) == len(self.tag_ptr) == n + 1
             and int(self.indptr[-1]) == len(self.indices) == len(self.counts)
             and int(self.tag_ptr[-1]) == len(self.tag_ids)
@@ -201,6 +204,27 @@ def id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
     )
 
 
+def text_hashes(
+    docs: Sequence[str], dates: Sequence[int], tags: Sequence[Sequence[str]] | None
+) -> npt.NDArray[np.uint64]:
+    """A stable hash of what is indexed of each paper: its text, date and categories."""
+    return np.array(
+        [
+            int.from_bytes(
+                hashlib.blake2b(
+                    f"{int(date)}\x00{' '.join(t.lower() for t in paper_tags)}\x00{doc}".encode(
+                        "utf-8", "surrogatepass"
+                    ),
+                    digest_size=8,
+                ).digest(),
+                "little",
+            )
+            for doc, date, paper_tags in zip(docs, dates, tags or [()] * len(docs), strict=True)
+        ],
+        dtype=np.uint64,
+    )
+
+
 def id_array(ids: Sequence[str]) -> tuple[npt.NDArray[np.bytes_], I32]:
     arr = np.array([i.encode() for i in ids], dtype=np.bytes_) if ids else np.zeros(0, "S1")
     return arr, np.argsort(arr, kind="stable").astype(np.int32)
@@ -219,6 +243,7 @@ def postings_of(rows: I32, cols: I32) -> tuple[I32, I64, I32]:
 
 def from_rows(
     ids: Sequence[str],
+    text_hash: npt.NDArray[np.uint64],
     dates: I64,
     rows: I32,
     cols: I32,
@@ -240,6 +265,7 @@ def from_rows(
         ids=id_arr,
         id_order=id_order,
         id_hash=id_hashes(ids),
+        text_hash=np.asarray(text_hash, np.uint64),
         dates=np.asarray(dates, np.int64),
         indptr=indptr,
         indices=cols[order].astype(np.int32),
@@ -257,7 +283,7 @@ def from_rows(
 def merge(parts: Sequence[tuple[Segment, npt.NDArray[np.bool_]]]) -> Segment:
     """One segment holding the live rows (mask True) of several, in order."""
     ids: list[str] = []
-    dates, rows, cols, counts, tags, keys, vcols = [], [], [], [], [], [], []
+    hashes, dates, rows, cols, counts, tags, keys, vcols = [], [], [], [], [], [], [], []
     offset = 0
     for seg, live in parts:
         local = np.flatnonzero(live)
@@ -268,6 +294,7 @@ def merge(parts: Sequence[tuple[Segment, npt.NDArray[np.bool_]]]) -> Segment:
         cols.append(np.asarray(seg.indices[at]))
         counts.append(np.asarray(seg.counts[at]))
         ids += [i.decode() for i in np.asarray(seg.ids)[local]]
+        hashes.append(np.asarray(seg.text_hash)[local])
         dates.append(np.asarray(seg.dates)[local])
         t_len, t_ids = seg.tags_of(local)
         bounds = np.concatenate([[0], np.cumsum(t_len)])
@@ -280,6 +307,7 @@ def merge(parts: Sequence[tuple[Segment, npt.NDArray[np.bool_]]]) -> Segment:
     by_key = np.argsort(all_keys, kind="stable")
     return from_rows(
         ids,
+        np.concatenate(hashes) if hashes else np.zeros(0, np.uint64),
         np.concatenate(dates) if dates else np.zeros(0, np.int64),
         np.concatenate(rows) if rows else np.zeros(0, np.int32),
         np.concatenate(cols) if cols else np.zeros(0, np.int32),

@@ -274,16 +274,26 @@ class PaperRepo:
         return out
 
     def index_rows(
-        self, ids: Sequence[str] | None = None, chunk: int = 5000
+        self,
+        ids: Sequence[str] | None = None,
+        chunk: int = 5000,
+        *,
+        updated_since: datetime | None = None,
     ) -> Iterator[list[tuple[str, str, str, str, datetime | None]]]:
         """What the ranking index reads, streamed straight from SQL in lists of `chunk` plain
         tuples (id, title, abstract, categories, date), oldest first; no Paper objects.
 
-        The date is published, else updated, else first_seen. With `ids`, only those papers."""
+        The date is published, else updated, else first_seen. With `ids`, only those papers;
+        with `updated_since`, only papers whose row changed after it was first stored (a new
+        version, an abstract filled in) on or after that time."""
         date = func.coalesce(papers.c.published, papers.c.updated, papers.c.first_seen)
         query = select(
             papers.c.id, papers.c.title, papers.c.abstract, papers.c.categories, date
         ).order_by(date, papers.c.id)
+        if updated_since is not None:  # read through ix_papers_updated: (last_seen, first_seen)
+            query = query.where(
+                papers.c.last_seen >= to_db(updated_since), papers.c.last_seen > papers.c.first_seen
+            )
         with self._db.connect() as conn:
             if ids is not None:
                 for start in range(0, len(ids), _CHUNK):

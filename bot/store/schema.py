@@ -54,11 +54,14 @@ papers = Table(
     Column("announced", UTCDateTime()),  # when a listing announced it; None for bulk history
     Column("source", String(64), nullable=False, default=""),
     Column("first_seen", UTCDateTime(), nullable=False),
+    # Written when the row is created or its content changes (a new version, an abstract filled
+    # in), not on every sighting: the ranking index re-reads the papers changed since it last ran.
     Column("last_seen", UTCDateTime(), nullable=False),
     Column("content_hash", String(32), nullable=False),
     Index("ix_papers_first_seen", "first_seen"),
     Index("ix_papers_published", "published"),
     Index("ix_papers_announced", "announced"),
+    Index("ix_papers_updated", "last_seen", "first_seen"),
 )
 
 mentions = Table(
@@ -252,10 +255,18 @@ def _v4_citations(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v5_changed_papers(conn: Connection) -> None:
+    """Version 5: papers are found by when they last changed (the index re-reads new versions)."""
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_papers_updated ON papers (last_seen, first_seen)")
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v2_digest_claims,
     _v3_aware_times,
     _v4_citations,
+    _v5_changed_papers,
 ]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 

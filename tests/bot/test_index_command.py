@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from bot.config import parse_settings
 from bot.rank import rank_niche, store_identity, update_index
 from bot.store import Store
 from ranking import NicheProfile, TfidfIndex
-from sources.models import Paper
+from sources.models import Mention, Paper
 from tests.ranking.corpus import corpus, topic_papers
 
 PROFILES = [
@@ -66,6 +67,38 @@ def test_two_indexes_built_with_different_histories_give_the_same_picks(tmp_path
     grown_rows = TfidfIndex.load(tmp_path / "grown").ids_of(rows)
     assert grown_rows != TfidfIndex.load(tmp_path / "cold").ids_of(rows)  # histories differ
     assert all(_picks(cold, store))
+    store.close()
+
+
+def test_a_new_version_and_a_filled_placeholder_are_read_again_without_a_rebuild(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    papers = _papers()
+    store.papers.upsert(papers)
+    store.papers.add_mentions(
+        [Mention(paper_id="2502.00042", source="reddit", external_id="t1", title_hint="A link")]
+    )
+    grown = _settings(store, tmp_path / "grown")
+    tokamak = NicheProfile("fusion", ("tokamak plasma",), band=None)
+    assert rank_niche(grown, store, tokamak)[0].picks == ()
+    built = TfidfIndex.load(tmp_path / "grown").segments
+    first = papers[0]
+    store.papers.upsert(
+        [
+            replace(first, version=2, abstract=first.abstract + " It also controls tokamak plasma."),
+            Paper(id="2502.00042", title="Tokamak plasma control", abstract="Tokamak plasma."),
+        ]
+    )
+    found = rank_niche(grown, store, tokamak)[0].picks
+    assert {p.paper_id for p in found} == {first.id, "2502.00042"}
+    index = TfidfIndex.load(tmp_path / "grown")
+    assert [s.name for s in index.segments[: len(built)]] == [s.name for s in built]  # appended
+    assert len(index) == len(papers) + 1
+    assert rank_niche(grown, store, tokamak)[0] == rank_niche(grown, store, tokamak)[0]
+    cold = _settings(store, tmp_path / "cold")
+    assert _picks(grown, store) == _picks(cold, store)
+    assert rank_niche(grown, store, tokamak)[0] == rank_niche(cold, store, tokamak)[0]
     store.close()
 
 

@@ -165,6 +165,26 @@ def test_migration_upgrades_an_old_database_without_loss(tmp_path: Path) -> None
     engine.dispose()
 
 
+def test_a_version_4_database_gains_the_index_of_updated_papers(store_url: str) -> None:
+    store = Store(store_url)
+    store.papers.upsert([paper("2405.00001"), paper("2405.00002")])
+    with store.begin() as conn:
+        conn.execute(text("DROP INDEX ix_papers_updated"))
+        schema.set_version(conn, 4)
+    store.close()
+    store = Store(store_url)
+    try:
+        with store.connect() as conn:
+            assert schema.current_version(conn) == schema.SCHEMA_VERSION
+            found = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("papers")}
+        assert found["ix_papers_updated"] == ["last_seen", "first_seen"]
+        store.papers.upsert([paper("2405.00002", version=2, abstract="Revised.")])
+        updated = list(store.papers.index_rows(updated_since=T0))
+        assert [r[0] for chunk in updated for r in chunk] == ["2405.00002"]
+    finally:
+        store.close()
+
+
 def test_a_database_from_a_newer_midlist_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     Store(url).close()

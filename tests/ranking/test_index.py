@@ -134,6 +134,26 @@ def test_adding_a_paper_again_replaces_it() -> None:
     assert papers[0].id not in {p.paper_id for p in scan}
 
 
+def test_holds_tells_a_paper_indexed_as_it_is_from_a_changed_or_missing_one(
+    tmp_path: Path,
+) -> None:
+    papers = topic_papers("ssm", 6)
+    ids, docs = [p.id for p in papers], [document(p) for p in papers]
+    index = build(ids, docs, list(range(6)), [["cs.LG"]] * 6)
+    assert index.holds(ids, docs, list(range(6)), [["cs.LG"]] * 6).all()
+    asked = [ids[0], ids[1], ids[2], ids[3], "2501.99999"]
+    changed = [docs[0] + " A new version.", docs[1], docs[2], docs[3], docs[4]]
+    dates = [0, 5, 2, 3, 4]  # ids[1]: another date
+    tags = [["cs.LG"], ["cs.LG"], ["cs.RO"], ["CS.LG"], ["cs.LG"]]  # ids[2]: another category
+    assert index.holds(asked, changed, dates, tags).tolist() == [False, False, False, True, False]
+    index.add(asked[:1], changed[:1], dates[:1], tags[:1])  # the new version replaces the old
+    index.save(tmp_path / "index")
+    loaded = TfidfIndex.load(tmp_path / "index")
+    for merged in (index, loaded):
+        assert merged.holds(asked[:1], changed[:1], dates[:1], tags[:1]).all()
+        assert not merged.holds(ids[:1], docs[:1], [0], [["cs.LG"]]).any()
+
+
 def test_many_small_adds_keep_few_segments_and_the_same_picks(tmp_path: Path) -> None:
     papers = corpus()
     index = _build(papers[:4])
@@ -147,6 +167,8 @@ def test_many_small_adds_keep_few_segments_and_the_same_picks(tmp_path: Path) ->
     cold = _build(papers)
     for profile in PROFILES:
         assert rank(index, profile, limit=5) == rank(cold, profile, limit=5)
+    ids, docs = [p.id for p in papers], [document(p) for p in papers]
+    assert index.holds(ids, docs, list(range(len(papers)))).all()  # merges kept the hashes
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
