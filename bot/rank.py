@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 10
 CHUNK = 5000  # papers read from the store and analysed at a time during a cold build
+# More new or changed papers than this at once (a big import) are indexed by a streaming cold
+# build, whose memory does not grow with them, rather than by one in-memory add.
+ADD_AT_MOST = 50_000
 _CLOCK_SLACK = timedelta(minutes=10)  # papers written while we read are picked up next time
 
 Row = tuple[str, str, str, str, datetime | None]  # id, title, abstract, categories, date
@@ -140,9 +143,12 @@ def update_index(
             log.info("the store holds fewer papers than the index; rebuilding it")
             return _rebuild(directory, store, started, progress)
         watermark = datetime.fromisoformat(index.extra["watermark"])
+        need = total - len(index)
+        if need > ADD_AT_MOST:
+            log.info("%d papers are new since the index was last updated; rebuilding it", need)
+            return _rebuild(directory, store, started, progress)
         fresh: list[Row] = []
-        if total > len(index):  # only then can a paper be missing: papers are never deleted
-            need = total - len(index)
+        if need:  # only then can a paper be missing: papers are never deleted
             missing: list[str] = []
             for recent in store.papers.index_ids(since=watermark):  # newest first, ids only
                 held = index.rows_of(recent)
@@ -154,6 +160,12 @@ def update_index(
                 log.info("the store holds papers the index missed; rebuilding it")
                 return _rebuild(directory, store, started, progress)
         changed = _changed(index, store, watermark, skip={r[0] for r in fresh})
+        if changed is None:
+            log.info(
+                "over %d papers changed since the index was last updated; rebuilding it",
+                ADD_AT_MOST,
+            )
+            return _rebuild(directory, store, started, progress)
         if not fresh and not changed:
             return index
         batch = _batch(fresh + changed)
@@ -169,19 +181,20 @@ def update_index(
         return index
 
 
-def _changed(index: TfidfIndex, store: Store, since: datetime, skip: set[str]) -> list[Row]:
-    """Papers updated since `since` that the index holds with other text, date or categories."""
-    rows = [
-        r
-        for chunk in store.papers.index_rows(updated_since=since)
-        for r in chunk
-        if r[0] not in skip
-    ]
-    if not rows:
-        return []
-    batch = _batch(rows)
-    held = index.holds(batch.ids, batch.docs, batch.dates, batch.tags)
-    return [r for r, same in zip(rows, held.tolist(), strict=True) if not same]
+def _changed(index: TfidfIndex, store: Store, since: datetime, skip: set[str]) -> list[Row] | None:
+    """Papers updated since `since` that the index holds with other text, date or categories;
+    None when there are more than ADD_AT_MOST of them."""
+    changed: list[Row] = []
+    for chunk in store.papers.index_rows(updated_since=since):
+        rows = [r for r in chunk if r[0] not in skip]
+        if not rows:
+            continue
+        batch = _batch(rows)
+        held = index.holds(batch.ids, batch.docs, batch.dates, batch.tags)
+        changed += [r for r, same in zip(rows, held.tolist(), strict=True) if not same]
+        if len(changed) > ADD_AT_MOST:
+            return None
+    return changed
 
 
 @contextmanager

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing as mp
 import random
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+import bot.rank
 from bot.cli import cli
 from bot.config import parse_settings
 from bot.rank import rank_niche, store_identity, update_index
@@ -86,7 +89,9 @@ def test_a_new_version_and_a_filled_placeholder_are_read_again_without_a_rebuild
     first = papers[0]
     store.papers.upsert(
         [
-            replace(first, version=2, abstract=first.abstract + " It also controls tokamak plasma."),
+            replace(
+                first, version=2, abstract=first.abstract + " It also controls tokamak plasma."
+            ),
             Paper(id="2502.00042", title="Tokamak plasma control", abstract="Tokamak plasma."),
         ]
     )
@@ -99,6 +104,37 @@ def test_a_new_version_and_a_filled_placeholder_are_read_again_without_a_rebuild
     cold = _settings(store, tmp_path / "cold")
     assert _picks(grown, store) == _picks(cold, store)
     assert rank_niche(grown, store, tokamak)[0] == rank_niche(cold, store, tokamak)[0]
+    store.close()
+
+
+def test_a_big_import_or_a_big_update_is_indexed_by_a_streaming_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(bot.rank, "ADD_AT_MOST", 5)
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    papers = _papers()
+    store.papers.upsert(papers[:20])
+    settings = _settings(store, tmp_path / "index")
+    update_index(settings, store)
+    names = {s.name for s in TfidfIndex.load(tmp_path / "index").segments}
+    store.papers.upsert(papers[20:24])  # a few: appended
+    update_index(settings, store)
+    grown = TfidfIndex.load(tmp_path / "index").segments
+    assert names < {s.name for s in grown} and len(grown) == 2
+    caplog.set_level(logging.INFO, logger="bot.rank")
+    store.papers.upsert(papers[24:])  # more than ADD_AT_MOST at once: built again
+    assert len(update_index(settings, store)) == len(papers)
+    assert "are new since the index was last updated; rebuilding it" in caplog.text
+    revised = [replace(p, version=2, abstract=p.abstract + " Revised.") for p in papers[:6]]
+    store.papers.upsert(revised)
+    caplog.clear()
+    index = update_index(settings, store)
+    assert "over 5 papers changed since the index was last updated; rebuilding it" in caplog.text
+    assert len(index.segments) == 1 and len(index) == len(papers)
+    ids = [p.id for p in revised]
+    docs = [f"{p.title}\n{p.abstract}" for p in revised]
+    dates = [int(p.published.timestamp()) for p in revised if p.published]
+    assert index.holds(ids, docs, dates, [p.categories for p in revised]).all()
     store.close()
 
 
