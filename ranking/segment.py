@@ -194,32 +194,24 @@ def spans(starts: I64, lengths: I64) -> I64:
     return out
 
 
+def _hash64(text: str) -> int:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
 def id_hashes(ids: Sequence[str]) -> npt.NDArray[np.uint64]:
-    return np.array(
-        [
-            int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little")
-            for i in ids
-        ],
-        dtype=np.uint64,
-    )
+    return np.array([_hash64(i) for i in ids], dtype=np.uint64)
 
 
 def text_hashes(
     docs: Sequence[str], dates: Sequence[int], tags: Sequence[Sequence[str]] | None
 ) -> npt.NDArray[np.uint64]:
     """A stable hash of what is indexed of each paper: its text, date and categories."""
+    tags = tags if tags is not None else [()] * len(docs)
     return np.array(
         [
-            int.from_bytes(
-                hashlib.blake2b(
-                    f"{int(date)}\x00{' '.join(t.lower() for t in paper_tags)}\x00{doc}".encode(
-                        "utf-8", "surrogatepass"
-                    ),
-                    digest_size=8,
-                ).digest(),
-                "little",
-            )
-            for doc, date, paper_tags in zip(docs, dates, tags or [()] * len(docs), strict=True)
+            _hash64(f"{int(date)}\x00{' '.join(t.lower() for t in paper_tags)}\x00{doc}")
+            for doc, date, paper_tags in zip(docs, dates, tags, strict=True)
         ],
         dtype=np.uint64,
     )
