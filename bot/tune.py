@@ -223,7 +223,7 @@ def summary(report: Report) -> str:
     lines = [
         f"{report.niche}: {exp.size:,}-paper pool from {exp.candidates:,} candidates among "
         f"{report.papers:,} papers; band {report.band} = {report.band_span}; "
-        f"{len(exp.picks)} picks",
+        + _count(len(exp.picks), "pick"),
         "keywords: " + "; ".join(_keyword_line(k) for k in exp.keywords),
     ]
     if exp.exclusions:
@@ -244,7 +244,11 @@ def summary(report: Report) -> str:
 def _keyword_line(k: KeywordEffect) -> str:
     if not k.known:
         return f'"{k.phrase}" unused'
-    return f'"{k.phrase}" {k.pool} in pool ({k.alone} alone), {k.picks} picks'
+    return f'"{k.phrase}" {k.pool} in pool ({k.alone} alone), {_count(k.picks, "pick")}'
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _exclusion_line(e: ExclusionEffect) -> str:
