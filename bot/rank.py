@@ -2,8 +2,9 @@
 
 The index lives in `storage.index_dir`. Each call brings it up to date with the store before
 ranking: papers first seen since the index's watermark are appended as a new segment, and so
-are papers changed since then (a new version, a placeholder whose abstract arrived) whose text
-the index does not hold as it now is; both cost what is added, never the whole corpus. Since
+are papers updated since then (a new version, a placeholder whose abstract arrived) whose text
+the index does not hold as it now is. Both cost what arrived or changed since the last update,
+never the whole corpus; more than ADD_AT_MOST at once are left to a streaming cold build. Since
 weights are computed from document-frequency counts at query time, the picks are those a cold
 build of the same store would give. The index is built from scratch (streaming, in chunks) on
 first use, by `midlist index --rebuild`, when it cannot be read, when it belongs to another
@@ -159,42 +160,49 @@ def update_index(
             if len(index) + len(fresh) < total:  # committed behind the watermark (a long import)
                 log.info("the store holds papers the index missed; rebuilding it")
                 return _rebuild(directory, store, started, progress)
-        changed = _changed(index, store, watermark, skip={r[0] for r in fresh})
+        checked, changed = _changed(
+            index, store, watermark, skip={r[0] for r in fresh}, limit=ADD_AT_MOST - len(fresh)
+        )
         if changed is None:
             log.info(
-                "over %d papers changed since the index was last updated; rebuilding it",
+                "over %d papers arrived or changed since the index was last updated; rebuilding it",
                 ADD_AT_MOST,
             )
             return _rebuild(directory, store, started, progress)
-        if not fresh and not changed:
+        if not fresh and not changed and not checked:
             return index
-        batch = _batch(fresh + changed)
-        index.add(batch.ids, batch.docs, batch.dates, batch.tags)
-        _stamp(index, store, started)
+        if fresh or changed:
+            batch = _batch(fresh + changed)
+            index.add(batch.ids, batch.docs, batch.dates, batch.tags)
+        _stamp(index, store, started)  # the watermark moves on past the papers just checked
         index.save(directory)
-        log.info(
-            "index: added %d papers and %d changed ones (%d in all)",
-            len(fresh),
-            len(changed),
-            len(index),
-        )
+        if fresh or changed:
+            log.info(
+                "index: added %d papers and %d changed ones (%d in all)",
+                len(fresh),
+                len(changed),
+                len(index),
+            )
         return index
 
 
-def _changed(index: TfidfIndex, store: Store, since: datetime, skip: set[str]) -> list[Row] | None:
-    """Papers updated since `since` that the index holds with other text, date or categories;
-    None when there are more than ADD_AT_MOST of them."""
+def _changed(
+    index: TfidfIndex, store: Store, since: datetime, skip: set[str], limit: int
+) -> tuple[int, list[Row] | None]:
+    """(papers read, those among them the index holds with other text, date or categories) of
+    the papers updated since `since`; None for the second when more than `limit` are read."""
+    checked = 0
     changed: list[Row] = []
     for chunk in store.papers.index_rows(updated_since=since):
         rows = [r for r in chunk if r[0] not in skip]
-        if not rows:
-            continue
-        batch = _batch(rows)
-        held = index.holds(batch.ids, batch.docs, batch.dates, batch.tags)
-        changed += [r for r, same in zip(rows, held.tolist(), strict=True) if not same]
-        if len(changed) > ADD_AT_MOST:
-            return None
-    return changed
+        checked += len(rows)
+        if checked > limit:  # a bulk update (a newer snapshot): a cold build reads it in chunks
+            return checked, None
+        if rows:
+            batch = _batch(rows)
+            held = index.holds(batch.ids, batch.docs, batch.dates, batch.tags)
+            changed += [r for r, same in zip(rows, held.tolist(), strict=True) if not same]
+    return checked, changed
 
 
 @contextmanager
@@ -259,16 +267,6 @@ def _batch(rows: list[Row]) -> Batch:
         docs=[f"{r[1]}\n{r[2]}" for r in rows],
         dates=[_epoch(r[4]) if r[4] else _epoch(datetime.now(UTC)) for r in rows],
         tags=[r[3].split() for r in rows],
-    )
-
-
-def _row(paper: Paper) -> Row:
-    return (
-        paper.id,
-        paper.title,
-        paper.abstract,
-        " ".join(paper.categories),
-        paper.published or paper.updated,
     )
 
 

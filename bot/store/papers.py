@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, literal, select
@@ -95,7 +95,10 @@ class PaperRepo:
                 if values is None:
                     counts.unchanged += 1
                     continue
-                updates.append({**values, "last_seen": stamp})
+                # After first_seen even when another writer (or another host's clock) stored the
+                # row later than our stamp: the index finds updates by last_seen > first_seen.
+                changed_at = max(stamp, from_db(row.first_seen) + timedelta(microseconds=1))
+                updates.append({**values, "last_seen": changed_at})
             if updates:
                 conn.execute(_UPDATE, [{f"v_{k}": v for k, v in u.items()} for u in updates])
                 counts.updated += len(updates)

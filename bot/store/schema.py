@@ -54,8 +54,9 @@ papers = Table(
     Column("announced", UTCDateTime()),  # when a listing announced it; None for bulk history
     Column("source", String(64), nullable=False, default=""),
     Column("first_seen", UTCDateTime(), nullable=False),
-    # Written when the row is created or its content changes (a new version, an abstract filled
-    # in), not on every sighting: the ranking index re-reads the papers changed since it last ran.
+    # Written when the row is created or changes (a new version, an abstract filled in, a new
+    # announcement), always after first_seen; not on every sighting. The ranking index re-reads
+    # the papers updated since it last ran.
     Column("last_seen", UTCDateTime(), nullable=False),
     Column("content_hash", String(32), nullable=False),
     Index("ix_papers_first_seen", "first_seen"),

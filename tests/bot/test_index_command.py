@@ -107,6 +107,23 @@ def test_a_new_version_and_a_filled_placeholder_are_read_again_without_a_rebuild
     store.close()
 
 
+def test_an_update_the_index_does_not_use_moves_the_watermark_and_adds_nothing(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    papers = _papers()
+    store.papers.upsert(papers)
+    settings = _settings(store, tmp_path / "index")
+    update_index(settings, store)
+    before = TfidfIndex.load(tmp_path / "index")
+    store.papers.upsert([replace(p, authors=("A. New",)) for p in papers[:3]])
+    after = update_index(settings, store)
+    assert [s.name for s in after.segments] == [s.name for s in before.segments]
+    assert after.extra["watermark"] > before.extra["watermark"]  # checked: not read again later
+    assert TfidfIndex.load(tmp_path / "index").extra["watermark"] == after.extra["watermark"]
+    store.close()
+
+
 def test_a_big_import_or_a_big_update_is_indexed_by_a_streaming_rebuild(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -129,7 +146,9 @@ def test_a_big_import_or_a_big_update_is_indexed_by_a_streaming_rebuild(
     store.papers.upsert(revised)
     caplog.clear()
     index = update_index(settings, store)
-    assert "over 5 papers changed since the index was last updated; rebuilding it" in caplog.text
+    assert "over 5 papers arrived or changed since the index was last updated; rebuilding it" in (
+        caplog.text
+    )
     assert len(index.segments) == 1 and len(index) == len(papers)
     ids = [p.id for p in revised]
     docs = [f"{p.title}\n{p.abstract}" for p in revised]

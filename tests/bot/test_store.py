@@ -185,6 +185,22 @@ def test_a_version_4_database_gains_the_index_of_updated_papers(store_url: str) 
         store.close()
 
 
+def test_an_update_is_stamped_after_the_rows_first_seen_even_from_a_slower_clock(
+    store: Store,
+) -> None:
+    store.papers.upsert([paper("2405.00001")])
+    ahead = datetime.now(UTC) + timedelta(hours=1)  # stored by a host whose clock runs ahead
+    with store.begin() as conn:
+        conn.execute(
+            papers.update()
+            .values(first_seen=ahead, last_seen=ahead)
+            .where(papers.c.id == "2405.00001")
+        )
+    store.papers.upsert([paper("2405.00001", version=2, abstract="Revised.")])
+    updated = [r[0] for chunk in store.papers.index_rows(updated_since=T0) for r in chunk]
+    assert updated == ["2405.00001"]
+
+
 def test_a_database_from_a_newer_midlist_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     Store(url).close()
