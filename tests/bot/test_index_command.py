@@ -45,6 +45,14 @@ def _papers() -> list[Paper]:
     ]
 
 
+def _filled(tmp_path: Path) -> tuple[Store, list[Paper]]:
+    """A SQLite store holding every paper of _papers()."""
+    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
+    papers = _papers()
+    store.papers.upsert(papers)
+    return store, papers
+
+
 def _settings(store: Store, index: Path):  # type: ignore[no-untyped-def]
     return parse_settings({"storage": {"url": store.url, "index_dir": str(index)}})
 
@@ -76,9 +84,7 @@ def test_two_indexes_built_with_different_histories_give_the_same_picks(tmp_path
 def test_a_new_version_and_a_filled_placeholder_are_read_again_without_a_rebuild(
     tmp_path: Path,
 ) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
-    papers = _papers()
-    store.papers.upsert(papers)
+    store, papers = _filled(tmp_path)
     store.papers.add_mentions(
         [Mention(paper_id="2502.00042", source="reddit", external_id="t1", title_hint="A link")]
     )
@@ -110,9 +116,7 @@ def test_a_new_version_and_a_filled_placeholder_are_read_again_without_a_rebuild
 def test_an_update_the_index_does_not_use_moves_the_watermark_and_adds_nothing(
     tmp_path: Path,
 ) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'midlist.db'}")
-    papers = _papers()
-    store.papers.upsert(papers)
+    store, papers = _filled(tmp_path)
     settings = _settings(store, tmp_path / "index")
     update_index(settings, store)
     before = TfidfIndex.load(tmp_path / "index")
