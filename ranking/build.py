@@ -26,12 +26,21 @@ import numpy.typing as npt
 
 from ranking.features import Analyzer, Features
 from ranking.index import TfidfIndex
-from ranking.segment import Segment, id_array, id_hashes, release, spans, text_hashes
+from ranking.segment import (
+    ARRAYS,
+    Segment,
+    id_array,
+    id_hashes,
+    release,
+    spans,
+    text_hashes,
+)
 
 log = logging.getLogger(__name__)
 
 RELEASE_EVERY = 16  # chunks between flushes of the postings written so far
 CHUNK = 5000  # papers analysed at a time: memory is the index plus one chunk
+STREAMED = ("indices", "counts", "post_rows")  # written to their files chunk by chunk
 MERGE_EVERY = 8  # chunks whose distinct keys are reduced together before joining the totals
 
 
@@ -185,18 +194,9 @@ class ColdBuilder:
         )
         if out is not None:
             _release(post_rows)
-            for field in (
-                "ids",
-                "id_order",
-                "id_hash",
-                "text_hash",
-                "dates",
-                "indptr",
-                "post_cols",
-            ):
-                np.save(out / f"{field}.npy", getattr(segment, field))
-            for field in ("post_ptr", "tag_ptr", "tag_ids", "vocab_keys", "vocab_cols"):
-                np.save(out / f"{field}.npy", getattr(segment, field))
+            for field in ARRAYS:
+                if field not in STREAMED:
+                    np.save(out / f"{field}.npy", getattr(segment, field))
             segment.save_info(out)
             segment = Segment.load(out)
         return segment
