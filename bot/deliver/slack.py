@@ -12,7 +12,8 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.client import HTTPException
 from typing import Any
 from urllib.error import URLError
@@ -206,7 +207,12 @@ def _bot_poster(
     def post(
         message: SlackMessage, thread_ts: str | None, thread_channel: str | None, part: int
     ) -> tuple[str | None, str | None]:
-        try:
+        with _posting(
+            name,
+            f"Slack at {cfg.base_url}",
+            "Slack did not answer the post",
+            "; it may have been posted, so the next attempt looks for it in the channel first",
+        ):
             response = client.chat_postMessage(
                 channel=thread_channel or channel,
                 text=message.text,
@@ -219,22 +225,27 @@ def _bot_poster(
                     "event_payload": {"digest": send_id, "part": part},
                 },
             )
-        except SlackApiError as exc:
-            raise _api_error(name, exc) from exc
-        except URLError as exc:  # raised while sending: Slack never got the request
-            raise DeliveryError(
-                f"channel {name}: cannot reach Slack at {cfg.base_url}: {exc.reason}"
-            ) from exc
-        except SlackClientError as exc:  # refused by slack-sdk before anything was sent
-            raise DeliveryError(f"channel {name}: {exc}", retryable=False) from exc
-        except (OSError, HTTPException) as exc:  # sent, and the answer never came
-            raise DeliveryUncertain(
-                f"channel {name}: Slack did not answer the post ({type(exc).__name__}: {exc}); "
-                "it may have been posted, so the next attempt looks for it in the channel first"
-            ) from exc
         return response.get("ts"), response.get("channel")
 
     return post
+
+
+@contextmanager
+def _posting(name: str, where: str, silent: str, then: str = "") -> Iterator[None]:
+    """A post's failures, sorted by what a resend may do: not sent (retry), refused by slack-sdk
+    before sending (never retry), sent and unanswered (uncertain: never repeated blindly)."""
+    try:
+        yield
+    except SlackApiError as exc:  # Slack answered with an error
+        raise _api_error(name, exc) from exc
+    except URLError as exc:  # raised while sending: Slack never got the request
+        raise DeliveryError(f"channel {name}: cannot reach {where}: {exc.reason}") from exc
+    except SlackClientError as exc:  # refused by slack-sdk before anything was sent
+        raise DeliveryError(f"channel {name}: {exc}", retryable=False) from exc
+    except (OSError, HTTPException) as exc:  # sent, and the answer never came
+        raise DeliveryUncertain(
+            f"channel {name}: {silent} ({type(exc).__name__}: {exc}){then}"
+        ) from exc
 
 
 def _finder(name: str, client: WebClient, channel: str, send_id: str) -> Finder:
@@ -304,20 +315,10 @@ def _webhook_poster(name: str, cfg: SlackChannel, url: str) -> Poster:
     def post(
         message: SlackMessage, _ts: str | None, _channel: str | None, _part: int
     ) -> tuple[str | None, str | None]:
-        try:
+        with _posting(name, "the Slack webhook", "the webhook did not answer"):
             response = client.send(
                 text=message.text, blocks=message.blocks, unfurl_links=False, unfurl_media=False
             )
-        except URLError as exc:  # raised while sending: Slack never got the request
-            raise DeliveryError(
-                f"channel {name}: cannot reach the Slack webhook: {exc.reason}"
-            ) from exc
-        except SlackClientError as exc:  # refused by slack-sdk before anything was sent
-            raise DeliveryError(f"channel {name}: {exc}", retryable=False) from exc
-        except (OSError, HTTPException) as exc:  # sent, and the answer never came
-            raise DeliveryUncertain(
-                f"channel {name}: the webhook did not answer ({type(exc).__name__}: {exc})"
-            ) from exc
         if response.status_code == 429:
             wait = _retry_after(response.headers)
             raise DeliveryError(
