@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from bot.cli import cli
-from bot.store import Store
+from bot.store import Store, schema
 from tests import pg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,17 @@ SHARED = ROOT.parent / "shared"
 SHARED_DATA = SHARED / "data"
 
 _LEAKY = ("MIDLIST_", "SLACK_", "REDDIT_", "SMTP_", "praw_", "S2_")
+
+
+def migrated_from(store: Store, version: int, *undo: str) -> Store:
+    """`store` taken back to schema `version` (`undo`: SQL removing what later versions added),
+    closed, and opened again, which migrates it to the newest schema."""
+    with store.begin() as conn:
+        for statement in undo:
+            conn.execute(text(statement))
+        schema.set_version(conn, version)
+    store.close()
+    return Store(store.url)
 
 
 @pytest.fixture(autouse=True)

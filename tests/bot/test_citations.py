@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sqlalchemy import text
 from werkzeug import Request, Response
 
 from bot.citations import papers_that_matter, refresh
@@ -21,6 +20,7 @@ from ranking.models import Pick, Ranking
 from sources.citations import CitationClient
 from sources.errors import FetchError
 from sources.models import Mention, Paper
+from tests.conftest import migrated_from
 
 DOI = "doi:10.18653/v1/2021.acl-long.24"
 KNOWN = {  # what the local Semantic Scholar knows, by batch id
@@ -252,13 +252,8 @@ def test_a_version_3_database_gains_the_citation_tables_and_keeps_its_papers(
 ) -> None:
     store = Store(store_url)
     store.papers.upsert([Paper(id="1706.03762", title="Attention")])
-    with store.begin() as conn:
-        for table in ("aliases", "citations", "listings"):
-            conn.execute(text(f"DROP TABLE {table}"))
-        schema.set_version(conn, 3)
-    store.close()
-
-    store = Store(store_url)
+    undo = [f"DROP TABLE {table}" for table in ("aliases", "citations", "listings")]
+    store = migrated_from(store, 3, *undo)
     try:
         with store.connect() as conn:
             assert schema.current_version(conn) == schema.SCHEMA_VERSION

@@ -51,10 +51,15 @@ def write_config(
 
 
 def midlist_at_once(*commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
-    """Start every command before waiting for any: they meet on the database."""
+    """Start every `midlist` command before waiting for any: they meet on the database."""
+    return python_at_once(*(["-m", "bot", *args] for args in commands))
+
+
+def python_at_once(*commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Start every Python command before waiting for any."""
     running = [
         subprocess.Popen(
-            [sys.executable, "-m", "bot", *args],
+            [sys.executable, *args],
             cwd=ROOT,
             env=ENV,
             stdout=subprocess.PIPE,
@@ -171,19 +176,8 @@ print("opened")
 
 def test_four_first_opens_of_an_empty_database_all_succeed(store_url: str) -> None:
     start = str(time.time() + 1.5)  # all four reach the empty database at the same moment
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", OPEN, store_url, start],
-            cwd=ROOT,
-            env=ENV,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    results = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in results]
+    done = python_at_once(*[["-c", OPEN, store_url, start]] * 4)
+    assert [p.returncode for p in done] == [0, 0, 0, 0], [p.stderr for p in done]
     store = Store(store_url)
     with store.connect() as conn:
         assert schema.current_version(conn) == schema.SCHEMA_VERSION
@@ -306,19 +300,8 @@ print("stored")
 def test_two_collectors_recording_the_same_mentions_both_succeed(store_url: str) -> None:
     Store(store_url).close()
     start = str(time.time() + 1.5)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", MENTION, store_url, start],
-            cwd=ROOT,
-            env=ENV,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    results = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    done = python_at_once(*[["-c", MENTION, store_url, start]] * 2)
+    assert [p.returncode for p in done] == [0, 0], [p.stderr for p in done]
     store = Store(store_url)
     assert store.papers.count() == 3000  # one placeholder row per paper
     assert sum(store.papers.mention_counts().values()) == 3000  # one row per sighting

@@ -59,60 +59,49 @@ def test_a_bad_mode_names_the_key(given: str, problem: str) -> None:
         parse_settings({"channels": {"out": {"type": "file", "path": "d.md", "mode": given}}})
 
 
-FULL = """
+LIMITED = """
 import resource, signal, sys
 from pathlib import Path
-from bot.config import FileChannel
+from bot.config import FeedChannel, FileChannel
+from bot.deliver.feed import write_feed
 from bot.deliver.files import write_file
 from bot.errors import DeliveryError
 from tests.bot.test_files import DIGEST
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
 resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
-cfg = FileChannel(type="file", path=str(Path(sys.argv[1]) / "{niche}-{date}.md"))
+out = Path(sys.argv[1])
 try:
-    write_file("out", cfg, DIGEST)
+    WRITE
 except DeliveryError as exc:
     print(exc)
 """
 
 
-def test_a_write_that_fails_half_way_leaves_no_temp_file(tmp_path: Path) -> None:
-    """The file system refuses the rest of the digest (a full disk, a file size limit)."""
-    result = subprocess.run(
-        [sys.executable, "-c", FULL, str(tmp_path)],
+def _write_past_16_bytes(write: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`write` run in a process whose files may not grow past 16 bytes."""
+    return subprocess.run(
+        [sys.executable, "-c", LIMITED.replace("WRITE", write), str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_a_write_that_fails_half_way_leaves_no_temp_file(tmp_path: Path) -> None:
+    """The file system refuses the rest of the digest (a full disk, a file size limit)."""
+    result = _write_past_16_bytes(
+        'write_file("out", FileChannel(type="file", path=str(out / "{niche}-{date}.md")), DIGEST)',
+        tmp_path,
+    )
     assert result.stdout.startswith("channel out: cannot write "), result.stdout + result.stderr
     assert list(tmp_path.iterdir()) == []
 
 
-FULL_FEED = """
-import resource, signal, sys
-from pathlib import Path
-from bot.config import FeedChannel
-from bot.deliver.feed import write_feed
-from bot.errors import DeliveryError
-from tests.bot.test_files import DIGEST
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (16, 16))
-cfg = FeedChannel(type="feed", path=str(Path(sys.argv[1]) / "{niche}.xml"))
-try:
-    write_feed("reader", cfg, DIGEST)
-except DeliveryError as exc:
-    print(exc)
-"""
-
-
 def test_a_feed_write_that_fails_half_way_leaves_no_temp_file(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", FULL_FEED, str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = _write_past_16_bytes(
+        'write_feed("reader", FeedChannel(type="feed", path=str(out / "{niche}.xml")), DIGEST)',
+        tmp_path,
     )
     assert result.stdout.startswith("channel reader: cannot write "), result.stdout + result.stderr
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == []

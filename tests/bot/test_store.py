@@ -18,7 +18,7 @@ from bot.store.digests import CLAIM_EXPIRES
 from bot.store.schema import digests, papers
 from sources.models import Mention, Paper
 from tests import pg
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, migrated_from
 
 pytestmark = pytest.mark.backends
 
@@ -168,11 +168,7 @@ def test_migration_upgrades_an_old_database_without_loss(tmp_path: Path) -> None
 def test_a_version_4_database_gains_the_index_of_updated_papers(store_url: str) -> None:
     store = Store(store_url)
     store.papers.upsert([paper("2405.00001"), paper("2405.00002")])
-    with store.begin() as conn:
-        conn.execute(text("DROP INDEX ix_papers_updated"))
-        schema.set_version(conn, 4)
-    store.close()
-    store = Store(store_url)
+    store = migrated_from(store, 4, "DROP INDEX ix_papers_updated")
     try:
         with store.connect() as conn:
             assert schema.current_version(conn) == schema.SCHEMA_VERSION
