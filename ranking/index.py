@@ -261,12 +261,6 @@ class TfidfIndex:
         out[at] = stored == wanted[at]
         return out
 
-    def dates_of(self, rows: I64) -> I64:
-        out = np.zeros(len(rows), np.int64)
-        for s, at, local in self._by_segment(rows):
-            out[at] = np.asarray(self.segments[s].dates)[local]
-        return out
-
     def rows_since(self, since: int) -> I64:
         """Live rows dated at or after `since`; a date-sorted segment answers by binary search."""
         parts = []

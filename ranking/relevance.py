@@ -71,7 +71,6 @@ class Scores:
     seed_similarity: npt.NDArray[np.float64] | None
     unknown_keywords: tuple[str, ...]
     missing_seeds: tuple[str, ...]
-    considered: int = 0  # papers that matched a keyword or resembled the seeds
 
     @property
     def candidates(self) -> npt.NDArray[np.int64]:
@@ -156,7 +155,6 @@ def score(
         seed_similarity=None if seed_sim is None else seed_sim[keep],
         unknown_keywords=tuple(p for p in profile.keywords if not phrases[p].own),
         missing_seeds=missing,
-        considered=int(is_candidate.sum()),
     )
 
 

@@ -128,11 +128,6 @@ class Segment:
             return np.zeros(0, np.int32)
         return np.asarray(self.post_rows[self.post_ptr[at] : self.post_ptr[at + 1]])
 
-    def document_frequencies(self, width: int) -> I64:
-        df = np.zeros(width, np.int64)
-        df[np.asarray(self.post_cols)] = np.diff(np.asarray(self.post_ptr))
-        return df
-
     def find(self, ids: Sequence[str]) -> dict[str, int]:
         """Local rows of the given ids that this segment holds."""
         if not len(self.ids) or not ids:

@@ -9,7 +9,7 @@ transaction: portable SQL, no dialect-specific upsert.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -299,7 +299,3 @@ class CitationRepo:
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def as_counts(values: Mapping[str, int], source: str, when: datetime | None = None) -> list[Count]:
-    return [Count(pid, source, n, when) for pid, n in values.items()]
